@@ -77,14 +77,18 @@ deps:
 check-one: $(B)/nnpress $(B)/unit-tests
 	sh tests/run.sh $(B)
 
-check:
+# check, demo and bench install what is missing first (a no-op when all is there),
+# then build in a fresh make so that pkg-config sees the new packages
+check: deps
 	$(MAKE) WERROR=1 check-one
 	$(MAKE) WERROR=1 SAN=1 check-one
 
-demo: $(B)/nnpress
+demo: deps
+	$(MAKE) $(B)/nnpress
 	sh tests/demo.sh $(B)
 
-bench: $(B)/nnpress
+bench: deps
+	$(MAKE) $(B)/nnpress
 	sh tests/bench/run.sh $(B)
 
 MANS := $(wildcard man/*.scd)

@@ -1,0 +1,290 @@
+/* formats/report_json.c — report JSON written and read through jansson. */
+#include "report_json.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zstd.h"
+
+/* jansson's json_real refuses NaN/inf; the report writes null for them. */
+static json_t *num(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *shape_json(const struct nnp_tensor *t)
+{
+    if (t->rank < 0)
+        return json_null();
+    json_t *a = json_array();
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dim_params[i])
+            json_array_append_new(a, json_string(t->dim_params[i]));
+        else if (t->dims[i] < 0)
+            json_array_append_new(a, json_null());
+        else
+            json_array_append_new(a, json_integer(t->dims[i]));
+    }
+    return a;
+}
+
+static json_t *summary_json(const struct nnp_summary *s, json_t *o)
+{
+    json_object_set_new(o, "params", json_integer(s->params));
+    json_object_set_new(o, "nonzeros", json_integer(s->nonzeros));
+    json_object_set_new(o, "sparsity",
+                        num(s->params ? 1.0 - (double)s->nonzeros / (double)s->params : 0));
+    json_object_set_new(o, "weight_bytes", json_integer((json_int_t)s->weight_bytes));
+    json_object_set_new(o, "bits_per_weight", num(s->bits_per_weight));
+    json_object_set_new(o, "nodes", json_integer(s->n_nodes));
+    json_t *ops = json_object();
+    for (int i = 0; i < s->n_ops; i++)
+        json_object_set_new(ops, s->ops[i].op, json_integer(s->ops[i].count));
+    json_object_set_new(o, "ops", ops);
+    json_t *layers = json_array();
+    for (int i = 0; i < s->n_layers; i++) {
+        const struct nnp_layer *l = &s->layers[i];
+        json_t *row = json_object();
+        json_object_set_new(row, "node", json_string(l->node));
+        json_object_set_new(row, "op", json_string(l->op));
+        json_object_set_new(row, "weight", json_string(l->weight));
+        json_object_set_new(row, "shape", json_string(l->shape));
+        json_object_set_new(row, "dtype", json_string(nnp_dtype_name(l->dtype)));
+        json_object_set_new(row, "params", json_integer(l->params));
+        json_object_set_new(row, "nonzeros", l->nonzeros < 0 ? json_null() : json_integer(l->nonzeros));
+        json_object_set_new(row, "sparsity",
+                            l->nonzeros < 0 || !l->params
+                                ? json_null()
+                                : num(1.0 - (double)l->nonzeros / (double)l->params));
+        json_object_set_new(row, "bytes", json_integer((json_int_t)l->bytes));
+        json_array_append_new(layers, row);
+    }
+    json_object_set_new(o, "layers", layers);
+    return o;
+}
+
+static json_t *model_json(const struct nnp_model_report *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "path", m->path ? json_string(m->path) : json_null());
+    json_t *sizes = json_object();
+    json_object_set_new(sizes, "onnx_bytes", json_integer((json_int_t)m->sizes.onnx_bytes));
+    json_object_set_new(sizes, "zstd_bytes", json_integer((json_int_t)m->sizes.zstd_bytes));
+    json_object_set_new(sizes, "container_bytes",
+                        m->sizes.container_bytes ? json_integer((json_int_t)m->sizes.container_bytes)
+                                                 : json_null());
+    json_object_set_new(o, "sizes", sizes);
+    summary_json(&m->summary, o);
+    const struct nnp_latency *l = &m->latency;
+    if (l->measured) {
+        json_t *lat = json_object();
+        json_object_set_new(lat, "batch", json_integer(l->batch));
+        json_object_set_new(lat, "threads", json_integer(l->threads));
+        json_object_set_new(lat, "runs", json_integer(l->runs));
+        json_object_set_new(lat, "min_ms", num(l->min_ms));
+        json_object_set_new(lat, "mean_ms", num(l->mean_ms));
+        json_object_set_new(lat, "p50_ms", num(l->p50_ms));
+        json_object_set_new(lat, "p90_ms", num(l->p90_ms));
+        json_object_set_new(lat, "p95_ms", num(l->p95_ms));
+        json_object_set_new(lat, "p99_ms", num(l->p99_ms));
+        json_object_set_new(lat, "max_ms", num(l->max_ms));
+        json_object_set_new(lat, "cv", num(l->cv));
+        json_object_set_new(lat, "throughput", num(l->throughput));
+        json_object_set_new(lat, "peak_bytes", json_integer((json_int_t)l->peak_bytes));
+        json_object_set_new(o, "latency", lat);
+    } else {
+        json_object_set_new(o, "latency", json_null());
+    }
+    const struct nnp_accuracy *a = &m->accuracy;
+    if (a->measured) {
+        json_t *acc = json_object();
+        json_object_set_new(acc, "samples", json_integer(a->samples));
+        json_object_set_new(acc, "top1", num(a->top1));
+        json_object_set_new(acc, "top5", a->top5 < 0 ? json_null() : num(a->top5));
+        json_object_set_new(acc, "agreement", num(a->agreement));
+        json_object_set_new(acc, "max_abs_error", num(a->max_abs_error));
+        json_object_set_new(acc, "cosine", num(a->cosine));
+        json_object_set_new(acc, "sqnr_db", num(a->sqnr_db));
+        json_object_set_new(o, "accuracy", acc);
+    } else {
+        json_object_set_new(o, "accuracy", json_null());
+    }
+    return o;
+}
+
+static json_t *versions_json(void)
+{
+    json_t *v = json_object();
+    json_object_set_new(v, "nnpress", json_string(NNP_VERSION));
+    json_object_set_new(v, "zstd", json_string(nnp_zstd_version()));
+    json_object_set_new(v, "jansson", json_string(JANSSON_VERSION));
+    return v;
+}
+
+static char *dump(json_t *root)
+{
+    /* JSON_SORT_KEYS is not used: insertion order is fixed, and reads like the table */
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    json_decref(root);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text);
+    char *out = malloc(n + 2); /* a file ends with a newline */
+    if (out) {
+        memcpy(out, text, n);
+        out[n] = '\n';
+        out[n + 1] = '\0';
+    }
+    free(text);
+    return out;
+}
+
+char *nnp_report_json(const struct nnp_report *r)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_integer(NNP_REPORT_SCHEMA));
+    json_object_set_new(root, "command", json_string(r->command));
+    json_object_set_new(root, "pipeline", json_string(r->pipeline ? r->pipeline : ""));
+    json_object_set_new(root, "seed", json_integer((json_int_t)r->seed));
+    json_object_set_new(root, "threads", json_integer(r->threads));
+    json_object_set_new(root, "before", model_json(&r->before));
+    json_object_set_new(root, "after", model_json(&r->after));
+    json_t *ratios = json_object();
+    double b = (double)r->before.sizes.onnx_bytes, a = (double)r->after.sizes.onnx_bytes;
+    json_object_set_new(ratios, "onnx_bytes", num(b > 0 ? a / b : NAN));
+    b = (double)r->before.summary.params, a = (double)r->after.summary.params;
+    json_object_set_new(ratios, "params", num(b > 0 ? a / b : NAN));
+    b = (double)r->before.summary.weight_bytes, a = (double)r->after.summary.weight_bytes;
+    json_object_set_new(ratios, "weight_bytes", num(b > 0 ? a / b : NAN));
+    json_object_set_new(root, "ratios", ratios);
+    json_t *passes = json_array();
+    for (int i = 0; i < r->n_passes; i++) {
+        const struct nnp_pass_record *p = &r->passes[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(p->name));
+        json_object_set_new(o, "options", json_string(p->options));
+        json_object_set_new(o, "seconds", num(p->seconds));
+        json_t *st = json_object();
+        for (int k = 0; k < p->n_stats; k++)
+            json_object_set_new(st, p->stats[k].key, num(p->stats[k].value));
+        json_object_set_new(o, "stats", st);
+        json_array_append_new(passes, o);
+    }
+    json_object_set_new(root, "passes", passes);
+    json_object_set_new(root, "versions", versions_json());
+    return dump(root);
+}
+
+static json_t *io_json(struct nnp_value *const *vals, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(vals[i]->name));
+        json_object_set_new(o, "dtype", json_string(nnp_dtype_name(vals[i]->t.dtype)));
+        json_object_set_new(o, "shape", shape_json(&vals[i]->t));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+char *nnp_inspect_json(const struct nnp_graph *g, const struct nnp_model_report *m)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_integer(NNP_REPORT_SCHEMA));
+    json_object_set_new(root, "path", m->path ? json_string(m->path) : json_null());
+    json_object_set_new(root, "producer", json_string(g->producer_name ? g->producer_name : ""));
+    json_object_set_new(root, "producer_version",
+                        json_string(g->producer_version ? g->producer_version : ""));
+    json_object_set_new(root, "ir_version", json_integer(g->ir_version));
+    json_t *opsets = json_array();
+    for (int i = 0; i < g->n_opsets; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "domain", json_string(g->opsets[i].domain));
+        json_object_set_new(o, "version", json_integer(g->opsets[i].version));
+        json_array_append_new(opsets, o);
+    }
+    json_object_set_new(root, "opsets", opsets);
+    json_object_set_new(root, "inputs", io_json(g->inputs, g->n_inputs));
+    json_object_set_new(root, "outputs", io_json(g->outputs, g->n_outputs));
+    json_t *model = model_json(m);
+    json_object_del(model, "path");
+    json_object_update(root, model);
+    json_decref(model);
+    return dump(root);
+}
+
+/* --- reading --- */
+
+static enum nnp_status get_num(json_t *o, const char *key, const char *where, double *out,
+                               const char *path)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        return nnp_errorf(NNP_ERR_FORMAT, "%s: %s.%s is missing or not a number", path, where, key);
+    *out = json_number_value(v);
+    return NNP_OK;
+}
+
+static enum nnp_status read_side(json_t *root, const char *name, struct nnp_report_side *s,
+                                 const char *path)
+{
+    json_t *o = json_object_get(root, name);
+    if (!json_is_object(o))
+        return nnp_errorf(NNP_ERR_FORMAT, "%s: '%s' is missing or not an object", path, name);
+    json_t *sizes = json_object_get(o, "sizes");
+    if (!json_is_object(sizes))
+        return nnp_errorf(NNP_ERR_FORMAT, "%s: %s.sizes is missing", path, name);
+    double x = 0;
+    enum nnp_status st;
+#define GET(obj, key, dst)                                                                          \
+    if ((st = get_num(obj, key, name, &x, path)) != NNP_OK)                                       \
+        return st;                                                                                  \
+    dst = x;
+    GET(sizes, "onnx_bytes", s->onnx_bytes)
+    GET(sizes, "zstd_bytes", s->zstd_bytes)
+    GET(o, "params", s->params)
+    GET(o, "nonzeros", s->nonzeros)
+    GET(o, "weight_bytes", s->weight_bytes)
+    json_t *lat = json_object_get(o, "latency");
+    if (json_is_object(lat)) {
+        s->latency.measured = 1;
+        GET(lat, "p50_ms", s->latency.p50_ms)
+        GET(lat, "p90_ms", s->latency.p90_ms)
+        GET(lat, "p99_ms", s->latency.p99_ms)
+        GET(lat, "peak_bytes", s->latency.peak_bytes)
+    }
+    json_t *acc = json_object_get(o, "accuracy");
+    if (json_is_object(acc)) {
+        s->accuracy.measured = 1;
+        GET(acc, "samples", s->accuracy.samples)
+        GET(acc, "top1", s->accuracy.top1)
+    }
+#undef GET
+    return NNP_OK;
+}
+
+enum nnp_status nnp_report_read(const char *path, struct nnp_report_figures *out)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t err;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return nnp_errorf(err.line < 0 ? NNP_ERR_IO : NNP_ERR_FORMAT, "%s:%d: %s", path, err.line,
+                          err.text);
+    enum nnp_status st = NNP_OK;
+    json_t *schema = json_object_get(root, "schema");
+    if (!json_is_integer(schema) || json_integer_value(schema) != NNP_REPORT_SCHEMA)
+        st = nnp_errorf(NNP_ERR_FORMAT, "%s: not an nnpress report (schema %d expected)", path,
+                        NNP_REPORT_SCHEMA);
+    else
+        out->schema = NNP_REPORT_SCHEMA;
+    if (st == NNP_OK)
+        st = read_side(root, "before", &out->before, path);
+    if (st == NNP_OK)
+        st = read_side(root, "after", &out->after, path);
+    json_decref(root);
+    return st;
+}

@@ -1,0 +1,44 @@
+/* formats/report_json.h — the report and `inspect --json` as JSON (jansson).
+ *
+ *     char *text = nnp_report_json(&report);     // malloc'd, caller frees
+ *     nnp_file_write_atomic("report.json", text, strlen(text));
+ *
+ *     struct nnp_report_figures f;
+ *     nnp_report_read("report.json", &f);        // for `nnpress check` and tests
+ *
+ * The schema is documented in man/nnpress-report.5; "schema" in the document
+ * is bumped when a field changes meaning.
+ */
+#ifndef NNP_FORMATS_REPORT_JSON_H
+#define NNP_FORMATS_REPORT_JSON_H
+
+#include "kernels/graph.h"
+#include "kernels/report.h"
+
+#define NNP_REPORT_SCHEMA 1
+
+/*! @return the report of a compress run as pretty-printed JSON, malloc'd (NULL on OOM). */
+char *nnp_report_json(const struct nnp_report *r);
+
+/*! @return `nnpress inspect --json` for graph g (m: its sizes and summary), malloc'd. */
+char *nnp_inspect_json(const struct nnp_graph *g, const struct nnp_model_report *m);
+
+/* The figures a gate compares, read back from a report. */
+struct nnp_report_side {
+    uint64_t onnx_bytes, zstd_bytes;
+    int64_t params, nonzeros;
+    uint64_t weight_bytes;
+    struct nnp_latency latency;
+    struct nnp_accuracy accuracy;
+};
+
+struct nnp_report_figures {
+    int schema;
+    struct nnp_report_side before, after;
+};
+
+/*! nnp_report_read() : read a report written by nnp_report_json().
+ *  @return NNP_OK, NNP_ERR_IO, or NNP_ERR_FORMAT naming the missing or mistyped field. */
+enum nnp_status nnp_report_read(const char *path, struct nnp_report_figures *out);
+
+#endif

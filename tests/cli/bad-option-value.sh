@@ -1,0 +1,4 @@
+$NNPRESS compress testdata/mlp.onnx -o "$TMP/out.onnx" --passes 'fold(batchnorm=2)'
+rc=$?
+ls "$TMP"
+exit $rc

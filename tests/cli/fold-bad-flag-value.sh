@@ -1,0 +1,1 @@
+$NNPRESS fold testdata/mlp.onnx -o "$TMP/o.onnx" --dead maybe

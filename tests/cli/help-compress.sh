@@ -1,0 +1,1 @@
+$NNPRESS compress --help

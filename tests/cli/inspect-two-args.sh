@@ -1,0 +1,1 @@
+$NNPRESS inspect testdata/mlp.onnx testdata/mlp.onnx

@@ -1,0 +1,1 @@
+$NNPRESS compress testdata/mlp.onnx -o "$TMP/no/such/dir/o.onnx" -q

@@ -1,0 +1,1 @@
+$NNPRESS compress testdata/mlp.onnx -o "$TMP/o.onnx" --threads 0

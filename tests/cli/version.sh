@@ -1,0 +1,1 @@
+$NNPRESS --version | sed "s/ (.*//"

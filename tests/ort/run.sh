@@ -1,0 +1,47 @@
+#!/bin/sh
+# ONNX Runtime as the live reference:
+#  - every testdata model, rewritten by nnpress (read -> IR -> write), gives
+#    bit-identical outputs in ONNX Runtime on the 10,000 Fashion-MNIST test images;
+#  - fold removes every BatchNormalization of lenet5_bn, and ONNX Runtime's outputs
+#    before and after agree within 1e-5 relative (to the largest |output|);
+#    the same holds for fold on every other model.
+set -u
+: "${NNPRESS:?set NNPRESS to the nnpress binary}"
+IMAGES=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+check() {
+    what=$1
+    shift
+    if out=$("$@" 2>&1); then
+        passed=$((passed + 1))
+        echo "ok   $what: $out"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $what: $out"
+    fi
+}
+if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
+    echo "ort: onnxruntime-node is not installed (run 'make deps')"
+    echo "ort: 0 passed, 1 failed"
+    exit 1
+fi
+
+for m in testdata/*.onnx; do
+    name=$(basename "$m" .onnx)
+    check "$name rewrite" "$NNPRESS" compress "$m" -o "$T/$name.rt.onnx" --passes none -q
+    check "$name rewrite, ORT bit-identical" node tests/ort/compare.mjs "$m" "$T/$name.rt.onnx" \
+        --images "$IMAGES" --exact
+    check "$name fold" "$NNPRESS" fold "$m" -o "$T/$name.fold.onnx" -q
+    check "$name fold, ORT within 1e-5" node tests/ort/compare.mjs "$m" "$T/$name.fold.onnx" \
+        --images "$IMAGES" --rtol 1e-5
+done
+
+bn_left() { "$NNPRESS" inspect --json "$1" | grep -c '"BatchNormalization"'; }
+check "lenet5_bn has BatchNormalization before fold" test "$(bn_left testdata/lenet5_bn.onnx)" -gt 0
+check "lenet5_bn has none after fold" test "$(bn_left "$T/lenet5_bn.fold.onnx")" -eq 0
+
+echo "ort: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,38 @@
+#!/bin/sh
+# The whole test suite against one build folder (build/ or build-san/):
+#   sh tests/run.sh build
+# Each part prints its own results; the last line counts the parts.
+set -u
+B=${1:-build}
+NNPRESS=$(pwd)/$B/nnpress
+export NNPRESS
+# sanitizer builds: fail on the first report, and leaks are errors too
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
+# OpenBLAS must not pick a slow or wrong kernel by guessing the CPU
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+
+passed=0
+failed=0
+failed_parts=""
+part() {
+    name=$1
+    shift
+    echo "== $name ($B)"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failed_parts="$failed_parts $name"
+        echo "== $name: FAILED"
+    fi
+}
+
+part unit "$B/unit-tests" --jobs 2
+part cli sh tests/cli/run.sh
+part corpus sh tests/corpus/run.sh
+part man sh tests/man_check.sh
+part ort sh tests/ort/run.sh
+
+echo "parts: $passed passed, $failed failed${failed_parts:+ (failed:$failed_parts)}"
+[ "$failed" -eq 0 ]
