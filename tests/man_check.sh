@@ -6,6 +6,8 @@ set -u
 failed=0
 passed=0
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+# is flag $2 (e.g. --json) on page $1? scdoc writes it as-is, hand roff as \-\-json
+has_flag() { sed 's/\\-/-/g' "$1" | grep -qE -- "${2}([^a-z0-9-]|\$)"; }
 
 for src in man/*.scd; do
     page=${src%.scd}
@@ -33,7 +35,7 @@ done
 cmds=$("$NNPRESS" --help | awk '/^(commands|pass commands)/{on=1; next} /^$/{on=0} on{print $1}')
 [ -n "$cmds" ] || fail "nnpress --help lists no commands"
 for flag in $("$NNPRESS" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
-    grep -qF -- "\\-\\-${flag#--}" man/nnpress.1 || fail "nnpress.1 lacks $flag from 'nnpress --help'"
+    has_flag man/nnpress.1 "$flag" || fail "nnpress.1 lacks $flag from 'nnpress --help'"
 done
 for cmd in $cmds; do
     page=man/nnpress-$cmd.1
@@ -46,12 +48,11 @@ for cmd in $cmds; do
     n=0
     for flag in $(printf '%s\n' "$help" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
         n=$((n + 1))
-        # roff escapes '-' as '\-'
-        grep -qF -- "\\-\\-${flag#--}" "$page" || fail "$page lacks $flag from 'nnpress $cmd --help'"
+        has_flag "$page" "$flag" || fail "$page lacks $flag from 'nnpress $cmd --help'"
     done
     # and the other way: a flag in the page's OPTIONS that --help does not know is stale
     opts=$(awk '/^\.SH /{on=($0 ~ /OPTIONS/)} on' "$page")
-    for flag in $(printf '%s\n' "$opts" | grep -oE -- '\\-\\-[a-z][a-z0-9-]*' | sed 's/\\//g' | sort -u); do
+    for flag in $(printf '%s\n' "$opts" | sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
         printf '%s\n' "$help" | grep -qF -- "$flag" || fail "$page documents $flag, which 'nnpress $cmd --help' does not list"
     done
     [ "$n" -gt 0 ] || fail "nnpress $cmd --help lists no flags"

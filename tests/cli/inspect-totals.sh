@@ -3,7 +3,7 @@
 set -e
 n=0
 tail -n +2 testdata/models.tsv | while IFS="$(printf '\t')" read -r model params bytes rest; do
-    $NNPRESS inspect --json "testdata/$model" > "$TMP/i.json"
+    $NNPRESS inspect --json "testdata/$model.onnx" > "$TMP/i.json"
     node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const [model, params, bytes] = process.argv.slice(2);

@@ -13,8 +13,10 @@ for script in tests/cli/*.sh; do
     case $(basename "$script") in run.sh) continue ;; esac
     TMP=$(mktemp -d)
     export TMP
+    # the temporary folder's name changes every run: show it as $TMP
     out=$(sh "$script" 2>&1)
     rc=$?
+    out=$(printf '%s\n' "$out" | sed "s|$TMP|\$TMP|g")
     want_rc=$(cat "$name.exit" 2>/dev/null || echo 0)
     ok=1
     if [ "$rc" != "$want_rc" ]; then
