@@ -216,6 +216,28 @@ char *nnp_inspect_json(const struct nnp_graph *g, const struct nnp_model_report 
     return dump(root);
 }
 
+char *nnp_data_json(const struct nnp_data_stats *s)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_integer(NNP_REPORT_SCHEMA));
+    json_object_set_new(root, "path", json_string(s->path));
+    json_object_set_new(root, "format", json_string(s->format));
+    json_object_set_new(root, "samples", json_integer(s->samples));
+    json_t *shape = json_array();
+    for (int i = 0; i < s->rank; i++)
+        json_array_append_new(shape, json_integer(s->dims[i]));
+    json_object_set_new(root, "sample_shape", shape);
+    json_object_set_new(root, "dtype", json_string(nnp_dtype_name(s->dtype)));
+    if (!nnp_dtype_is_float(s->dtype)) {
+        json_object_set_new(root, "scale", num(s->scale));
+        json_object_set_new(root, "shift", num(s->shift));
+    }
+    json_object_set_new(root, "min", num(s->min));
+    json_object_set_new(root, "max", num(s->max));
+    json_object_set_new(root, "mean", num(s->mean));
+    return dump(root);
+}
+
 /* --- reading --- */
 
 static enum nnp_status get_num(json_t *o, const char *key, const char *where, double *out,

@@ -23,6 +23,21 @@ char *nnp_report_json(const struct nnp_report *r);
 /*! @return `nnpress inspect --json` for graph g (m: its sizes and summary), malloc'd. */
 char *nnp_inspect_json(const struct nnp_graph *g, const struct nnp_model_report *m);
 
+/* What `inspect` says of a data file. */
+struct nnp_data_stats {
+    const char *path;
+    const char *format; /* "npy", "idx", "idx.gz", "pb" */
+    int64_t samples;
+    int rank; /* of one sample */
+    int64_t dims[NNP_MAX_RANK];
+    enum nnp_dtype dtype;    /* as stored */
+    double scale, shift;     /* integer data became x * scale + shift */
+    double min, max, mean;   /* of the float32 values */
+};
+
+/*! @return `nnpress inspect --json DATA` as JSON, malloc'd (NULL on OOM). */
+char *nnp_data_json(const struct nnp_data_stats *s);
+
 /* The figures a gate compares, read back from a report. */
 struct nnp_report_side {
     uint64_t onnx_bytes, zstd_bytes;

@@ -1,0 +1,1 @@
+$NNPRESS inspect /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz

@@ -1,0 +1,1 @@
+$NNPRESS inspect --scale abc /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz

@@ -1,0 +1,1 @@
+$NNPRESS inspect --scale 2 testdata/mlp.onnx
