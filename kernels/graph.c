@@ -348,6 +348,33 @@ static enum nnp_status check_attrs(const struct nnp_node *n)
     return NNP_OK;
 }
 
+/* A binary min-heap of node indices, for the topological sort. */
+static void heap_push(int *h, int *n, int x)
+{
+    int i = (*n)++;
+    for (; i > 0 && h[(i - 1) / 2] > x; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = x;
+}
+
+static int heap_pop(int *h, int *n)
+{
+    int top = h[0], x = h[--*n], i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= x)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+    return top;
+}
+
 enum nnp_status nnp_graph_validate(struct nnp_graph *g)
 {
     char label[300];
@@ -408,10 +435,10 @@ enum nnp_status nnp_graph_validate(struct nnp_graph *g)
     if (n == 0)
         return NNP_OK;
     int *pending = calloc((size_t)n, sizeof *pending);
-    int *queue = malloc((size_t)n * sizeof *queue);
+    int *ready = malloc((size_t)n * sizeof *ready); /* a min-heap */
     struct nnp_node **order = malloc((size_t)n * sizeof *order);
-    if (!pending || !queue || !order) {
-        free(pending), free(queue), free(order);
+    if (!pending || !ready || !order) {
+        free(pending), free(ready), free(order);
         return nnp_errorf(NNP_ERR_NOMEM, "out of memory sorting %d nodes", n);
     }
     for (int i = 0; i < n; i++) {
@@ -422,14 +449,14 @@ enum nnp_status nnp_graph_validate(struct nnp_graph *g)
                 pending[i]++;
         }
     }
-    /* a min-heap would give exact original order; a queue in index order gives the
-     * same for sorted graphs and a valid order for unsorted ones */
-    int head = 0, tail = 0, done = 0;
+    /* ready nodes leave a min-heap of original indices, so a graph that is already sorted
+     * keeps its order exactly (a FIFO queue would reorder it breadth-first) */
+    int n_heap = 0, done = 0;
     for (int i = 0; i < n; i++)
         if (pending[i] == 0)
-            queue[tail++] = i;
-    while (head < tail) {
-        struct nnp_node *nd = g->nodes[queue[head++]];
+            heap_push(ready, &n_heap, i);
+    while (n_heap > 0) {
+        struct nnp_node *nd = g->nodes[heap_pop(ready, &n_heap)];
         order[done++] = nd;
         for (int j = 0; j < nd->n_outputs; j++) {
             struct nnp_value *v = nd->outputs[j];
@@ -437,7 +464,7 @@ enum nnp_status nnp_graph_validate(struct nnp_graph *g)
                 continue;
             for (int c = 0; c < v->n_consumers; c++)
                 if (--pending[v->consumers[c]->index] == 0)
-                    queue[tail++] = v->consumers[c]->index;
+                    heap_push(ready, &n_heap, v->consumers[c]->index);
         }
     }
     enum nnp_status st = NNP_OK;
@@ -453,7 +480,7 @@ enum nnp_status nnp_graph_validate(struct nnp_graph *g)
         for (int i = 0; i < n; i++)
             g->nodes[i]->index = i;
     }
-    free(pending), free(queue), free(order);
+    free(pending), free(ready), free(order);
     return st;
 }
 
