@@ -1,0 +1,115 @@
+/* kernels/op.h — the contract between the executor and an operator.
+ *
+ * An operator is one row in kernels/ops.def and a `const struct nnp_op
+ * nnp_op_<Name>` defined in the file that row names. It is run in two steps,
+ * as cONNXr does:
+ *
+ *   prepare  once per plan: check the inputs' dtypes and shapes and the
+ *            attributes, set each output's dtype and shape, parse attributes
+ *            into `state`, pick a kernel by shape, and ask for scratch bytes.
+ *            Errors name the node: "node conv1: Conv weight is 3-D, needs 4-D".
+ *   forward  every run: compute only. No allocation, no attribute parsing.
+ *
+ *     static enum nnp_status relu_prepare(struct nnp_exec_node *n, struct nnp_arena *a)
+ *     {
+ *         NNP_OP_CHECK(n, n->in[0]->dtype == NNP_DTYPE_F32, "Relu needs float32");
+ *         nnp_rt_same_shape(n->out[0], n->in[0]);
+ *         return NNP_OK;
+ *     }
+ *     static enum nnp_status relu_forward(struct nnp_exec_node *n) { ... }
+ *     const struct nnp_op nnp_op_Relu = {"Relu", 1, 1, 1, 1, relu_prepare, relu_forward};
+ *
+ * `reference` is the naive kernel the fast one is tested against (NULL when
+ * forward is the naive one); `backward` (roadmap step 5) accumulates input
+ * gradients with += from output gradients, NULL for ops that are not trained.
+ */
+#ifndef NNP_OP_H
+#define NNP_OP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "graph.h"
+
+/* A tensor as the runtime sees it: a static shape and one buffer. */
+struct nnp_rt_value {
+    const char *name;
+    enum nnp_dtype dtype;
+    int rank;
+    int64_t dims[NNP_MAX_RANK];
+    int64_t numel;
+    size_t nbytes;
+    void *data;    /* constant data, or a slot in the activation arena, set by the plan */
+    bool is_const; /* known before any run: an initializer or computed from constants */
+    bool is_input, is_output;
+    struct nnp_rt_value *grad; /* training: dLoss/dValue, same shape (roadmap step 5) */
+    /* memory plan */
+    int first_use, last_use; /* node indices: produced at, last read at */
+    size_t offset;           /* in the activation arena */
+};
+
+struct nnp_op;
+
+/* One node of a plan. */
+struct nnp_exec_node {
+    const struct nnp_node *node; /* the IR node: name, attributes */
+    const struct nnp_op *op;
+    int n_in, n_out;
+    struct nnp_rt_value **in;  /* (n_in); NULL = omitted optional input */
+    struct nnp_rt_value **out; /* (n_out); NULL = omitted optional output */
+    void *state;               /* what prepare parsed and chose, in the plan's arena */
+    size_t scratch_bytes;      /* asked by prepare */
+    void *scratch;             /* given by the plan before forward; shared between nodes */
+    int threads;               /* the plan's thread count */
+    int64_t opset;             /* the model's ai.onnx opset, for behaviour that changed */
+};
+
+struct nnp_op {
+    const char *name;
+    int min_in, max_in, min_out, max_out;
+    enum nnp_status (*prepare)(struct nnp_exec_node *n, struct nnp_arena *a);
+    enum nnp_status (*forward)(struct nnp_exec_node *n);
+    enum nnp_status (*reference)(struct nnp_exec_node *n);
+    enum nnp_status (*backward)(struct nnp_exec_node *n);
+};
+
+/*! @return the operator called `op_type` in the ai.onnx domain, or NULL. */
+const struct nnp_op *nnp_op_find(const char *op_type);
+/*! @return every operator (ops.def order), NULL-terminated. */
+const struct nnp_op *const *nnp_op_table(void);
+/*! Names of ops.def rows whose definition is not linked in (should be none). @return count. */
+int nnp_op_table_missing(const char **names, int max);
+
+/* --- helpers for prepare functions --- */
+
+/*! Record "node NAME: <message>" and return NNP_ERR_INVALID. */
+enum nnp_status nnp_op_error(const struct nnp_exec_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*! Record "node NAME: <message>" and return NNP_ERR_UNSUPPORTED. */
+enum nnp_status nnp_op_unsupported(const struct nnp_exec_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define NNP_OP_CHECK(n, cond, ...)                                                                  \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return nnp_op_error((n), __VA_ARGS__);                                                 \
+    } while (0)
+
+/*! Set v's dtype and shape (numel and nbytes follow). @return NNP_OK or an error if too large. */
+enum nnp_status nnp_rt_set_shape(struct nnp_rt_value *v, enum nnp_dtype dtype, int rank,
+                                 const int64_t *dims);
+/*! Give `out` the dtype and shape of `in`. */
+enum nnp_status nnp_rt_same_shape(struct nnp_rt_value *out, const struct nnp_rt_value *in);
+/*! NumPy broadcasting of a and b into dims/rank. @return NNP_OK or an error naming the node. */
+enum nnp_status nnp_rt_broadcast(const struct nnp_exec_node *n, const struct nnp_rt_value *a,
+                                 const struct nnp_rt_value *b, int *rank, int64_t *dims);
+/*! Format a value's shape "[1,3,224,224]" into buf. @return buf. */
+char *nnp_rt_shape_str(const struct nnp_rt_value *v, char *buf, size_t size);
+/*! Read an integer tensor (int32/int64) element i as int64. */
+int64_t nnp_rt_get_int(const struct nnp_rt_value *v, int64_t i);
+/*! Read attribute `name` as a list of ints into out[max]. @return count, -1 if absent. */
+int nnp_attr_ints(const struct nnp_node *node, const char *name, int64_t *out, int max);
+
+#endif

@@ -1,0 +1,80 @@
+/* kernels/runtime.h — running a graph: the reference runtime nnpress measures with.
+ *
+ *     struct nnp_runtime_opts o = nnp_runtime_opts_default();
+ *     o.batch = 64;                              // binds symbolic dims such as "batch"
+ *     struct nnp_runtime *rt;
+ *     if (nnp_runtime_new(g, &o, &rt) != NNP_OK) // shapes, kernels, memory plan
+ *         return fail();                         // "node conv1: ..." or "input x: ..."
+ *     struct nnp_rt_value *x = nnp_runtime_input(rt, 0);
+ *     memcpy(x->data, pixels, x->nbytes);
+ *     nnp_runtime_run(rt);
+ *     const float *logits = nnp_runtime_output(rt, 0)->data;
+ *     nnp_runtime_free(rt);
+ *
+ * Load -> shape inference (nodes whose inputs are all constant are computed
+ * once, at plan time: the Shape/Gather/Concat chains exporters put in front of
+ * Reshape) -> memory plan (activation buffers reused by liveness, one arena)
+ * -> execute nodes through the operator table (kernels/ops.def).
+ *
+ * The graph must outlive the runtime (attributes are read from it at plan time).
+ */
+#ifndef NNP_RUNTIME_H
+#define NNP_RUNTIME_H
+
+#include "graph.h"
+#include "op.h"
+
+struct nnp_runtime_opts {
+    int threads;       /* OpenBLAS threads; 0 = all cores */
+    int64_t batch;     /* the value of every symbolic or unknown input dimension; default 1 */
+    bool keep_all;     /* give every value its own buffer (no reuse), for --dump-all */
+    bool use_reference; /* run the naive reference kernels (tests) */
+    bool training;     /* keep activations and allocate gradients (roadmap step 5) */
+    /* explicit input shapes (e.g. from files given to `run`): NULL or one per graph input;
+     * an entry with rank < 0 falls back to the model's shape with `batch` bound */
+    const struct nnp_tensor *input_shapes;
+};
+
+/*! @return threads 0 (all cores), batch 1, everything else off. */
+struct nnp_runtime_opts nnp_runtime_opts_default(void);
+
+struct nnp_runtime;
+
+/*! nnp_runtime_new() : plan g for running. @return NNP_OK and *out; or
+ *  NNP_ERR_UNSUPPORTED (an op the runtime lacks, named with its node),
+ *  NNP_ERR_INVALID (shapes or attributes that do not fit), NNP_ERR_NOMEM. */
+enum nnp_status nnp_runtime_new(const struct nnp_graph *g, const struct nnp_runtime_opts *o,
+                                struct nnp_runtime **out);
+/*! Frees the runtime and its buffers; accepts NULL. */
+void nnp_runtime_free(struct nnp_runtime *rt);
+
+/*! nnp_runtime_run() : run every node once. Inputs are read from
+ *  nnp_runtime_input(rt, i)->data, outputs left in nnp_runtime_output(rt, i)->data.
+ *  @return NNP_OK, or an error naming the node (e.g. a Gather index out of range). */
+enum nnp_status nnp_runtime_run(struct nnp_runtime *rt);
+
+int nnp_runtime_n_inputs(const struct nnp_runtime *rt);
+int nnp_runtime_n_outputs(const struct nnp_runtime *rt);
+struct nnp_rt_value *nnp_runtime_input(struct nnp_runtime *rt, int i);
+struct nnp_rt_value *nnp_runtime_output(struct nnp_runtime *rt, int i);
+/*! @return the runtime value called `name` (any intermediate when keep_all), or NULL. */
+struct nnp_rt_value *nnp_runtime_value(struct nnp_runtime *rt, const char *name);
+/*! Visit every value a node produced, in execution order (for --dump-all). */
+int nnp_runtime_n_values(const struct nnp_runtime *rt);
+struct nnp_rt_value *nnp_runtime_value_at(struct nnp_runtime *rt, int i);
+
+/* The memory plan. */
+struct nnp_runtime_memory {
+    size_t arena_bytes;  /* activations, after reuse by liveness: the peak */
+    size_t naive_bytes;  /* activations, one buffer each: what reuse saved */
+    size_t scratch_bytes; /* largest scratch any kernel asked for */
+    size_t const_bytes;   /* weights and plan-time constants */
+};
+struct nnp_runtime_memory nnp_runtime_memory(const struct nnp_runtime *rt);
+
+/*! @return the BLAS kernel OpenBLAS chose ("SkylakeX"), for reports. */
+const char *nnp_blas_corename(void);
+/*! Set OpenBLAS's thread count (once per process is enough; cheap when unchanged). */
+void nnp_blas_threads(int n);
+
+#endif
