@@ -5,9 +5,9 @@ Run from anywhere as
 
     /usr/bin/python3 testdata/make_models.py [--seed 0] [--out DIR]
 
-It needs only Debian packages: python3-torch, python3-onnx, python3-numpy, and
-the data set in /usr/share/datasets/fashion-mnist/ (IDX files, gzip).  No
-network, no torchvision.  It writes, next to itself by default:
+It needs only Debian packages: python3-torch, python3-onnx, python3-numpy,
+and dataset-fashion-mnist (gzip'd IDX files in /usr/share/datasets/
+fashion-mnist/).  No network, no torchvision.  It writes, next to itself by default:
 
     mlp.onnx lenet5.onnx lenet5_bn.onnx resnet.onnx transformer.onnx mlp_wide.onnx
     models.tsv   one row of reference figures per model
@@ -359,7 +359,7 @@ MODELS = [
      "plus skip, Add, ReLU) of 16, 32 and 64 channels, the last two strided\n"
      "with a 1x1 strided projection shortcut, GlobalAveragePool, Gemm 64-10.\n"
      "BatchNorm is folded into the Convs by the export. Input [batch,1,28,28]."),
-    ("transformer", Transformer, False, 10, 256, 3e-3, False,
+    ("transformer", Transformer, False, 8, 256, 3e-3, False,
      "Tiny pre-norm transformer encoder: 7x7 patches embedded by a stride-7\n"
      "Conv to 16 tokens of dim 48, learned positional embedding (Add), two\n"
      "blocks of LayerNormalization, hand-written 4-head self-attention (MatMul\n"
@@ -390,6 +390,8 @@ def write_readme(path, rows, seed):
     lines += [
         "Figures (models.tsv holds the same, tab-separated):",
         "  params        element count summed over all initializers of the file",
+        "                (the transformer's Reshape shapes are Constant nodes,",
+        "                not initializers, so they are not counted)",
         "  weight_bytes  element count x element size summed over the same",
         "  file_bytes    size of the .onnx file",
         "  correct       right answers on the 10,000 t10k test images (fp32,",
@@ -411,11 +413,12 @@ def write_readme(path, rows, seed):
         "",
         "    /usr/bin/python3 testdata/make_models.py",
         "",
-        "It needs the Debian packages python3-torch, python3-onnx and",
-        "python3-numpy, and the Fashion-MNIST IDX files in",
-        f"{DATA_DIR}/. Seeds are fixed (--seed, default {seed}",
-        "for these files) and torch runs deterministic algorithms on 2 threads,",
-        "so a rerun with the same package versions gives the same weights.",
+        "It needs the Debian packages python3-torch, python3-onnx,",
+        "python3-numpy and dataset-fashion-mnist (the IDX files in",
+        f"{DATA_DIR}/). Seeds are fixed (these files: --seed {seed}) and",
+        "torch runs deterministic algorithms on 2 threads, so a rerun with the",
+        "same package versions gives the same weights; it rewrites every file",
+        "here, so commit them together.",
         "Use /usr/bin/python3: another python3 earlier on PATH may not see",
         "Debian's packages.",
         "",
