@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tmpdir.h"
 #include "formats/array.h"
 #include "formats/dataset.h"
 #include "formats/idx.h"
@@ -24,52 +25,6 @@
 #define T10K_LABELS FMNIST "t10k-labels-idx1-ubyte.gz"
 
 /* --- helpers --- */
-
-/* A fresh folder per test (Criterion runs tests in parallel processes).
- * tmp_path() returns a static buffer: copy it to keep two paths at once. */
-static char tmp_dir[64];
-
-static void make_tmp(void)
-{
-    strcpy(tmp_dir, "/tmp/nnp-test-data-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp_dir));
-}
-
-static void remove_tmp(void)
-{
-    DIR *dir = opendir(tmp_dir);
-    if (!dir)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    rmdir(tmp_dir);
-}
-
-static int count_files(const char *dir_path)
-{
-    DIR *dir = opendir(dir_path);
-    cr_assert_not_null(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(dir);
-    return n;
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
-    return path;
-}
 
 static unsigned char *slurp(const char *path, size_t *size)
 {

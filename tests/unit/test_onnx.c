@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "formats/file.h"
 #include "formats/onnx.h"
 
@@ -21,43 +22,6 @@
 #define LIBONNX "/usr/share/libonnx-testdata/data/"
 
 /* --- helpers --- */
-
-static char tmp_dir[64];
-
-static void make_tmp(void)
-{
-    strcpy(tmp_dir, "/tmp/nnp-test-onnx-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp_dir));
-}
-
-static void remove_tmp(void)
-{
-    DIR *dir = opendir(tmp_dir);
-    if (!dir)
-        return;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    rmdir(tmp_dir);
-}
-
-static int count_entries(const char *dir_path)
-{
-    DIR *dir = opendir(dir_path);
-    cr_assert_not_null(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(dir);
-    return n;
-}
 
 static struct nnp_graph *read_ok(const char *path)
 {
@@ -533,7 +497,7 @@ Test(onnx, write_file, .init = make_tmp, .fini = remove_tmp)
     char path[600];
     snprintf(path, sizeof path, "%s/out.onnx", tmp_dir);
     cr_assert_eq(nnp_onnx_write(g, path), NNP_OK, "%s", nnp_error_message());
-    cr_expect_eq(count_entries(tmp_dir), 1, "a temporary file was left behind");
+    cr_expect_eq(count_files(tmp_dir), 1, "a temporary file was left behind");
     struct nnp_graph *h = read_ok(path);
     cr_expect(nnp_graph_equal(g, h), "%s", nnp_error_message());
     nnp_graph_free(h);
@@ -542,7 +506,7 @@ Test(onnx, write_file, .init = make_tmp, .fini = remove_tmp)
     snprintf(path, sizeof path, "%s/missing/out.onnx", tmp_dir);
     cr_expect_eq(nnp_onnx_write(g, path), NNP_ERR_IO);
     cr_expect(strstr(nnp_error_message(), path), "%s", nnp_error_message());
-    cr_expect_eq(count_entries(tmp_dir), 1);
+    cr_expect_eq(count_files(tmp_dir), 1);
     nnp_graph_free(g);
 }
 
@@ -636,5 +600,5 @@ Test(file, write_atomic, .init = make_tmp, .fini = remove_tmp)
     /* the target is a folder: refused, the folder and its files untouched */
     cr_expect_eq(nnp_file_write_atomic(tmp_dir, "x", 1), NNP_ERR_IO);
     cr_expect(strncmp(nnp_error_message(), tmp_dir, strlen(tmp_dir)) == 0);
-    cr_expect_eq(count_entries(tmp_dir), 2, "a temporary file was left behind");
+    cr_expect_eq(count_files(tmp_dir), 2, "a temporary file was left behind");
 }
