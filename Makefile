@@ -60,21 +60,47 @@ $(B)/%.o: %.c | $(B)/gen/onnx.pb-c.h
 $(B)/libnnpress.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
+# The operator table (kernels/op.c) refers to each nnp_op_<Name> weakly, so that a
+# missing operator leaves a gap instead of breaking the link; a weak reference does
+# not pull a member out of an archive, so the whole archive goes in.
+LIB_LINK = -Wl,--whole-archive $(B)/libnnpress.a -Wl,--no-whole-archive
+
 $(B)/nnpress: $(CMD_OBJ) $(B)/libnnpress.a
-	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(B)/libnnpress.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB_LINK) $(LDLIBS)
 
 $(B)/unit-tests: $(TEST_OBJ) $(B)/libnnpress.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(B)/libnnpress.a $(LDLIBS) $(shell pkg-config --libs criterion)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_LINK) $(LDLIBS) $(shell pkg-config --libs criterion)
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+# ONNX's node tests against the runtime (tests/conformance.c)
+$(B)/conformance: $(B)/tests/conformance.o $(B)/libnnpress.a
+	$(CC) $(LDFLAGS) -o $@ $(B)/tests/conformance.o $(LIB_LINK) $(LDLIBS)
 
-.PHONY: all deps check check-one demo bench install clean man
+# fuzz targets: tests/fuzz/fuzz_<name>.c. Here they are linked with a replay
+# driver so that `make check` runs every corpus through them (under ASan+UBSan in
+# the SAN build); `make fuzz FUZZ=onnx` builds one with libFuzzer (clang) and runs it.
+FUZZ_TARGETS := onnx npy idx pipeline
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz-%)
+$(B)/fuzz-%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(B)/libnnpress.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+FUZZ ?= onnx
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build-fuzz tests/fuzz/corpus/$(FUZZ)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS:-I$(B)/gen=-Ibuild/gen) \
+	    $(shell pkg-config --cflags $(PKGS)) -o build-fuzz/fuzz-$(FUZZ) tests/fuzz/fuzz_$(FUZZ).c \
+	    $(filter-out build/cmd/%,$(LIB_SRC)) build/gen/onnx.pb-c.c $(LDLIBS)
+	build-fuzz/fuzz-$(FUZZ) -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$(FUZZ) $(FUZZ_SEEDS_$(FUZZ))
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/tests/conformance.d
+
+.PHONY: all deps check check-one demo bench install clean man fuzz
 
 deps:
 	sh tests/deps.sh
 
 # check-one: the whole suite against one build ($(B)); check: plain, then sanitizers
-check-one: $(B)/nnpress $(B)/unit-tests
+check-one: $(B)/nnpress $(B)/unit-tests $(B)/conformance $(FUZZ_BINS)
 	sh tests/run.sh $(B)
 
 # check, demo and bench install what is missing first (a no-op when all is there),
@@ -102,4 +128,4 @@ install: $(B)/nnpress
 	install -m 644 $(MANS:.scd=) $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/blas_env.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "formats/zstd.h"
@@ -33,6 +34,7 @@ static void print_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_blas_env(argv); /* may run the program again, with OPENBLAS_CORETYPE set */
     if (argc < 2) {
         print_usage(stderr);
         return 2;

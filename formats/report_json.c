@@ -65,6 +65,42 @@ static json_t *summary_json(const struct nnp_summary *s, json_t *o)
     return o;
 }
 
+static json_t *latency_json(const struct nnp_latency *l)
+{
+    if (!l->measured)
+        return json_null();
+    json_t *lat = json_object();
+    json_object_set_new(lat, "batch", json_integer(l->batch));
+    json_object_set_new(lat, "threads", json_integer(l->threads));
+    json_object_set_new(lat, "runs", json_integer(l->runs));
+    json_object_set_new(lat, "min_ms", num(l->min_ms));
+    json_object_set_new(lat, "mean_ms", num(l->mean_ms));
+    json_object_set_new(lat, "p50_ms", num(l->p50_ms));
+    json_object_set_new(lat, "p90_ms", num(l->p90_ms));
+    json_object_set_new(lat, "p95_ms", num(l->p95_ms));
+    json_object_set_new(lat, "p99_ms", num(l->p99_ms));
+    json_object_set_new(lat, "max_ms", num(l->max_ms));
+    json_object_set_new(lat, "cv", num(l->cv));
+    json_object_set_new(lat, "throughput", num(l->throughput));
+    json_object_set_new(lat, "peak_bytes", json_integer((json_int_t)l->peak_bytes));
+    return lat;
+}
+
+static json_t *accuracy_json(const struct nnp_accuracy *a)
+{
+    if (!a->measured)
+        return json_null();
+    json_t *acc = json_object();
+    json_object_set_new(acc, "samples", json_integer(a->samples));
+    json_object_set_new(acc, "top1", num(a->top1));
+    json_object_set_new(acc, "top5", a->top5 < 0 ? json_null() : num(a->top5));
+    json_object_set_new(acc, "agreement", num(a->agreement));
+    json_object_set_new(acc, "max_abs_error", num(a->max_abs_error));
+    json_object_set_new(acc, "cosine", num(a->cosine));
+    json_object_set_new(acc, "sqnr_db", num(a->sqnr_db));
+    return acc;
+}
+
 static json_t *model_json(const struct nnp_model_report *m)
 {
     json_t *o = json_object();
@@ -77,40 +113,8 @@ static json_t *model_json(const struct nnp_model_report *m)
                                                  : json_null());
     json_object_set_new(o, "sizes", sizes);
     summary_json(&m->summary, o);
-    const struct nnp_latency *l = &m->latency;
-    if (l->measured) {
-        json_t *lat = json_object();
-        json_object_set_new(lat, "batch", json_integer(l->batch));
-        json_object_set_new(lat, "threads", json_integer(l->threads));
-        json_object_set_new(lat, "runs", json_integer(l->runs));
-        json_object_set_new(lat, "min_ms", num(l->min_ms));
-        json_object_set_new(lat, "mean_ms", num(l->mean_ms));
-        json_object_set_new(lat, "p50_ms", num(l->p50_ms));
-        json_object_set_new(lat, "p90_ms", num(l->p90_ms));
-        json_object_set_new(lat, "p95_ms", num(l->p95_ms));
-        json_object_set_new(lat, "p99_ms", num(l->p99_ms));
-        json_object_set_new(lat, "max_ms", num(l->max_ms));
-        json_object_set_new(lat, "cv", num(l->cv));
-        json_object_set_new(lat, "throughput", num(l->throughput));
-        json_object_set_new(lat, "peak_bytes", json_integer((json_int_t)l->peak_bytes));
-        json_object_set_new(o, "latency", lat);
-    } else {
-        json_object_set_new(o, "latency", json_null());
-    }
-    const struct nnp_accuracy *a = &m->accuracy;
-    if (a->measured) {
-        json_t *acc = json_object();
-        json_object_set_new(acc, "samples", json_integer(a->samples));
-        json_object_set_new(acc, "top1", num(a->top1));
-        json_object_set_new(acc, "top5", a->top5 < 0 ? json_null() : num(a->top5));
-        json_object_set_new(acc, "agreement", num(a->agreement));
-        json_object_set_new(acc, "max_abs_error", num(a->max_abs_error));
-        json_object_set_new(acc, "cosine", num(a->cosine));
-        json_object_set_new(acc, "sqnr_db", num(a->sqnr_db));
-        json_object_set_new(o, "accuracy", acc);
-    } else {
-        json_object_set_new(o, "accuracy", json_null());
-    }
+    json_object_set_new(o, "latency", latency_json(&m->latency));
+    json_object_set_new(o, "accuracy", accuracy_json(&m->accuracy));
     return o;
 }
 
@@ -235,6 +239,71 @@ char *nnp_data_json(const struct nnp_data_stats *s)
     json_object_set_new(root, "min", num(s->min));
     json_object_set_new(root, "max", num(s->max));
     json_object_set_new(root, "mean", num(s->mean));
+    return dump(root);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+char *nnp_bench_json(const struct nnp_bench_stats *b)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_integer(NNP_REPORT_SCHEMA));
+    json_object_set_new(root, "command", json_string("bench"));
+    json_object_set_new(root, "path", str_or_null(b->path));
+    json_object_set_new(root, "blas", str_or_null(b->blas));
+    json_object_set_new(root, "seed", json_integer((json_int_t)b->seed));
+    json_object_set_new(root, "warmup_s", num(b->warmup_s));
+    json_object_set_new(root, "duration_s", num(b->duration_s));
+    json_object_set_new(root, "timed_s", num(b->timed_s));
+    json_object_set_new(root, "latency", latency_json(&b->latency));
+    json_t *mem = json_object();
+    json_object_set_new(mem, "peak_bytes", json_integer((json_int_t)b->peak_bytes));
+    json_object_set_new(mem, "naive_peak_bytes", json_integer((json_int_t)b->naive_peak_bytes));
+    json_object_set_new(mem, "arena_bytes", json_integer((json_int_t)b->arena_bytes));
+    json_object_set_new(mem, "naive_bytes", json_integer((json_int_t)b->naive_bytes));
+    json_object_set_new(mem, "scratch_bytes", json_integer((json_int_t)b->scratch_bytes));
+    json_object_set_new(mem, "const_bytes", json_integer((json_int_t)b->const_bytes));
+    json_object_set_new(root, "memory", mem);
+    json_object_set_new(root, "versions", versions_json());
+    return dump(root);
+}
+
+char *nnp_eval_json(const struct nnp_eval_stats *e)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_integer(NNP_REPORT_SCHEMA));
+    json_object_set_new(root, "command", json_string("eval"));
+    json_object_set_new(root, "path", str_or_null(e->path));
+    json_object_set_new(root, "data", str_or_null(e->data));
+    json_object_set_new(root, "labels", str_or_null(e->labels));
+    json_object_set_new(root, "reference", str_or_null(e->reference));
+    json_object_set_new(root, "batch", json_integer(e->batch));
+    json_object_set_new(root, "threads", json_integer(e->threads));
+    json_object_set_new(root, "top1_correct",
+                        e->top1_correct < 0 ? json_null() : json_integer(e->top1_correct));
+    json_object_set_new(root, "top5_correct",
+                        e->top5_correct < 0 ? json_null() : json_integer(e->top5_correct));
+    json_object_set_new(root, "accuracy", accuracy_json(&e->accuracy));
+    json_t *outs = json_array();
+    for (int i = 0; i < e->n_outputs; i++) {
+        const struct nnp_output_compare *c = &e->outputs[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(c->name));
+        json_object_set_new(o, "samples", json_integer(c->samples));
+        json_object_set_new(o, "agree", json_integer(c->agree));
+        json_object_set_new(o, "agreement",
+                            num(c->samples ? (double)c->agree / (double)c->samples : NAN));
+        json_object_set_new(o, "max_abs_error", num(c->max_abs_error));
+        json_object_set_new(o, "max_rel_error", num(c->max_rel_error));
+        json_object_set_new(o, "cosine", num(c->cosine));
+        json_object_set_new(o, "sqnr_db", num(c->sqnr_db));
+        json_array_append_new(outs, o);
+    }
+    json_object_set_new(root, "outputs", outs);
+    json_object_set_new(root, "versions", versions_json());
     return dump(root);
 }
 

@@ -38,6 +38,52 @@ struct nnp_data_stats {
 /*! @return `nnpress inspect --json DATA` as JSON, malloc'd (NULL on OOM). */
 char *nnp_data_json(const struct nnp_data_stats *s);
 
+/* What `nnpress bench` measured: latency (kernels/report.h) and the runtime's memory plan. */
+struct nnp_bench_stats {
+    const char *path;   /* the model */
+    const char *blas;   /* the OpenBLAS core in use ("SkylakeX") */
+    uint64_t seed;      /* of the random inputs */
+    double warmup_s;    /* asked for */
+    double duration_s;  /* asked for */
+    double timed_s;     /* spent in the timed runs */
+    struct nnp_latency latency;
+    uint64_t arena_bytes;      /* activations after buffer reuse */
+    uint64_t naive_bytes;      /* activations with one buffer each */
+    uint64_t scratch_bytes;    /* the largest scratch a kernel asked for */
+    uint64_t const_bytes;      /* weights and plan-time constants */
+    uint64_t peak_bytes;       /* arena + scratch + const */
+    uint64_t naive_peak_bytes; /* naive + scratch + const */
+};
+
+/*! @return `nnpress bench --json` as JSON, malloc'd (NULL on OOM). */
+char *nnp_bench_json(const struct nnp_bench_stats *b);
+
+/* One output of `nnpress eval --reference`, compared with the reference's. */
+struct nnp_output_compare {
+    const char *name;
+    int64_t samples, agree; /* argmax agreement: agree of samples */
+    double max_abs_error;
+    double max_rel_error; /* max_abs_error / the largest |reference output| */
+    double cosine;
+    double sqnr_db;       /* +inf (JSON null) when identical */
+};
+
+/* What `nnpress eval` measured. */
+struct nnp_eval_stats {
+    const char *path;      /* the model */
+    const char *data;      /* --data */
+    const char *labels;    /* --labels, or NULL */
+    const char *reference; /* --reference, or NULL */
+    int batch, threads;
+    int64_t top1_correct, top5_correct; /* -1 when not measured */
+    struct nnp_accuracy accuracy;       /* agreement etc.: of the first output */
+    int n_outputs;
+    const struct nnp_output_compare *outputs; /* (n_outputs), with --reference */
+};
+
+/*! @return `nnpress eval --json` as JSON, malloc'd (NULL on OOM). */
+char *nnp_eval_json(const struct nnp_eval_stats *e);
+
 /* The figures a gate compares, read back from a report. */
 struct nnp_report_side {
     uint64_t onnx_bytes, zstd_bytes;

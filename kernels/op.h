@@ -51,6 +51,7 @@ struct nnp_rt_value {
 };
 
 struct nnp_op;
+struct nnp_pool;
 
 /* One node of a plan. */
 struct nnp_exec_node {
@@ -62,7 +63,8 @@ struct nnp_exec_node {
     void *state;               /* what prepare parsed and chose, in the plan's arena */
     size_t scratch_bytes;      /* asked by prepare */
     void *scratch;             /* given by the plan before forward; shared between nodes */
-    int threads;               /* the plan's thread count */
+    int threads;               /* the plan's thread count (prepare sizes scratch by it) */
+    struct nnp_pool *pool;     /* the plan's threads, for nnp_parallel_for; NULL = serial */
     int64_t opset;             /* the model's ai.onnx opset, for behaviour that changed */
 };
 

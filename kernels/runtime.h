@@ -25,7 +25,7 @@
 #include "op.h"
 
 struct nnp_runtime_opts {
-    int threads;       /* OpenBLAS threads; 0 = all cores */
+    int threads;       /* the runtime's thread pool (OpenBLAS runs on 1); 0 = all cores */
     int64_t batch;     /* the value of every symbolic or unknown input dimension; default 1 */
     bool keep_all;     /* give every value its own buffer (no reuse), for --dump-all */
     bool use_reference; /* run the naive reference kernels (tests) */
@@ -53,6 +53,9 @@ void nnp_runtime_free(struct nnp_runtime *rt);
  *  @return NNP_OK, or an error naming the node (e.g. a Gather index out of range). */
 enum nnp_status nnp_runtime_run(struct nnp_runtime *rt);
 
+/* Inputs are the graph inputs the caller fills, in graph order: a graph input that is
+ * also an initializer is a constant and not among them unless input_shapes gave it a
+ * shape (then it starts out holding the initializer's values). Find one by ->name. */
 int nnp_runtime_n_inputs(const struct nnp_runtime *rt);
 int nnp_runtime_n_outputs(const struct nnp_runtime *rt);
 struct nnp_rt_value *nnp_runtime_input(struct nnp_runtime *rt, int i);

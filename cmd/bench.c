@@ -1,0 +1,198 @@
+/* cmd/bench.c — `nnpress bench MODEL [--batch N] [--threads T] [--json]`:
+ * latency, throughput and memory of the reference runtime on random inputs.
+ *
+ * The inputs are filled once (seeded), the model runs for --warmup seconds,
+ * then for --duration seconds (and at least MIN_RUNS times), each run timed on
+ * the monotonic clock. Only nnp_runtime_run() is inside the timed region: the
+ * plan, like a session in ONNX Runtime, is made once before.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "cmd/infer.h"
+#include "cmd/model_io.h"
+#include "formats/report_json.h"
+#include "kernels/metrics.h"
+
+/* Fewer runs than this make p90 and the spread meaningless, however slow the model. */
+#define MIN_RUNS 10
+/* Above this coefficient of variation the median is not worth comparing. */
+#define MAX_CV 0.1
+
+static const struct cli_opt opts[] = {
+    {"batch", 'b', "N", "bind the batch dimension of every input to N (default 1)", false},
+    {"threads", 't', "N", "threads to use (default: all cores)", false},
+    {"warmup", 0, "S", "run for S seconds before timing (default 0.2)", false},
+    {"duration", 0, "S", "time runs for S seconds, at least 10 runs (default 1)", false},
+    {"seed", 0, "N", "seed of the random inputs (default 0)", false},
+    {"json", 0, NULL, "print the figures as one JSON object", false},
+    {0},
+};
+
+/* splitmix64: tiny, seedable, and good enough for test inputs. */
+static uint64_t next_random(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Float inputs uniform in [0, 1) — the range of scaled pixels; everything else
+ * zero, a valid index for any Gather. */
+static void fill_random(struct nnp_rt_value *x, uint64_t *state)
+{
+    if (x->nbytes)
+        memset(x->data, 0, x->nbytes);
+    for (int64_t i = 0; i < x->numel; i++) {
+        float r = (float)(next_random(state) >> 40) * (1.0f / 16777216.0f);
+        switch (x->dtype) {
+        case NNP_DTYPE_F32: ((float *)x->data)[i] = r; break;
+        case NNP_DTYPE_F64: ((double *)x->data)[i] = r; break;
+        case NNP_DTYPE_F16: ((uint16_t *)x->data)[i] = nnp_f32_to_f16(r); break;
+        case NNP_DTYPE_BF16: ((uint16_t *)x->data)[i] = nnp_f32_to_bf16(r); break;
+        default: return;
+        }
+    }
+}
+
+static double mib(uint64_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+static void print_table(const struct nnp_bench_stats *b)
+{
+    const struct nnp_latency *l = &b->latency;
+    printf("%-10s %s\n", "model", b->path);
+    printf("%-10s batch %d, threads %d, BLAS core %s\n", "config", l->batch, l->threads, b->blas);
+    printf("%-10s %d in %.2f s after %.2f s warmup\n", "runs", l->runs, b->timed_s, b->warmup_s);
+    printf("%-10s p50 %.4f ms, p90 %.4f, p95 %.4f, p99 %.4f\n", "latency", l->p50_ms, l->p90_ms,
+           l->p95_ms, l->p99_ms);
+    printf("%-10s min %.4f ms, mean %.4f, max %.4f, cv %.3f\n", "", l->min_ms, l->mean_ms,
+           l->max_ms, l->cv);
+    printf("%-10s %.1f samples/s\n", "throughput", l->throughput);
+    printf("%-10s peak %.2f MiB (%.2f without buffer reuse): activations %.2f MiB (%.2f), "
+           "scratch %.2f, weights %.2f\n",
+           "memory", mib(b->peak_bytes), mib(b->naive_peak_bytes), mib(b->arena_bytes),
+           mib(b->naive_bytes), mib(b->scratch_bytes), mib(b->const_bytes));
+}
+
+static int run(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    (void)cmd;
+    const char *model = a->pos[0];
+    int threads;
+    int64_t batch, seed;
+    double warmup, duration;
+    int rc = infer_threads(a, &threads);
+    if (!rc)
+        rc = cli_int(a, "batch", 1, 1, 1 << 20, &batch);
+    if (!rc)
+        rc = cli_int(a, "seed", 0, 0, INT64_MAX, &seed);
+    if (!rc)
+        rc = cli_float(a, "warmup", 0.2, 0, 3600, &warmup);
+    if (!rc)
+        rc = cli_float(a, "duration", 1.0, 0, 3600, &duration);
+    if (rc)
+        return rc;
+
+    struct loaded m;
+    if ((rc = model_load(model, &m)) != 0)
+        return rc;
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.threads = threads;
+    o.batch = batch;
+    struct nnp_runtime *rt = NULL;
+    double *ms = NULL;
+    if ((rc = infer_plan(model, m.g, &o, &rt)) != 0)
+        goto done;
+    uint64_t state = (uint64_t)seed;
+    for (int i = 0; i < nnp_runtime_n_inputs(rt); i++)
+        fill_random(nnp_runtime_input(rt, i), &state);
+
+    double start = cli_now(), t0 = start;
+    do {
+        if ((rc = infer_run(model, rt)) != 0)
+            goto done;
+    } while (cli_now() - start < warmup);
+
+    size_t cap = 1024;
+    int n = 0;
+    ms = malloc(cap * sizeof *ms);
+    NNP_ASSERT(ms);
+    start = cli_now();
+    t0 = start;
+    for (;;) {
+        enum nnp_status st = nnp_runtime_run(rt);
+        double t1 = cli_now();
+        if (st != NNP_OK) {
+            nnp_error_prefix(model);
+            rc = cli_fail(st);
+            goto done;
+        }
+        if ((size_t)n == cap) {
+            double *p = realloc(ms, 2 * cap * sizeof *ms);
+            NNP_ASSERT(p);
+            ms = p;
+            cap *= 2;
+        }
+        ms[n++] = 1000.0 * (t1 - t0);
+        t0 = t1;
+        if (n >= MIN_RUNS && t1 - start >= duration)
+            break;
+    }
+
+    struct nnp_runtime_memory mem = nnp_runtime_memory(rt);
+    struct nnp_bench_stats b = {
+        .path = model,
+        .blas = nnp_blas_corename(),
+        .seed = (uint64_t)seed,
+        .warmup_s = warmup,
+        .duration_s = duration,
+        .timed_s = t0 - start,
+        .arena_bytes = mem.arena_bytes,
+        .naive_bytes = mem.naive_bytes,
+        .scratch_bytes = mem.scratch_bytes,
+        .const_bytes = mem.const_bytes,
+        .peak_bytes = mem.arena_bytes + mem.scratch_bytes + mem.const_bytes,
+        .naive_peak_bytes = mem.naive_bytes + mem.scratch_bytes + mem.const_bytes,
+    };
+    nnp_latency_compute(&b.latency, ms, n, (int)batch, threads);
+    b.latency.peak_bytes = b.peak_bytes;
+    if (cli_flag(a, "json")) {
+        char *text = nnp_bench_json(&b);
+        if (!text) {
+            rc = cli_fail(nnp_errorf(NNP_ERR_NOMEM, "out of memory writing JSON"));
+            goto done;
+        }
+        fputs(text, stdout);
+        free(text);
+    } else if (!a->quiet) {
+        print_table(&b);
+    }
+    if (b.latency.cv > MAX_CV && !a->quiet)
+        fprintf(stderr,
+                "nnpress: warning: %s: too noisy to trust: run times vary by %.0f%% (cv %.2f > "
+                "%.1f); is the machine busy? a longer --duration may help\n",
+                model, 100 * b.latency.cv, b.latency.cv, MAX_CV);
+done:
+    free(ms);
+    nnp_runtime_free(rt);
+    model_unload(&m);
+    return rc;
+}
+
+const struct cli_cmd cmd_bench = {
+    .name = "bench",
+    .usage = "MODEL",
+    .summary = "Time MODEL on random inputs: latency percentiles, throughput, peak memory.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
+};

@@ -1,0 +1,78 @@
+/* cmd/infer.h — what `run`, `bench` and `eval` share: the thread count,
+ * fitting data files to a model's inputs, planning the runtime, and a progress
+ * line on a terminal.
+ *
+ *     int threads;
+ *     if ((rc = infer_threads(a, &threads))) return rc;        // usage error printed
+ *     struct nnp_tensor shape;
+ *     if (!infer_fit(&input->t, 3, (int64_t[]){10000, 28, 28}, false, &shape))
+ *         ...                                                   // [10000,784] for an MLP
+ *     struct nnp_runtime *rt;
+ *     if ((rc = infer_plan(path, g, &opts, &rt))) return rc;   // "model.onnx: node ..."
+ *
+ *     struct progress p;
+ *     progress_start(&p, a, "eval");                            // only on a terminal
+ *     progress_show(&p, done, total);                           // throttled
+ *     progress_end(&p);
+ */
+#ifndef NNP_CMD_INFER_H
+#define NNP_CMD_INFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmd/cli.h"
+#include "kernels/runtime.h"
+
+/*! --threads N, default all cores. @return 0 or 2 (printed). */
+int infer_threads(const struct cli_args *a, int *threads);
+/*! --scale and --shift for integer data. @return 0 or 2 (printed). */
+int infer_scale(const struct cli_args *a, float *scale, float *shift);
+
+/*! @return how many inputs a caller must feed: graph inputs without an initializer. */
+int infer_n_feeds(const struct nnp_graph *g);
+/*! @return the i-th of them (0 <= i < infer_n_feeds(g)). */
+struct nnp_value *infer_feed(const struct nnp_graph *g, int i);
+/*! "input, mask": the names of the feeds, for messages. @return buf. */
+char *infer_feed_names(const struct nnp_graph *g, char *buf, size_t size);
+
+/*! infer_fit() : the shape a tensor of shape dims[rank] takes as model input
+ *  `model`, into *out (rank and dims only):
+ *   - its own shape, when every static dimension of the model's agrees;
+ *   - [dims[0], model dims after the first], when those are static and hold as
+ *     many values as one sample of the file: IDX [N,28,28] into [batch,1,28,28]
+ *     or [batch,784];
+ *   - when `whole` (the file is the whole tensor, not a set of samples), the
+ *     model's shape if it is static and holds as many values as the file.
+ *  @return whether one of these applied. */
+bool infer_fit(const struct nnp_tensor *model, int rank, const int64_t *dims, bool whole,
+               struct nnp_tensor *out);
+
+/*! "[10000,28,28]" for a bare shape. @return buf. */
+char *infer_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
+/*! "float32 [batch,1,28,28] (784 values per sample)": what a model input expects. @return buf. */
+char *infer_expects(const struct nnp_tensor *t, char *buf, size_t size);
+
+/*! nnp_runtime_new() with the model's path in front of any error, which is
+ *  printed. @return 0 or the exit code. */
+int infer_plan(const char *path, const struct nnp_graph *g, const struct nnp_runtime_opts *o,
+               struct nnp_runtime **rt);
+/*! nnp_runtime_run() likewise. */
+int infer_run(const char *path, struct nnp_runtime *rt);
+/*! @return the runtime's input called `name`, or NULL. */
+struct nnp_rt_value *infer_rt_input(struct nnp_runtime *rt, const char *name);
+
+/* A one-line progress report on standard error, only when it is a terminal and
+ * --quiet was not given, redrawn at most a few times a second. */
+struct progress {
+    bool on;
+    const char *what; /* "eval" */
+    double last;      /* cli_now() of the last redraw */
+};
+void progress_start(struct progress *p, const struct cli_args *a, const char *what);
+void progress_show(struct progress *p, int64_t done, int64_t total);
+/*! Erase the line. */
+void progress_end(struct progress *p);
+
+#endif

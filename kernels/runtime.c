@@ -1,0 +1,886 @@
+/* kernels/runtime.c — the executor: plan a graph (values, kernels, constants,
+ * memory), then run it node by node.
+ *
+ * Planning walks the nodes once, in the graph's topological order:
+ *
+ *   1. every IR value a node touches gets one nnp_rt_value, owned by the plan;
+ *      initializers point at the graph's data (no copy), graph inputs take the
+ *      shape they were given or the model's with unknown dims bound to `batch`;
+ *   2. each node's operator prepares (output shapes, state, scratch); a node
+ *      whose inputs are all constant is computed right away and its outputs
+ *      become constants too, which is what makes the Shape -> Gather -> Concat
+ *      -> Reshape chains exporters emit static. Shape (and Size) only read
+ *      shapes, which are all static here, so they are always constant;
+ *   3. the values still computed at run time get offsets in one activation
+ *      arena by liveness: a buffer is free again after its last reader ran.
+ *
+ * Everything is sized before anything big is allocated, so a plan that does not
+ * fit is refused with the number of bytes it needed instead of dying later.
+ */
+#include "runtime.h"
+
+#include "threads.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Buffers start on a cache line: any SIMD load is aligned, and two values
+ * never share a line (no false sharing between threads writing neighbours). */
+#define RT_ALIGN 64
+
+struct nnp_runtime {
+    const struct nnp_graph *g;
+    struct nnp_runtime_opts opts;
+    struct nnp_arena *arena; /* the plan: values, nodes, states, constants, buffers */
+
+    struct nnp_rt_value **by_index; /* (g->n_values) by IR value index; NULL = untouched */
+    bool *param;                    /* (g->n_values) training: a trainable initializer */
+
+    int n_nodes;
+    struct nnp_exec_node *nodes; /* (n_nodes) every node, in graph order */
+    int n_run;
+    struct nnp_exec_node **run; /* (n_run) the nodes left for run time (not folded) */
+
+    int n_inputs, n_outputs, n_produced;
+    struct nnp_rt_value **inputs;   /* (n_inputs) graph inputs that are not constants */
+    struct nnp_rt_value **outputs;  /* (n_outputs) graph outputs, in graph order */
+    struct nnp_rt_value **produced; /* (n_produced) node outputs, in execution order */
+
+    uint8_t *activations; /* (mem.arena_bytes) */
+    void *scratch;        /* (mem.scratch_bytes), shared by every node */
+    size_t grad_bytes;    /* training: bytes of gradient buffers */
+    int threads;
+    struct nnp_pool *pool; /* threads - 1 workers, or NULL for one thread */
+    size_t limit; /* physical memory: a plan needing more is refused */
+    struct nnp_runtime_memory mem;
+};
+
+struct nnp_runtime_opts nnp_runtime_opts_default(void)
+{
+    return (struct nnp_runtime_opts){.threads = 0, .batch = 1};
+}
+
+/* --- small helpers --- */
+
+static size_t align_up(size_t n)
+{
+    if (n == 0)
+        n = 1; /* distinct, non-NULL buffers even for empty tensors */
+    if (n > SIZE_MAX - (RT_ALIGN - 1))
+        return SIZE_MAX;
+    return (n + RT_ALIGN - 1) & ~(size_t)(RT_ALIGN - 1);
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static size_t physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return SIZE_MAX;
+    if ((unsigned long)pages > SIZE_MAX / (unsigned long)page)
+        return SIZE_MAX;
+    return (size_t)pages * (size_t)page;
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 1024 ? (int)n : 1;
+}
+
+/* Zeroed memory from the plan's arena, 64-byte aligned, refused (NNP_ERR_NOMEM naming
+ * `what`) when it is more than the machine has: with overcommit a huge malloc
+ * "succeeds" and the process is killed later, when the pages are touched. */
+static enum nnp_status rt_alloc(struct nnp_runtime *rt, size_t size, const char *what, void **out)
+{
+    *out = NULL;
+    if (size > rt->limit)
+        return nnp_errorf(NNP_ERR_NOMEM, "%s need %zu bytes, more than the %zu bytes of memory "
+                          "this machine has", what, size, rt->limit);
+    /* the arena aligns only large blocks to 64 bytes: ask for a line more and align here */
+    uint8_t *p = size <= SIZE_MAX - RT_ALIGN ? nnp_arena_alloc_big(rt->arena, size + RT_ALIGN)
+                                             : NULL;
+    if (!p)
+        return nnp_errorf(NNP_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, size);
+    *out = p + (RT_ALIGN - (uintptr_t)p % RT_ALIGN) % RT_ALIGN;
+    return NNP_OK;
+}
+
+static bool is_default_domain(const char *d)
+{
+    return !d || !*d || strcmp(d, "ai.onnx") == 0;
+}
+
+/* "node conv1 (Conv)" or "node #3 (Conv)", as nnp_op_error() writes it. */
+static char *node_label(const struct nnp_node *n, char *buf, size_t size)
+{
+    if (n->name && *n->name)
+        snprintf(buf, size, "node %s (%s)", n->name, n->op_type);
+    else
+        snprintf(buf, size, "node #%d (%s)", n->index, n->op_type);
+    return buf;
+}
+
+/* An operator that failed without naming its node gets the name put in front. */
+static enum nnp_status name_node(enum nnp_status st, const struct nnp_node *n)
+{
+    if (st != NNP_OK && strncmp(nnp_error_message(), "node ", 5) != 0) {
+        char label[300];
+        nnp_error_prefix(node_label(n, label, sizeof label));
+    }
+    return st;
+}
+
+/* --- values --- */
+
+static struct nnp_rt_value *rt_value(struct nnp_runtime *rt, const struct nnp_value *v)
+{
+    NNP_ASSERT(v->index >= 0 && v->index < rt->g->n_values && rt->g->values[v->index] == v);
+    struct nnp_rt_value *r = rt->by_index[v->index];
+    if (!r) {
+        r = nnp_arena_alloc(rt->arena, sizeof *r);
+        r->name = v->name;
+        r->dtype = NNP_DTYPE_UNDEFINED;
+        r->first_use = r->last_use = -1;
+        rt->by_index[v->index] = r;
+    }
+    return r;
+}
+
+/* Expand an encoded initializer (roadmap step 4) into dense elements at dst. */
+static enum nnp_status decode_storage(const struct nnp_value *v, const struct nnp_rt_value *r,
+                                      uint8_t *dst)
+{
+    const struct nnp_tensor *t = &v->t;
+    size_t es = nnp_dtype_size(r->dtype);
+    const uint8_t *src = t->data;
+    if (t->storage == NNP_STORAGE_SPARSE) {
+        if (!t->bitmap)
+            return nnp_errorf(NNP_ERR_INVALID, "initializer %s: sparse without a bitmap", v->name);
+        size_t k = 0; /* packed elements used so far */
+        for (int64_t i = 0; i < r->numel; i++) {
+            if (!(t->bitmap[i / 8] >> (i % 8) & 1))
+                continue;
+            if ((k + 1) * es > t->nbytes)
+                return nnp_errorf(NNP_ERR_INVALID, "initializer %s: the bitmap has more "
+                                  "nonzeros than the %zu bytes of packed values", v->name,
+                                  t->nbytes);
+            memcpy(dst + (size_t)i * es, src + k * es, es);
+            k++;
+        }
+        return NNP_OK;
+    }
+    NNP_ASSERT(t->storage == NNP_STORAGE_CODEBOOK);
+    if (!t->indices || t->n_codes < 1 || t->n_codes > 256 || (size_t)t->n_codes * es > t->nbytes)
+        return nnp_errorf(NNP_ERR_INVALID, "initializer %s: a codebook of %" PRId64
+                          " entries does not fit its %zu bytes", v->name, t->n_codes, t->nbytes);
+    for (int64_t i = 0; i < r->numel; i++) {
+        if (t->indices[i] >= t->n_codes)
+            return nnp_errorf(NNP_ERR_INVALID, "initializer %s: element %" PRId64
+                              " uses codebook entry %d of %" PRId64, v->name, i, t->indices[i],
+                              t->n_codes);
+        memcpy(dst + (size_t)i * es, src + (size_t)t->indices[i] * es, es);
+    }
+    return NNP_OK;
+}
+
+/* An initializer: a constant whose data is the graph's own (dense storage) or a
+ * dense copy in the plan (encoded storage). */
+static enum nnp_status plan_initializer(struct nnp_runtime *rt, const struct nnp_value *v,
+                                        struct nnp_rt_value *r)
+{
+    const struct nnp_tensor *t = &v->t;
+    if (t->rank < 0 || nnp_tensor_numel(t) < 0)
+        return nnp_errorf(NNP_ERR_INVALID, "initializer %s: its shape is not static", v->name);
+    if (t->dtype == NNP_DTYPE_UNDEFINED)
+        return nnp_errorf(NNP_ERR_INVALID, "initializer %s: no element type", v->name);
+    enum nnp_status st = nnp_rt_set_shape(r, t->dtype, t->rank, t->dims);
+    if (st != NNP_OK)
+        return st;
+    r->is_const = true;
+    if (r->nbytes == 0) {
+        r->data = (void *)(t->data ? t->data : "");
+        return NNP_OK;
+    }
+    if (!t->data)
+        return nnp_errorf(NNP_ERR_INVALID, "initializer %s: no data", v->name);
+    rt->mem.const_bytes = add_sat(rt->mem.const_bytes, r->nbytes);
+    if (t->storage == NNP_STORAGE_DENSE) {
+        if (t->nbytes < r->nbytes)
+            return nnp_errorf(NNP_ERR_INVALID, "initializer %s: %zu bytes of data, its shape "
+                              "needs %zu", v->name, t->nbytes, r->nbytes);
+        r->data = t->data;
+        return NNP_OK;
+    }
+    if (r->dtype == NNP_DTYPE_STRING)
+        return nnp_errorf(NNP_ERR_UNSUPPORTED, "initializer %s: encoded string data", v->name);
+    st = rt_alloc(rt, r->nbytes, v->name, &r->data);
+    if (st != NNP_OK)
+        return st;
+    return decode_storage(v, r, r->data);
+}
+
+/* A graph input computed from outside: the shape it was given, or the model's with
+ * every unknown or symbolic dimension bound to opts.batch. */
+static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value *v,
+                                  const struct nnp_tensor *given, struct nnp_rt_value *r)
+{
+    const struct nnp_tensor *m = &v->t;
+    char sg[160], sm[160];
+    enum nnp_dtype dtype = m->dtype;
+    if (given && given->dtype != NNP_DTYPE_UNDEFINED) {
+        if (dtype != NNP_DTYPE_UNDEFINED && given->dtype != dtype)
+            return nnp_errorf(NNP_ERR_INVALID, "input %s: the model takes %s, given %s", v->name,
+                              nnp_dtype_name(dtype), nnp_dtype_name(given->dtype));
+        dtype = given->dtype;
+    }
+    if (dtype == NNP_DTYPE_UNDEFINED)
+        return nnp_errorf(NNP_ERR_UNSUPPORTED, "input %s: not a tensor of a known element type "
+                          "(sequence, map and optional inputs are not run)", v->name);
+    int64_t dims[NNP_MAX_RANK];
+    int rank;
+    if (given) {
+        if (m->rank >= 0) {
+            bool fits = given->rank == m->rank;
+            for (int i = 0; fits && i < m->rank; i++)
+                fits = m->dim_params[i] || m->dims[i] < 0 || m->dims[i] == given->dims[i];
+            if (!fits)
+                return nnp_errorf(NNP_ERR_INVALID, "input %s: shape %s does not fit the model's "
+                                  "%s", v->name, nnp_tensor_shape_str(given, sg, sizeof sg),
+                                  nnp_tensor_shape_str(m, sm, sizeof sm));
+        }
+        rank = given->rank;
+        for (int i = 0; i < rank; i++) {
+            if (given->dims[i] < 0)
+                return nnp_errorf(NNP_ERR_INVALID, "input %s: given shape %s is not static",
+                                  v->name, nnp_tensor_shape_str(given, sg, sizeof sg));
+            dims[i] = given->dims[i];
+        }
+    } else {
+        if (m->rank < 0)
+            return nnp_errorf(NNP_ERR_INVALID, "input %s: the model does not give its rank; "
+                              "give the input's shape", v->name);
+        if (rt->opts.batch < 0)
+            return nnp_errorf(NNP_ERR_INVALID, "input %s: batch %" PRId64 " is negative",
+                              v->name, rt->opts.batch);
+        rank = m->rank;
+        for (int i = 0; i < rank; i++)
+            dims[i] = m->dim_params[i] || m->dims[i] < 0 ? rt->opts.batch : m->dims[i];
+    }
+    enum nnp_status st = nnp_rt_set_shape(r, dtype, rank, dims);
+    if (st != NNP_OK) {
+        struct nnp_tensor want = {.dtype = dtype};
+        nnp_tensor_set_shape(&want, dtype, rank, dims);
+        return nnp_errorf(st, "input %s: shape %s is too large", v->name,
+                          nnp_tensor_shape_str(&want, sg, sizeof sg));
+    }
+    r->is_input = true;
+    r->first_use = -1; /* written before the run, read by any node: live throughout */
+    return NNP_OK;
+}
+
+/* The value `v` as it is known so far: *out is NULL when nothing defined it yet.
+ * Initializers are planned on first use, so unused ones cost nothing. */
+static enum nnp_status defined_value(struct nnp_runtime *rt, const struct nnp_value *v,
+                                     struct nnp_rt_value **out)
+{
+    struct nnp_rt_value *r = rt_value(rt, v);
+    *out = NULL;
+    if (r->dtype == NNP_DTYPE_UNDEFINED && !r->is_input && v->is_initializer) {
+        enum nnp_status st = plan_initializer(rt, v, r);
+        if (st != NNP_OK)
+            return st;
+        /* training: float32 weights are the parameters being learnt */
+        rt->param[v->index] = rt->opts.training && r->dtype == NNP_DTYPE_F32;
+    }
+    if (r->dtype != NNP_DTYPE_UNDEFINED)
+        *out = r;
+    return NNP_OK;
+}
+
+/* --- nodes --- */
+
+/* Nodes that must run every time even when their inputs are known. */
+static bool is_random(const struct nnp_runtime *rt, const struct nnp_exec_node *n)
+{
+    static const char *const random_ops[] = {"RandomNormal", "RandomUniform",
+                                             "RandomNormalLike", "RandomUniformLike",
+                                             "Multinomial", "Bernoulli"};
+    const char *op = n->node->op_type;
+    for (size_t i = 0; i < sizeof random_ops / sizeof *random_ops; i++)
+        if (strcmp(op, random_ops[i]) == 0)
+            return true;
+    if (strcmp(op, "Dropout") == 0) {
+        /* opset >= 12: training_mode is input 2; older opsets have no training mode here */
+        if (rt->opts.training)
+            return true;
+        if (n->n_in > 2 && n->in[2]) {
+            const struct nnp_rt_value *tm = n->in[2];
+            if (!tm->is_const || !tm->data || tm->numel != 1)
+                return true;
+            return *(const uint8_t *)tm->data != 0;
+        }
+    }
+    return false;
+}
+
+/* Ops whose outputs depend only on their inputs' shapes, which are all static
+ * here: computed at plan time whatever the inputs are. Their forward reads dims
+ * only (input data may not exist yet). */
+static bool is_shape_only(const struct nnp_exec_node *n)
+{
+    return strcmp(n->node->op_type, "Shape") == 0 || strcmp(n->node->op_type, "Size") == 0;
+}
+
+static enum nnp_status check_arity(const struct nnp_exec_node *n)
+{
+    const struct nnp_op *op = n->op;
+    if (n->n_in < op->min_in || n->n_in > op->max_in) {
+        if (op->min_in == op->max_in)
+            return nnp_op_error(n, "%s takes %d input%s, got %d", op->name, op->min_in,
+                                op->min_in == 1 ? "" : "s", n->n_in);
+        return nnp_op_error(n, "%s takes %d to %d inputs, got %d", op->name, op->min_in,
+                            op->max_in, n->n_in);
+    }
+    if (n->n_out < op->min_out || n->n_out > op->max_out) {
+        if (op->min_out == op->max_out)
+            return nnp_op_error(n, "%s has %d output%s, got %d", op->name, op->min_out,
+                                op->min_out == 1 ? "" : "s", n->n_out);
+        return nnp_op_error(n, "%s has %d to %d outputs, got %d", op->name, op->min_out,
+                            op->max_out, n->n_out);
+    }
+    for (int i = 0; i < op->min_in; i++)
+        if (!n->in[i])
+            return nnp_op_error(n, "input %d of %s is required", i, op->name);
+    for (int i = 0; i < op->min_out; i++)
+        if (!n->out[i])
+            return nnp_op_error(n, "output %d of %s is required", i, op->name);
+    return NNP_OK;
+}
+
+static enum nnp_status run_node(const struct nnp_runtime *rt, struct nnp_exec_node *n)
+{
+    if (rt->opts.use_reference && n->op->reference)
+        return n->op->reference(n);
+    return n->op->forward(n);
+}
+
+/* Compute a node whose outputs are known at plan time; they become constants. */
+static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n)
+{
+    char label[300];
+    node_label(n->node, label, sizeof label);
+    for (int j = 0; j < n->n_out; j++) {
+        struct nnp_rt_value *o = n->out[j];
+        if (!o)
+            continue;
+        enum nnp_status st = rt_alloc(rt, o->nbytes, label, &o->data);
+        if (st != NNP_OK)
+            return st;
+        rt->mem.const_bytes = add_sat(rt->mem.const_bytes, o->nbytes);
+    }
+    void *scratch = NULL;
+    if (n->scratch_bytes) {
+        if (n->scratch_bytes > rt->limit ||
+            posix_memalign(&scratch, RT_ALIGN, n->scratch_bytes) != 0)
+            return nnp_errorf(NNP_ERR_NOMEM, "%s: cannot allocate %zu bytes of scratch", label,
+                              n->scratch_bytes);
+    }
+    n->scratch = scratch;
+    enum nnp_status st = name_node(run_node(rt, n), n->node);
+    n->scratch = NULL;
+    free(scratch);
+    if (st != NNP_OK)
+        return st;
+    for (int j = 0; j < n->n_out; j++)
+        if (n->out[j])
+            n->out[j]->is_const = true;
+    return NNP_OK;
+}
+
+/* Make the exec node for graph node `node`: look up its operator, bind its values,
+ * prepare it and, when its outputs are known now, compute them. */
+static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
+{
+    const struct nnp_node *node = rt->g->nodes[i];
+    struct nnp_exec_node *n = &rt->nodes[i];
+    n->node = node;
+    n->threads = nnp_pool_threads(rt->pool);
+    n->pool = rt->pool;
+    n->opset = nnp_graph_opset(rt->g, "");
+    *folded = false;
+    enum nnp_status st;
+
+    if (!is_default_domain(node->domain))
+        return nnp_op_unsupported(n, "operator %s::%s is not supported by the runtime",
+                                  node->domain, node->op_type);
+    n->op = nnp_op_find(node->op_type);
+    if (!n->op)
+        return nnp_op_unsupported(n, "the runtime has no %s operator", node->op_type);
+
+    /* trailing omitted optional inputs and outputs do not count */
+    n->n_in = node->n_inputs;
+    while (n->n_in > 0 && !node->inputs[n->n_in - 1])
+        n->n_in--;
+    n->n_out = node->n_outputs;
+    while (n->n_out > 0 && !node->outputs[n->n_out - 1])
+        n->n_out--;
+    n->in = nnp_arena_alloc(rt->arena, (size_t)(n->n_in + 1) * sizeof *n->in);
+    n->out = nnp_arena_alloc(rt->arena, (size_t)(n->n_out + 1) * sizeof *n->out);
+    for (int j = 0; j < n->n_in; j++) {
+        const struct nnp_value *v = node->inputs[j];
+        if (!v)
+            continue;
+        struct nnp_rt_value *r;
+        st = defined_value(rt, v, &r);
+        if (st != NNP_OK)
+            return st;
+        if (!r) /* not an input, initializer or earlier output */
+            return nnp_op_error(n, "input '%s' is read before any node computes it (is the "
+                                "graph validated?)", v->name);
+        n->in[j] = r;
+    }
+    for (int j = 0; j < n->n_out; j++) {
+        const struct nnp_value *v = node->outputs[j];
+        if (!v)
+            continue;
+        struct nnp_rt_value *r = rt_value(rt, v);
+        if (r->dtype != NNP_DTYPE_UNDEFINED || r->is_const || r->is_input)
+            return nnp_op_error(n, "output '%s' is already defined", v->name);
+        n->out[j] = r;
+    }
+    st = check_arity(n);
+    if (st != NNP_OK)
+        return st;
+
+    st = name_node(n->op->prepare(n, rt->arena), node);
+    if (st != NNP_OK)
+        return st;
+
+    bool all_const_out = n->n_out > 0;
+    for (int j = 0; j < n->n_out; j++) {
+        const struct nnp_rt_value *o = n->out[j];
+        if (!o)
+            continue;
+        if (o->dtype == NNP_DTYPE_UNDEFINED)
+            return nnp_op_error(n, "%s's prepare gave output '%s' no type (an operator bug)",
+                                n->op->name, o->name);
+        all_const_out &= o->is_const && (o->data || o->nbytes == 0);
+    }
+    if (all_const_out) { /* prepare computed the outputs itself */
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j])
+                rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->out[j]->nbytes);
+        *folded = true;
+        return NNP_OK;
+    }
+
+    bool foldable = !is_random(rt, n);
+    for (int j = 0; foldable && j < n->n_in; j++) {
+        const struct nnp_rt_value *r = n->in[j];
+        if (!r)
+            continue;
+        /* training: parameters change between steps, so nothing computed from them is
+         * constant */
+        bool param = rt->param[node->inputs[j]->index];
+        foldable = (r->is_const && !param) || is_shape_only(n);
+    }
+    if (!foldable)
+        return NNP_OK;
+    st = fold_node(rt, n);
+    *folded = st == NNP_OK;
+    return st;
+}
+
+/* --- memory plan --- */
+
+struct range {
+    size_t off, size;
+};
+
+/* Free ranges of the activation arena below `end`, sorted by offset, never adjacent
+ * (merged on release). Best fit: the smallest free range that holds the request. */
+struct free_list {
+    struct range *r; /* (n), room for every value + 1 */
+    int n;
+    size_t end;  /* bytes in use or free below this offset */
+    size_t peak; /* the largest `end` seen */
+};
+
+static size_t fl_take(struct free_list *fl, size_t size)
+{
+    int best = -1;
+    for (int i = 0; i < fl->n; i++)
+        if (fl->r[i].size >= size && (best < 0 || fl->r[i].size < fl->r[best].size))
+            best = i;
+    size_t off;
+    if (best >= 0) {
+        off = fl->r[best].off;
+        fl->r[best].off += size;
+        fl->r[best].size -= size;
+        if (fl->r[best].size == 0) {
+            memmove(&fl->r[best], &fl->r[best + 1], (size_t)(fl->n - best - 1) * sizeof *fl->r);
+            fl->n--;
+        }
+        return off;
+    }
+    /* nothing fits: grow the arena, starting inside a free range that ends at the top */
+    if (fl->n > 0 && fl->r[fl->n - 1].off + fl->r[fl->n - 1].size == fl->end) {
+        off = fl->r[--fl->n].off;
+    } else {
+        off = fl->end;
+    }
+    fl->end = add_sat(off, size);
+    if (fl->end > fl->peak)
+        fl->peak = fl->end;
+    return off;
+}
+
+static void fl_give(struct free_list *fl, size_t off, size_t size)
+{
+    int i = 0;
+    while (i < fl->n && fl->r[i].off < off)
+        i++;
+    memmove(&fl->r[i + 1], &fl->r[i], (size_t)(fl->n - i) * sizeof *fl->r);
+    fl->r[i] = (struct range){off, size};
+    fl->n++;
+    if (i + 1 < fl->n && fl->r[i].off + fl->r[i].size == fl->r[i + 1].off) { /* next */
+        fl->r[i].size += fl->r[i + 1].size;
+        memmove(&fl->r[i + 1], &fl->r[i + 2], (size_t)(fl->n - i - 2) * sizeof *fl->r);
+        fl->n--;
+    }
+    if (i > 0 && fl->r[i - 1].off + fl->r[i - 1].size == fl->r[i].off) { /* previous */
+        fl->r[i - 1].size += fl->r[i].size;
+        memmove(&fl->r[i], &fl->r[i + 1], (size_t)(fl->n - i - 1) * sizeof *fl->r);
+        fl->n--;
+        i--;
+    }
+    if (fl->r[i].off + fl->r[i].size == fl->end) { /* the top range goes back to nothing */
+        fl->end = fl->r[i].off;
+        fl->n--;
+        NNP_ASSERT(i == fl->n);
+    }
+}
+
+static int by_last_use(const void *a, const void *b)
+{
+    const struct nnp_rt_value *x = *(struct nnp_rt_value *const *)a;
+    const struct nnp_rt_value *y = *(struct nnp_rt_value *const *)b;
+    return (x->last_use > y->last_use) - (x->last_use < y->last_use);
+}
+
+/* Offsets for every value computed at run time (inputs included): live from the node
+ * that writes it (inputs: before the first node) to its last reader (graph outputs:
+ * the end). A value's range is free again once its last reader has run; a node's
+ * outputs are placed before its inputs are released, so they never overlap them. */
+static void plan_memory(struct nnp_runtime *rt, struct nnp_rt_value **vals, int n_vals)
+{
+    rt->mem.naive_bytes = 0;
+    for (int k = 0; k < n_vals; k++)
+        rt->mem.naive_bytes = add_sat(rt->mem.naive_bytes, align_up(vals[k]->nbytes));
+    if (rt->opts.keep_all || rt->opts.training) { /* training keeps activations for backward */
+        size_t off = 0;
+        for (int k = 0; k < n_vals; k++) {
+            vals[k]->offset = off;
+            off = add_sat(off, align_up(vals[k]->nbytes));
+        }
+        rt->mem.arena_bytes = off;
+        return;
+    }
+    struct free_list fl = {nnp_arena_alloc(rt->arena, (size_t)(n_vals + 1) * sizeof *fl.r), 0,
+                           0, 0};
+    struct nnp_rt_value **by_end = nnp_arena_alloc(rt->arena, (size_t)(n_vals + 1) *
+                                                                  sizeof *by_end);
+    memcpy(by_end, vals, (size_t)n_vals * sizeof *vals);
+    qsort(by_end, (size_t)n_vals, sizeof *by_end, by_last_use);
+    int next_free = 0;
+    /* inputs first: they live throughout */
+    for (int k = 0; k < n_vals; k++)
+        if (vals[k]->first_use < 0)
+            vals[k]->offset = fl_take(&fl, align_up(vals[k]->nbytes));
+    for (int i = 0; i < rt->n_nodes; i++) {
+        struct nnp_exec_node *n = &rt->nodes[i];
+        for (int j = 0; j < n->n_out; j++) {
+            struct nnp_rt_value *o = n->out[j];
+            if (o && !o->is_const)
+                o->offset = fl_take(&fl, align_up(o->nbytes));
+        }
+        while (next_free < n_vals && by_end[next_free]->last_use <= i) {
+            struct nnp_rt_value *v = by_end[next_free++];
+            fl_give(&fl, v->offset, align_up(v->nbytes));
+        }
+    }
+    rt->mem.arena_bytes = fl.peak;
+}
+
+/* Training: one zeroed gradient per float32 activation and per float32 initializer
+ * (the parameters), same shape, in one allocation. */
+static bool has_grad(const struct nnp_runtime *rt, int k)
+{
+    const struct nnp_rt_value *r = rt->by_index[k];
+    return rt->opts.training && r && r->dtype == NNP_DTYPE_F32 && (!r->is_const || rt->param[k]);
+}
+
+static size_t grad_bytes_needed(const struct nnp_runtime *rt)
+{
+    size_t total = 0;
+    for (int k = 0; k < rt->g->n_values; k++)
+        if (has_grad(rt, k))
+            total = add_sat(total, align_up(rt->by_index[k]->nbytes));
+    return total;
+}
+
+static enum nnp_status plan_grads(struct nnp_runtime *rt)
+{
+    size_t total = grad_bytes_needed(rt);
+    uint8_t *base;
+    enum nnp_status st = rt_alloc(rt, total ? total : 1, "training: gradients", (void **)&base);
+    if (st != NNP_OK)
+        return st;
+    rt->grad_bytes = total;
+    size_t off = 0;
+    for (int k = 0; k < rt->g->n_values; k++) {
+        if (!has_grad(rt, k))
+            continue;
+        struct nnp_rt_value *r = rt->by_index[k];
+        struct nnp_rt_value *gv = nnp_arena_alloc(rt->arena, sizeof *gv);
+        size_t len = strlen(r->name) + sizeof ".grad";
+        char *name = nnp_arena_alloc(rt->arena, len);
+        snprintf(name, len, "%s.grad", r->name);
+        gv->name = name;
+        st = nnp_rt_set_shape(gv, r->dtype, r->rank, r->dims);
+        NNP_ASSERT(st == NNP_OK); /* the same shape was accepted once */
+        gv->data = base + off;
+        gv->first_use = gv->last_use = -1;
+        gv->offset = off;
+        off += align_up(r->nbytes);
+        r->grad = gv;
+    }
+    return NNP_OK;
+}
+
+/* --- the plan --- */
+
+static enum nnp_status plan(struct nnp_runtime *rt)
+{
+    const struct nnp_graph *g = rt->g;
+    enum nnp_status st;
+
+    /* graph inputs: computed from outside, unless an initializer nobody overrides */
+    rt->inputs = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) * sizeof *rt->inputs);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct nnp_value *v = g->inputs[i];
+        const struct nnp_tensor *given = rt->opts.input_shapes && rt->opts.input_shapes[i].rank >= 0
+                                             ? &rt->opts.input_shapes[i]
+                                             : NULL;
+        struct nnp_rt_value *r = rt_value(rt, v);
+        if (v->is_initializer && !given)
+            continue; /* a constant, planned when a node first reads it */
+        if (r->is_input)
+            return nnp_errorf(NNP_ERR_INVALID, "input %s: listed twice", v->name);
+        st = plan_input(rt, v, given, r);
+        if (st != NNP_OK)
+            return st;
+        rt->inputs[rt->n_inputs++] = r;
+    }
+
+    /* nodes: prepare, fold what is known now */
+    rt->n_nodes = g->n_nodes;
+    rt->nodes = nnp_arena_alloc(rt->arena, (size_t)(g->n_nodes + 1) * sizeof *rt->nodes);
+    rt->run = nnp_arena_alloc(rt->arena, (size_t)(g->n_nodes + 1) * sizeof *rt->run);
+    int n_produced = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        n_produced += g->nodes[i]->n_outputs;
+    rt->produced = nnp_arena_alloc(rt->arena, (size_t)(n_produced + 1) * sizeof *rt->produced);
+    for (int i = 0; i < g->n_nodes; i++) {
+        bool folded;
+        st = plan_node(rt, i, &folded);
+        if (st != NNP_OK)
+            return st;
+        struct nnp_exec_node *n = &rt->nodes[i];
+        for (int j = 0; j < n->n_out; j++) {
+            if (!n->out[j])
+                continue;
+            rt->produced[rt->n_produced++] = n->out[j];
+            if (!folded)
+                n->out[j]->first_use = n->out[j]->last_use = i;
+        }
+        if (folded)
+            continue;
+        rt->run[rt->n_run++] = n;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] && !n->in[j]->is_const && n->in[j]->last_use < i)
+                n->in[j]->last_use = i;
+        if (n->scratch_bytes > rt->mem.scratch_bytes)
+            rt->mem.scratch_bytes = n->scratch_bytes;
+    }
+
+    /* graph outputs: must exist at the end */
+    rt->outputs = nnp_arena_alloc(rt->arena, (size_t)(g->n_outputs + 1) * sizeof *rt->outputs);
+    for (int i = 0; i < g->n_outputs; i++) {
+        const struct nnp_value *v = g->outputs[i];
+        struct nnp_rt_value *r;
+        st = defined_value(rt, v, &r);
+        if (st != NNP_OK)
+            return st;
+        if (!r)
+            return nnp_errorf(NNP_ERR_INVALID, "output %s: no node computes it", v->name);
+        r->is_output = true;
+        rt->outputs[rt->n_outputs++] = r;
+    }
+    for (int i = 0; i < rt->n_inputs; i++)
+        rt->inputs[i]->last_use = rt->n_nodes;
+    for (int i = 0; i < rt->n_outputs; i++)
+        if (!rt->outputs[i]->is_const)
+            rt->outputs[i]->last_use = rt->n_nodes;
+
+    /* memory: size everything, then allocate */
+    struct nnp_rt_value **vals = nnp_arena_alloc(rt->arena, (size_t)(g->n_values + 1) *
+                                                                sizeof *vals);
+    int n_vals = 0;
+    for (int i = 0; i < rt->n_inputs; i++)
+        vals[n_vals++] = rt->inputs[i];
+    for (int i = 0; i < rt->n_produced; i++)
+        if (!rt->produced[i]->is_const)
+            vals[n_vals++] = rt->produced[i];
+    plan_memory(rt, vals, n_vals);
+    size_t grads = grad_bytes_needed(rt);
+    size_t need = add_sat(add_sat(rt->mem.arena_bytes, rt->mem.scratch_bytes),
+                          add_sat(rt->mem.const_bytes, grads));
+    if (need > rt->limit)
+        return nnp_errorf(NNP_ERR_NOMEM, "the plan needs %zu bytes (activations %zu, scratch "
+                          "%zu, constants %zu, gradients %zu), more than the %zu bytes of "
+                          "memory this machine has", need, rt->mem.arena_bytes,
+                          rt->mem.scratch_bytes, rt->mem.const_bytes, grads, rt->limit);
+    st = rt_alloc(rt, rt->mem.arena_bytes ? rt->mem.arena_bytes : 1, "activations",
+                  (void **)&rt->activations);
+    if (st != NNP_OK)
+        return st;
+    if (rt->mem.scratch_bytes) {
+        st = rt_alloc(rt, rt->mem.scratch_bytes, "scratch", &rt->scratch);
+        if (st != NNP_OK)
+            return st;
+    }
+    for (int k = 0; k < n_vals; k++)
+        vals[k]->data = rt->activations + vals[k]->offset;
+    for (int i = 0; i < rt->n_run; i++)
+        rt->run[i]->scratch = rt->run[i]->scratch_bytes ? rt->scratch : NULL;
+
+    /* overridden initializers start with the model's values */
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct nnp_value *v = g->inputs[i];
+        struct nnp_rt_value *r = rt->by_index[v->index];
+        if (r && r->is_input && v->is_initializer && v->t.data &&
+            v->t.storage == NNP_STORAGE_DENSE && v->t.dtype == r->dtype &&
+            v->t.nbytes == r->nbytes)
+            memcpy(r->data, v->t.data, r->nbytes);
+    }
+    if (rt->opts.training)
+        return plan_grads(rt);
+    return NNP_OK;
+}
+
+enum nnp_status nnp_runtime_new(const struct nnp_graph *g, const struct nnp_runtime_opts *o,
+                                struct nnp_runtime **out)
+{
+    *out = NULL;
+    struct nnp_arena *a = nnp_arena_new();
+    struct nnp_runtime *rt = nnp_arena_alloc(a, sizeof *rt);
+    rt->arena = a;
+    rt->g = g;
+    rt->opts = o ? *o : nnp_runtime_opts_default();
+    rt->limit = physical_memory();
+    rt->threads = rt->opts.threads > 0 ? rt->opts.threads : online_cpus();
+    /* the kernels split work over the runtime's own pool; OpenBLAS runs on one thread in
+     * each (never a threaded sgemm inside our parallel region: PERF-NOTES.md) */
+    nnp_blas_threads(1);
+    rt->pool = nnp_pool_new(rt->threads);
+    rt->by_index = nnp_arena_alloc(a, (size_t)(g->n_values + 1) * sizeof *rt->by_index);
+    rt->param = nnp_arena_alloc(a, (size_t)(g->n_values + 1) * sizeof *rt->param);
+    enum nnp_status st = plan(rt);
+    if (st != NNP_OK) {
+        nnp_runtime_free(rt);
+        return st;
+    }
+    *out = rt;
+    return NNP_OK;
+}
+
+void nnp_runtime_free(struct nnp_runtime *rt)
+{
+    if (!rt)
+        return;
+    nnp_pool_free(rt->pool);
+    nnp_arena_free(rt->arena); /* rt lives in its own arena */
+}
+
+enum nnp_status nnp_runtime_run(struct nnp_runtime *rt)
+{
+    nnp_blas_threads(1); /* another caller may have changed it; free when not */
+    for (int i = 0; i < rt->n_run; i++) {
+        struct nnp_exec_node *n = rt->run[i];
+        enum nnp_status st = run_node(rt, n);
+        if (st != NNP_OK)
+            return name_node(st, n->node);
+    }
+    return NNP_OK;
+}
+
+int nnp_runtime_n_inputs(const struct nnp_runtime *rt)
+{
+    return rt->n_inputs;
+}
+
+int nnp_runtime_n_outputs(const struct nnp_runtime *rt)
+{
+    return rt->n_outputs;
+}
+
+struct nnp_rt_value *nnp_runtime_input(struct nnp_runtime *rt, int i)
+{
+    NNP_ASSERT(i >= 0 && i < rt->n_inputs);
+    return rt->inputs[i];
+}
+
+struct nnp_rt_value *nnp_runtime_output(struct nnp_runtime *rt, int i)
+{
+    NNP_ASSERT(i >= 0 && i < rt->n_outputs);
+    return rt->outputs[i];
+}
+
+struct nnp_rt_value *nnp_runtime_value(struct nnp_runtime *rt, const char *name)
+{
+    const struct nnp_value *v = nnp_graph_find(rt->g, name);
+    if (!v)
+        return NULL;
+    struct nnp_rt_value *r = rt->by_index[v->index];
+    if (!r || r->dtype == NNP_DTYPE_UNDEFINED)
+        return NULL;
+    /* an intermediate's buffer is reused by later values unless every value keeps its own */
+    if (!r->is_const && !r->is_input && !r->is_output && !rt->opts.keep_all && !rt->opts.training)
+        return NULL;
+    return r;
+}
+
+int nnp_runtime_n_values(const struct nnp_runtime *rt)
+{
+    return rt->n_produced;
+}
+
+struct nnp_rt_value *nnp_runtime_value_at(struct nnp_runtime *rt, int i)
+{
+    NNP_ASSERT(i >= 0 && i < rt->n_produced);
+    return rt->produced[i];
+}
+
+struct nnp_runtime_memory nnp_runtime_memory(const struct nnp_runtime *rt)
+{
+    return rt->mem;
+}

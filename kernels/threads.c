@@ -1,0 +1,197 @@
+/* kernels/threads.c — the runtime's thread pool (see threads.h).
+ *
+ * One job at a time: the caller publishes (fn, ctx, n), bumps `gen` and wakes
+ * the workers; each runs its chunk and counts `pending` down; the last one
+ * wakes the caller. A worker that finished spins on `gen` for WORKER_SPIN_NS
+ * before it sleeps: a network's kernels follow each other within a few
+ * microseconds, and a condition-variable wake-up costs about as much as a
+ * small kernel. The spin is bounded so that an idle runtime costs nothing.
+ */
+#include "threads.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "status.h"
+
+/* How long a worker polls for the next job before it sleeps, and the caller for
+ * the workers to finish before it sleeps. Both far below a scheduler tick. */
+#define WORKER_SPIN_NS 100000
+#define CALLER_SPIN_NS 1000000
+
+struct pool_worker {
+    struct nnp_pool *pool;
+    int tid; /* 1..threads-1 */
+};
+
+struct nnp_pool {
+    int threads;                 /* the caller counted */
+    int n_started;               /* workers running */
+    pthread_t *tids;             /* (threads - 1) */
+    struct pool_worker *workers; /* (threads - 1) */
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* workers: gen moved or stop */
+    pthread_cond_t done; /* caller: pending reached 0 */
+    atomic_uint_fast64_t gen; /* jobs published so far */
+    atomic_int pending;       /* workers that have not finished the current job */
+    bool stop;                /* under mu */
+    /* the current job, written before gen moves */
+    nnp_task_fn fn;
+    void *ctx;
+    int64_t n;
+    int n_chunks;
+};
+
+/* Set on workers, and on the caller while it runs its chunk: a nested parallel_for runs
+ * serially instead of waiting for threads that are busy with the outer job. */
+static _Thread_local bool in_job;
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* chunk t of n split into k: [n*t/k, n*(t+1)/k) */
+static void run_chunk(const struct nnp_pool *p, int t)
+{
+    if (t >= p->n_chunks)
+        return;
+    int64_t b = p->n * t / p->n_chunks, e = p->n * (t + 1) / p->n_chunks;
+    if (e > b)
+        p->fn(p->ctx, b, e, t);
+}
+
+static void *worker_main(void *arg)
+{
+    struct pool_worker *w = arg;
+    struct nnp_pool *p = w->pool;
+    uint_fast64_t seen = 0;
+    in_job = true;
+    for (;;) {
+        /* wait for a new generation: spin a little, then sleep */
+        int64_t t0 = now_ns();
+        for (int i = 0; atomic_load_explicit(&p->gen, memory_order_acquire) == seen; i++) {
+            cpu_relax();
+            if ((i & 63) == 63 && now_ns() - t0 > WORKER_SPIN_NS)
+                break;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !p->stop)
+            pthread_cond_wait(&p->wake, &p->mu);
+        bool stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+        seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+        run_chunk(p, w->tid);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+struct nnp_pool *nnp_pool_new(int threads)
+{
+    if (threads <= 1)
+        return NULL;
+    struct nnp_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->threads = threads;
+    p->tids = calloc((size_t)threads, sizeof *p->tids);
+    p->workers = calloc((size_t)threads, sizeof *p->workers);
+    if (!p->tids || !p->workers || pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p->tids);
+        free(p->workers);
+        free(p);
+        return NULL;
+    }
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->gen, 0);
+    atomic_init(&p->pending, 0);
+    for (int t = 1; t < threads; t++) {
+        p->workers[t - 1] = (struct pool_worker){p, t};
+        if (pthread_create(&p->tids[t - 1], NULL, worker_main, &p->workers[t - 1]) != 0)
+            break;
+        p->n_started++;
+    }
+    if (p->n_started == 0) {
+        nnp_pool_free(p);
+        return NULL;
+    }
+    p->threads = p->n_started + 1; /* fewer if the system refused some */
+    return p;
+}
+
+void nnp_pool_free(struct nnp_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int t = 0; t < p->n_started; t++)
+        pthread_join(p->tids[t], NULL);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p->tids);
+    free(p->workers);
+    free(p);
+}
+
+int nnp_pool_threads(const struct nnp_pool *p)
+{
+    return p ? p->threads : 1;
+}
+
+void nnp_parallel_for(struct nnp_pool *p, int64_t n, nnp_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (!p || n < 2 || in_job) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    NNP_ASSERT(atomic_load(&p->pending) == 0); /* one job at a time */
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->n_chunks = n < p->threads ? (int)n : p->threads;
+    atomic_store_explicit(&p->pending, p->n_started, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+
+    in_job = true;
+    run_chunk(p, 0);
+    in_job = false;
+
+    int64_t t0 = now_ns();
+    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
+        cpu_relax();
+        if ((i & 63) == 63 && now_ns() - t0 > CALLER_SPIN_NS)
+            break;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}

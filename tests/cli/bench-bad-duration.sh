@@ -1,0 +1,1 @@
+$NNPRESS bench testdata/mlp.onnx --duration -1

@@ -1,0 +1,1 @@
+$NNPRESS bench "$TMP/none.onnx"

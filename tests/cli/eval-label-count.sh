@@ -1,0 +1,1 @@
+$NNPRESS eval testdata/mlp.onnx --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --labels tests/data/i64_labels.npy

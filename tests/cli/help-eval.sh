@@ -1,0 +1,1 @@
+$NNPRESS eval --help

@@ -1,0 +1,1 @@
+$NNPRESS run testdata/mlp.onnx --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --batch 0

@@ -1,0 +1,1 @@
+$NNPRESS run testdata/mlp.onnx --input "$TMP/none.npy" -o "$TMP"

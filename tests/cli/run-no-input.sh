@@ -1,0 +1,1 @@
+$NNPRESS run testdata/mlp.onnx -o "$TMP"

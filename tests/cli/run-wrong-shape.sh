@@ -1,0 +1,1 @@
+$NNPRESS run testdata/lenet5.onnx --input tests/data/u8_images.npy -o "$TMP"
