@@ -20,8 +20,10 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-0.2}
 DURATION=${BENCH_DURATION:-1}
 OUT=tests/bench/results.json
-# Debian's OpenBLAS 0.3.21 may guess a half-speed kernel on this CPU (PERF-NOTES.md)
-export OPENBLAS_CORETYPE=SkylakeX
+# Debian's OpenBLAS 0.3.21 may guess a half-speed kernel on this CPU (PERF-NOTES.md);
+# nnpress sets OPENBLAS_CORETYPE from the CPU's features itself (cmd/blas_env.c), unless
+# the environment already chose one, as some images do (Haswell): let nnpress choose
+unset OPENBLAS_CORETYPE
 
 sh tests/bench/deps.sh
 if [ ! -f tests/ort/node_modules/onnxruntime-node/package.json ]; then
