@@ -1,0 +1,1 @@
+$NNPRESS bench tests/data/runtime/nonzero.onnx --duration 0.1

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Small models that are valid ONNX but that the runtime must refuse, with a
+line naming the node: an attribute out of range, a weight of the wrong rank,
+an op the runtime does not have. Used by tests/cli/run-bad-*.sh.
+
+Regenerate with /usr/bin/python3 tests/data/runtime/make_models.py (python3-onnx)."""
+import os
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper, save
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def model(name, nodes, inputs, outputs, inits=()):
+    g = helper.make_graph(nodes, name, inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)],
+                          producer_name="nnpress-tests")
+    m.ir_version = 8
+    save(m, os.path.join(HERE, name + ".onnx"))
+
+
+def f32(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+# Softmax over axis 3 of a rank-2 tensor
+model("softmax-axis", [helper.make_node("Softmax", ["x"], ["y"], name="soft", axis=3)],
+      [f32("x", [2, 3])], [f32("y", [2, 3])])
+
+# Conv with group=2 on 3 input channels
+w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+model("conv-group", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", group=2)],
+      [f32("x", [1, 3, 8, 8])], [f32("y", None)], [w])
+
+# Conv whose weight is 3-D
+w3 = numpy_helper.from_array(np.ones((2, 3, 3), np.float32), "w")
+model("conv-weight-rank", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+      [f32("x", [1, 3, 8, 8])], [f32("y", None)], [w3])
+
+# MaxPool with 3 pads for a 2-D window
+model("maxpool-pads", [helper.make_node("MaxPool", ["x"], ["y"], name="pool",
+                                        kernel_shape=[2, 2], pads=[1, 1, 1])],
+      [f32("x", [1, 1, 4, 4])], [f32("y", None)])
+
+# NonZero: a valid ONNX op the runtime does not have (data-dependent shape)
+model("nonzero", [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
+      [f32("x", [2, 3])], [helper.make_tensor_value_info("y", TensorProto.INT64, None)])
+
+# an op from a domain nobody knows
+model("custom-domain", [helper.make_node("Frobnicate", ["x"], ["y"], name="frob",
+                                         domain="com.example")],
+      [f32("x", [2, 3])], [f32("y", [2, 3])])
+
+np.save(os.path.join(HERE, "x-2x3.npy"), np.arange(6, dtype=np.float32).reshape(2, 3))
+np.save(os.path.join(HERE, "x-1x3x8x8.npy"), np.ones((1, 3, 8, 8), np.float32))
+np.save(os.path.join(HERE, "x-1x1x4x4.npy"), np.ones((1, 1, 4, 4), np.float32))
