@@ -120,6 +120,30 @@ static enum nnp_status bias_for(struct nnp_graph *g, struct nnp_node *n, int slo
     return NNP_OK;
 }
 
+/* What both folds start with: s and t of BN(y) = y * s + t, and n's weight
+ * (input 1) and bias (input 2, created as zeros when absent), both safe to rewrite. */
+struct bn_fold {
+    double *s, *t; /* (channels) */
+    float *w;      /* n's weight */
+    float *b;      /* (channels) n's bias */
+};
+
+static enum nnp_status bn_fold_begin(struct nnp_graph *g, struct nnp_node *n,
+                                     const struct nnp_node *bn, int64_t channels,
+                                     struct bn_fold *f)
+{
+    f->s = nnp_arena_alloc_big(g->arena, (size_t)channels * 2 * sizeof *f->s);
+    if (!f->s)
+        return nnp_errorf(NNP_ERR_NOMEM, "out of memory folding %s", bn->name);
+    f->t = f->s + channels;
+    bn_affine(bn, channels, f->s, f->t);
+    f->w = own_copy(g, n->inputs[1], n, 1)->t.data;
+    struct nnp_value *b;
+    enum nnp_status st = bias_for(g, n, 2, channels, &b);
+    f->b = st == NNP_OK ? b->t.data : NULL;
+    return st;
+}
+
 static enum nnp_status fold_into_conv(struct nnp_graph *g, struct nnp_node *conv,
                                       struct nnp_node *bn, bool *done)
 {
@@ -132,23 +156,15 @@ static enum nnp_status fold_into_conv(struct nnp_graph *g, struct nnp_node *conv
         return NNP_OK;
     if (conv->n_inputs > 2 && conv->inputs[2] && nnp_tensor_numel(&conv->inputs[2]->t) != channels)
         return NNP_OK;
-    double *s = nnp_arena_alloc_big(g->arena, (size_t)channels * 2 * sizeof *s);
-    if (!s)
-        return nnp_errorf(NNP_ERR_NOMEM, "out of memory folding %s", bn->name);
-    double *t = s + channels;
-    bn_affine(bn, channels, s, t);
-
-    w = own_copy(g, w, conv, 1);
-    struct nnp_value *b;
-    enum nnp_status st = bias_for(g, conv, 2, channels, &b);
+    int64_t per = nnp_tensor_numel(&w->t) / channels;
+    struct bn_fold f;
+    enum nnp_status st = bn_fold_begin(g, conv, bn, channels, &f);
     if (st != NNP_OK)
         return st;
-    float *wd = w->t.data, *bd = b->t.data;
-    int64_t per = nnp_tensor_numel(&w->t) / channels;
     for (int64_t c = 0; c < channels; c++) {
         for (int64_t k = 0; k < per; k++)
-            wd[c * per + k] = (float)(wd[c * per + k] * s[c]);
-        bd[c] = (float)(bd[c] * s[c] + t[c]);
+            f.w[c * per + k] = (float)(f.w[c * per + k] * f.s[c]);
+        f.b[c] = (float)(f.b[c] * f.s[c] + f.t[c]);
     }
     take_over_output(g, conv, bn);
     *done = true;
@@ -172,27 +188,19 @@ static enum nnp_status fold_into_gemm(struct nnp_graph *g, struct nnp_node *gemm
         return NNP_OK;
     double alpha = nnp_node_attr_float(gemm, "alpha", 1.0f);
     double beta = c_in ? nnp_node_attr_float(gemm, "beta", 1.0f) : 1.0;
-    double *s = nnp_arena_alloc_big(g->arena, (size_t)channels * 2 * sizeof *s);
-    if (!s)
-        return nnp_errorf(NNP_ERR_NOMEM, "out of memory folding %s", bn->name);
-    double *t = s + channels;
-    bn_affine(bn, channels, s, t);
-
-    w = own_copy(g, w, gemm, 1);
-    struct nnp_value *b;
-    enum nnp_status st = bias_for(g, gemm, 2, channels, &b);
+    int64_t rows = w->t.dims[0], cols = w->t.dims[1];
+    struct bn_fold f;
+    enum nnp_status st = bn_fold_begin(g, gemm, bn, channels, &f);
     if (st != NNP_OK)
         return st;
-    float *wd = w->t.data, *bd = b->t.data;
-    int64_t rows = w->t.dims[0], cols = w->t.dims[1];
     /* alpha goes into the weights so that the folded Gemm has alpha = beta = 1 */
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) {
             int64_t ch = trans_b ? r : c;
-            wd[r * cols + c] = (float)(wd[r * cols + c] * alpha * s[ch]);
+            f.w[r * cols + c] = (float)(f.w[r * cols + c] * alpha * f.s[ch]);
         }
     for (int64_t c = 0; c < channels; c++)
-        bd[c] = (float)(bd[c] * beta * s[c] + t[c]);
+        f.b[c] = (float)(f.b[c] * beta * f.s[c] + f.t[c]);
     nnp_node_set_attr(g, gemm, "alpha", NNP_ATTR_FLOAT)->f = 1.0f;
     nnp_node_set_attr(g, gemm, "beta", NNP_ATTR_FLOAT)->f = 1.0f;
     take_over_output(g, gemm, bn);
