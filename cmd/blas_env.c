@@ -25,6 +25,9 @@ void cli_blas_env(char **argv)
     const char *core = cli_blas_coretype();
     if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0)
         return;
+    /* the runtime has its own thread pool and runs OpenBLAS on one thread: without this
+     * OpenBLAS would start (and keep) a thread per core of its own when it loads */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     execv("/proc/self/exe", argv);
     /* no /proc (or exec refused): go on with the kernel the library guessed */
 }

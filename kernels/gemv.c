@@ -70,13 +70,14 @@ static void rows_scalar(const float *w, const float *x, float *y, int64_t n, int
     }
 }
 
-static void cols_scalar(const float *b, const float *x, float *y, int64_t k, int64_t n)
+static void cols_scalar(const float *b, int64_t ldb, const float *x, float *y, int64_t k,
+                        int64_t n)
 {
     for (int64_t j0 = 0; j0 < n; j0 += COLS_BLOCK) {
         int64_t nb = n - j0 < COLS_BLOCK ? n - j0 : COLS_BLOCK;
         float *yb = y + j0; /* (nb) */
         for (int64_t i = 0; i < k; i++) {
-            const float *bi = b + i * n + j0; /* (nb) */
+            const float *bi = b + i * ldb + j0; /* (nb) */
             float xi = x[i];
             for (int64_t j = 0; j < nb; j++)
                 yb[j] += xi * bi[j];
@@ -159,8 +160,9 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const float *w, const 
 
 /* Four rows of B per pass over the y block: y is loaded and stored once for
  * four FMAs, and B is still read in address order within each row. */
-__attribute__((target("avx2,fma"))) static void cols_avx2(const float *b, const float *x, float *y,
-                                                          int64_t k, int64_t n)
+__attribute__((target("avx2,fma"))) static void cols_avx2(const float *b, int64_t ldb,
+                                                          const float *x, float *y, int64_t k,
+                                                          int64_t n)
 {
     for (int64_t j0 = 0; j0 < n; j0 += COLS_BLOCK) {
         int64_t nb = n - j0 < COLS_BLOCK ? n - j0 : COLS_BLOCK;
@@ -168,7 +170,7 @@ __attribute__((target("avx2,fma"))) static void cols_avx2(const float *b, const 
         float *yb = y + j0; /* (nb) */
         int64_t i = 0;
         for (; i + 4 <= k; i += 4) {
-            const float *r0 = b + i * n + j0, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+            const float *r0 = b + i * ldb + j0, *r1 = r0 + ldb, *r2 = r1 + ldb, *r3 = r2 + ldb;
             __m256 x0 = _mm256_set1_ps(x[i]), x1 = _mm256_set1_ps(x[i + 1]);
             __m256 x2 = _mm256_set1_ps(x[i + 2]), x3 = _mm256_set1_ps(x[i + 3]);
             int64_t j = 0;
@@ -184,7 +186,7 @@ __attribute__((target("avx2,fma"))) static void cols_avx2(const float *b, const 
                 yb[j] += x[i] * r0[j] + x[i + 1] * r1[j] + x[i + 2] * r2[j] + x[i + 3] * r3[j];
         }
         for (; i < k; i++) {
-            const float *r0 = b + i * n + j0;
+            const float *r0 = b + i * ldb + j0;
             __m256 x0 = _mm256_set1_ps(x[i]);
             int64_t j = 0;
             for (; j < nb8; j += 8)
@@ -261,8 +263,9 @@ __attribute__((target("avx512f"))) static void rows_avx512(const float *w, const
     }
 }
 
-__attribute__((target("avx512f"))) static void cols_avx512(const float *b, const float *x, float *y,
-                                                           int64_t k, int64_t n)
+__attribute__((target("avx512f"))) static void cols_avx512(const float *b, int64_t ldb,
+                                                           const float *x, float *y, int64_t k,
+                                                           int64_t n)
 {
     for (int64_t j0 = 0; j0 < n; j0 += COLS_BLOCK) {
         int64_t nb = n - j0 < COLS_BLOCK ? n - j0 : COLS_BLOCK;
@@ -271,7 +274,7 @@ __attribute__((target("avx512f"))) static void cols_avx512(const float *b, const
         float *yb = y + j0; /* (nb) */
         int64_t i = 0;
         for (; i + 4 <= k; i += 4) {
-            const float *r0 = b + i * n + j0, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+            const float *r0 = b + i * ldb + j0, *r1 = r0 + ldb, *r2 = r1 + ldb, *r3 = r2 + ldb;
             __m512 x0 = _mm512_set1_ps(x[i]), x1 = _mm512_set1_ps(x[i + 1]);
             __m512 x2 = _mm512_set1_ps(x[i + 2]), x3 = _mm512_set1_ps(x[i + 3]);
             int64_t j = 0;
@@ -293,7 +296,7 @@ __attribute__((target("avx512f"))) static void cols_avx512(const float *b, const
             }
         }
         for (; i < k; i++) {
-            const float *r0 = b + i * n + j0;
+            const float *r0 = b + i * ldb + j0;
             __m512 x0 = _mm512_set1_ps(x[i]);
             int64_t j = 0;
             for (; j < nb16; j += 16)
@@ -482,10 +485,16 @@ void nnp_gemv_rows(enum nnp_isa isa, const float *w, const float *x, float *y, i
 
 void nnp_gemv_cols(enum nnp_isa isa, const float *b, const float *x, float *y, int64_t k, int64_t n)
 {
-    NNP_ASSERT(n >= 0 && k >= 0);
+    nnp_gemv_cols_ld(isa, b, n, x, y, k, n);
+}
+
+void nnp_gemv_cols_ld(enum nnp_isa isa, const float *b, int64_t ldb, const float *x, float *y,
+                      int64_t k, int64_t n)
+{
+    NNP_ASSERT(n >= 0 && k >= 0 && ldb >= n);
     switch (isa) {
-    case NNP_ISA_AVX512: cols_avx512(b, x, y, k, n); break;
-    case NNP_ISA_AVX2: cols_avx2(b, x, y, k, n); break;
-    default: cols_scalar(b, x, y, k, n); break;
+    case NNP_ISA_AVX512: cols_avx512(b, ldb, x, y, k, n); break;
+    case NNP_ISA_AVX2: cols_avx2(b, ldb, x, y, k, n); break;
+    default: cols_scalar(b, ldb, x, y, k, n); break;
     }
 }

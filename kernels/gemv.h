@@ -49,6 +49,12 @@ void nnp_gemv_rows(enum nnp_isa isa, const float *w, const float *x, float *y, i
 void nnp_gemv_cols(enum nnp_isa isa, const float *b, const float *x, float *y, int64_t k,
                    int64_t n);
 
+/*! nnp_gemv_cols_ld() : nnp_gemv_cols() on columns of a wider matrix: row i of b starts at
+ *  b + i*ldb (ldb >= n). Threads each take a column range of the same b this way; every
+ *  y[j] is summed in the same order whatever the range, so the split is bit-identical. */
+void nnp_gemv_cols_ld(enum nnp_isa isa, const float *b, int64_t ldb, const float *x, float *y,
+                      int64_t k, int64_t n);
+
 /* Row helpers for the convolution and pooling loops, whose rows are often short
  * (28 floats): a libc call per row, or a scalar loop (GCC's -O2 does not
  * vectorize loops of unknown length), would cost more than the work. */

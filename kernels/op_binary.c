@@ -85,9 +85,10 @@ struct bin_state {
  * vectorise them at -O2 (its cheap cost model refuses loops that need an
  * epilogue or alias checks), and it keeps Max/Min's in-place accumulation
  * (out == a) correct without restrict. */
-#define ROW_KERNEL(name, T, TO, EXPR)                                                              \
-    static void name(int64_t n, void *o_, const void *const *in, const int64_t *step,           \
-                     const void *ctx)                                                              \
+#define ROW_KERNEL(name, T, TO, EXPR) ROW_KERNEL_A(, name, T, TO, EXPR)
+#define ROW_KERNEL_A(attr, name, T, TO, EXPR)                                                      \
+    attr static void name(int64_t n, void *o_, const void *const *in, const int64_t *step,         \
+                          const void *ctx)                                                         \
     {                                                                                              \
         (void)ctx;                                                                                 \
         TO *o = o_;                                                                                \
@@ -145,11 +146,26 @@ struct bin_state {
         }                                                                                          \
     }
 
+/* float32 Add/Sub/Mul/Div carry a transformer's residuals, biases and scalings:
+ * built also for AVX2 and AVX-512 (GCC picks one at load time through an ifunc),
+ * where the baseline build vectorises with SSE2 only. Same arithmetic, so the
+ * same results on every ISA. */
+#define CLONES_F32 __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES_F64
+#define CLONES_I8
+#define CLONES_U8
+#define CLONES_I16
+#define CLONES_U16
+#define CLONES_I32
+#define CLONES_U32
+#define CLONES_I64
+#define CLONES_U64
+
 #define ARITH_KERNELS(E, T, U, K)                                                                  \
-    ROW_KERNEL(add_##E, T, T, E_ADD_##K(T, U))                                                     \
-    ROW_KERNEL(sub_##E, T, T, E_SUB_##K(T, U))                                                     \
-    ROW_KERNEL(mul_##E, T, T, E_MUL_##K(T, U))                                                     \
-    ROW_KERNEL(div_##E, T, T, E_DIV_##K(T, U))                                                     \
+    ROW_KERNEL_A(CLONES_##E, add_##E, T, T, E_ADD_##K(T, U))                                       \
+    ROW_KERNEL_A(CLONES_##E, sub_##E, T, T, E_SUB_##K(T, U))                                       \
+    ROW_KERNEL_A(CLONES_##E, mul_##E, T, T, E_MUL_##K(T, U))                                       \
+    ROW_KERNEL_A(CLONES_##E, div_##E, T, T, E_DIV_##K(T, U))                                       \
     ROW_KERNEL(max_##E, T, T, E_MAX_##K(T, U))                                                     \
     ROW_KERNEL(min_##E, T, T, E_MIN_##K(T, U))                                                     \
     ROW_KERNEL(eq_##E, T, uint8_t, E_EQ_##K(T, U))                                                 \

@@ -30,8 +30,16 @@
  * position it came from. With a 1x1 kernel, stride 1 and no pads the sgemm
  * writes the output directly.
  *
- * The bias is written first and the sgemm adds onto it (beta = 1); the shift
- * path adds it while copying the rows out instead.
+ * The shift and im2col paths put several images side by side in one column
+ * matrix (a block, see conv_images_per_block) and run one sgemm per block and
+ * group, copying the result out to NCHW with the bias added; pointwise and
+ * one-image blocks have the sgemm add onto the bias written in y (beta = 1).
+ *
+ * Threads (n->pool): whole blocks, or (image, group) units, go to the threads,
+ * each with its own slice of scratch; the arithmetic is that of one thread, so
+ * the output is bit-identical for any thread count. With a single block (batch
+ * 1, one group) the output channels are split instead, each thread running
+ * the sgemm on a row block of W: OpenBLAS may then sum in another order.
  * conv_reference and convt_reference are naive loops over every output (input)
  * position, in double, that the tests hold the fast paths to.
  */
@@ -41,6 +49,7 @@
 
 #include "gemv.h"
 #include "op.h"
+#include "threads.h"
 #include "window.h"
 
 enum conv_kernel {
@@ -64,6 +73,9 @@ struct conv_state {
     int64_t iprod, oprod;  /* X and Y spatial elements */
     int64_t hp, wp;        /* shift: padded plane */
     int64_t pad_floats;    /* shift: floats of the padded input in scratch */
+    int64_t nb;            /* shift/im2col: images per block (one sgemm per block, group) */
+    int64_t block_cols;    /* shift: OH*Wp, im2col: oprod; columns one image adds */
+    size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
     bool has_bias;
     enum conv_kernel kernel;
     enum nnp_isa isa;
@@ -179,6 +191,33 @@ static bool shift_pays(const struct conv_state *s)
     return waste * s->cg_out <= 32 * w->out[1];
 }
 
+/* Images per sgemm on the shift and im2col paths. One image of a small layer is a
+ * small sgemm (LeNet's conv2: 16 x 140 x 150; a 7x7 layer 49 columns) that
+ * OpenBLAS runs far from its peak, with its fixed cost per call on top: several
+ * images side by side in one column matrix make one larger sgemm, at the price
+ * of copying the result out to NCHW (which the bias is added on the way). The
+ * block stops growing at CONV_COLS_TARGET columns, or when its column matrix and
+ * result would no longer fit CONV_BLOCK_BYTES (about the L2 of one core, so
+ * that what im2col wrote is still in cache when the sgemm packs it).
+ * One image per block (large images) on the im2col paths skips the copy: the sgemm
+ * adds onto the bias written in y. The block size depends on the shapes only,
+ * never on the thread count: threads take whole blocks, so the result is the same
+ * for any thread count. */
+#define CONV_COLS_TARGET 256
+#define CONV_BLOCK_BYTES (1024 * 1024)
+
+static int64_t conv_images_per_block(const struct conv_state *s)
+{
+    int64_t cols = s->block_cols > 0 ? s->block_cols : 1;
+    int64_t per_image = (s->cg_in * s->kprod + s->cg_out) * cols * (int64_t)sizeof(float);
+    int64_t nb = (CONV_COLS_TARGET + cols - 1) / cols;
+    if (per_image > 0 && nb > CONV_BLOCK_BYTES / per_image)
+        nb = CONV_BLOCK_BYTES / per_image;
+    if (nb > s->batch)
+        nb = s->batch;
+    return nb > 1 ? nb : 1;
+}
+
 static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
     struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
@@ -211,23 +250,33 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     else
         s->kernel = n_sp <= 2 ? CONV_IM2COL_2D : CONV_IM2COL_ND;
 
-    if (s->kernel == CONV_SHIFT_2D) {
-        /* scratch: padded input (Cg, Hp, Wp) + the slack the last tap's slice runs past
-         * it, col (Cg*kprod, OH*Wp), the sgemm's output (Mg, OH*Wp) */
+    if (s->kernel == CONV_SHIFT_2D || s->kernel == CONV_IM2COL_2D ||
+        s->kernel == CONV_IM2COL_ND) {
+        /* scratch per thread: [shift: the padded input of one image (Cg, Hp, Wp) + the
+         * slack the last tap's slice runs past it,] col (Cg*kprod, nb*cols) and the
+         * sgemm's output (Mg, nb*cols), copied out to NCHW with the bias added */
         const struct nnp_window *w2 = &s->w2d;
-        s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
-        s->wp = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
-        s->pad_floats = s->cg_in * s->hp * s->wp + (w2->kernel[1] - 1) * w2->dil[1];
-        size_t col = 0, out = 0;
-        int64_t cols = w2->out[0] * s->wp;
-        if ((st = scratch_floats(n, s->cg_in * s->kprod, cols, &col)) ||
-            (st = scratch_floats(n, s->cg_out, cols, &out)) ||
-            (st = scratch_floats(n, s->pad_floats, 1, &n->scratch_bytes)))
+        s->pad_floats = 0;
+        s->block_cols = s->oprod;
+        if (s->kernel == CONV_SHIFT_2D) {
+            s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
+            s->wp = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
+            s->pad_floats = s->cg_in * s->hp * s->wp + (w2->kernel[1] - 1) * w2->dil[1];
+            s->block_cols = w2->out[0] * s->wp;
+        }
+        s->nb = conv_images_per_block(s);
+        size_t col = 0, out = 0, pad = 0;
+        if ((st = scratch_floats(n, s->cg_in * s->kprod, s->nb * s->block_cols, &col)) ||
+            (st = scratch_floats(n, s->cg_out, s->nb * s->block_cols, &out)) ||
+            (st = scratch_floats(n, s->pad_floats, 1, &pad)))
             return st;
-        n->scratch_bytes += col + out;
-    } else if (s->kernel == CONV_IM2COL_2D || s->kernel == CONV_IM2COL_ND) {
-        if ((st = scratch_floats(n, s->cg_in * s->kprod, s->oprod, &n->scratch_bytes)))
-            return st;
+        if (s->nb == 1 && s->kernel != CONV_SHIFT_2D)
+            out = 0; /* the sgemm writes y directly (block_gemm) */
+        s->slice_bytes = (pad + col + out + 63) & ~(size_t)63;
+        int threads = n->threads > 1 ? n->threads : 1;
+        NNP_OP_CHECK(n, s->slice_bytes <= SIZE_MAX / 2 / (size_t)threads,
+                     "the column matrix is too large");
+        n->scratch_bytes = s->slice_bytes * (size_t)threads;
     }
     NNP_OP_CHECK(
         n, s->cg_out <= INT32_MAX && s->oprod <= INT32_MAX && s->cg_in * s->kprod <= INT32_MAX,
@@ -239,16 +288,16 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, x->rank, od);
 }
 
-/* col (cg*kh*kw, oh*ow) from x (cg, H, W), 2-D window w */
-static void im2col_2d(const struct nnp_window *w, const float *x, int64_t cg, float *col)
+/* col (cg*kh*kw, oh*ow), rows ldc apart, from x (cg, H, W), 2-D window w */
+static void im2col_2d(const struct nnp_window *w, const float *x, int64_t cg, float *col,
+                      int64_t ldc)
 {
     int64_t H = w->in[0], W = w->in[1], OH = w->out[0], OW = w->out[1];
     int64_t kh = w->kernel[0], kw = w->kernel[1], sh = w->stride[0], sw = w->stride[1];
-    int64_t oprod = OH * OW;
     for (int64_t c = 0; c < cg; c++)
         for (int64_t ki = 0; ki < kh; ki++)
             for (int64_t kj = 0; kj < kw; kj++) {
-                float *row = col + ((c * kh + ki) * kw + kj) * oprod; /* (OH, OW) */
+                float *row = col + ((c * kh + ki) * kw + kj) * ldc; /* (OH, OW) */
                 int64_t ih0 = ki * w->dil[0] - w->pad_begin[0];
                 int64_t iw0 = kj * w->dil[1] - w->pad_begin[1];
                 int64_t lo, hi;
@@ -273,8 +322,9 @@ static void im2col_2d(const struct nnp_window *w, const float *x, int64_t cg, fl
             }
 }
 
-/* col (cg*kprod, oprod) from x (cg, in...), any number of spatial axes */
-static void im2col_nd(const struct nnp_window *w, const float *x, int64_t cg, float *col)
+/* col (cg*kprod, oprod), rows ldc apart, from x (cg, in...), any number of spatial axes */
+static void im2col_nd(const struct nnp_window *w, const float *x, int64_t cg, float *col,
+                      int64_t ldc)
 {
     int ns = w->n_sp;
     int64_t kprod = nnp_window_prod(w->kernel, ns), oprod = nnp_window_prod(w->out, ns);
@@ -287,7 +337,7 @@ static void im2col_nd(const struct nnp_window *w, const float *x, int64_t cg, fl
             kr /= w->kernel[i];
         }
         const float *xc = x + c * iprod;
-        float *row = col + r * oprod;
+        float *row = col + r * ldc;
         int64_t o[NNP_WINDOW_MAX] = {0}; /* output position, odometer */
         for (int64_t p = 0; p < oprod; p++) {
             int64_t lin = 0;
@@ -304,36 +354,99 @@ static void im2col_nd(const struct nnp_window *w, const float *x, int64_t cg, fl
     }
 }
 
-/* The shift path for one (image, group): x (Cg, H, W) -> y (Mg, OH, OW), bias added. */
-static void conv_shift_2d(const struct conv_state *s, const float *x, const float *w,
-                          const float *bias, float *y, float *scratch)
-{
-    const struct nnp_window *win = &s->w2d;
-    int64_t H = win->in[0], W = win->in[1], OH = win->out[0], OW = win->out[1];
-    int64_t kh = win->kernel[0], kw = win->kernel[1], hp = s->hp, wp = s->wp;
-    int64_t cols = OH * wp, kdim = s->cg_in * s->kprod;
-    float *xpad = scratch;             /* (Cg, Hp, Wp) + slack */
-    float *col = xpad + s->pad_floats; /* (Cg*kh*kw, OH*Wp) */
-    float *ybuf = col + kdim * cols;   /* (Mg, OH*Wp) */
+/* One block of the shift and im2col paths: images b0 .. b0+nbk-1 of group g.
+ * Scratch: [xpad (Cg, Hp, Wp) + slack,] col (Cg*kprod, nbk*cols), ybuf (Mg, nbk*cols). */
+struct conv_block {
+    const struct conv_state *s;
+    const float *x, *w, *bias; /* the whole tensors: (N, C, in...), (M, Cg, k...), (M) */
+    float *y;                  /* (N, M, out...) */
+    int64_t b0, nbk, g;
+    float *xpad, *col, *ybuf; /* in the slice of the thread that prepared the block */
+};
 
-    /* the padded plane: zero borders, the image copied in */
-    memset(xpad, 0, (size_t)s->pad_floats * sizeof *xpad);
-    for (int64_t c = 0; c < s->cg_in; c++)
-        for (int64_t h = 0; h < H; h++)
-            memcpy(xpad + (c * hp + h + win->pad_begin[0]) * wp + win->pad_begin[1],
-                   x + (c * H + h) * W, (size_t)W * sizeof *x);
-    for (int64_t c = 0; c < s->cg_in; c++)
-        for (int64_t ki = 0; ki < kh; ki++)
-            for (int64_t kj = 0; kj < kw; kj++)
-                memcpy(col + ((c * kh + ki) * kw + kj) * cols,
-                       xpad + c * hp * wp + ki * win->dil[0] * wp + kj * win->dil[1],
-                       (size_t)cols * sizeof *col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cg_out, (int)cols, (int)kdim,
-                1.0f, w, (int)kdim, col, (int)cols, 0.0f, ybuf, (int)cols);
-    for (int64_t m = 0; m < s->cg_out; m++)
-        for (int64_t oh = 0; oh < OH; oh++)
-            nnp_vadds(s->isa, OW, ybuf + m * cols + oh * wp, bias ? bias[m] : 0.0f,
-                      y + (m * OH + oh) * OW);
+static void block_scratch(struct conv_block *k, uint8_t *slice)
+{
+    const struct conv_state *s = k->s;
+    k->xpad = (float *)slice;
+    k->col = k->xpad + s->pad_floats;
+    k->ybuf = k->col + s->cg_in * s->kprod * k->nbk * s->block_cols;
+}
+
+/* col for the block: each image's columns side by side */
+static void block_im2col(const struct conv_block *k)
+{
+    const struct conv_state *s = k->s;
+    int64_t cols = s->block_cols, ldc = k->nbk * cols;
+    for (int64_t i = 0; i < k->nbk; i++) {
+        const float *xg = k->x + ((k->b0 + i) * s->c_in + k->g * s->cg_in) * s->iprod;
+        float *coli = k->col + i * cols;
+        if (s->kernel == CONV_IM2COL_2D) {
+            im2col_2d(&s->w2d, xg, s->cg_in, coli, ldc);
+            continue;
+        }
+        if (s->kernel == CONV_IM2COL_ND) {
+            im2col_nd(&s->w, xg, s->cg_in, coli, ldc);
+            continue;
+        }
+        /* shift: the padded plane (zero borders, the image copied in), then one
+         * contiguous slice of it per tap */
+        const struct nnp_window *win = &s->w2d;
+        int64_t H = win->in[0], W = win->in[1], kh = win->kernel[0], kw = win->kernel[1];
+        int64_t hp = s->hp, wp = s->wp;
+        float *xpad = k->xpad;
+        if (i == 0) /* the borders stay zero: every image writes the same interior */
+            memset(xpad, 0, (size_t)s->pad_floats * sizeof *xpad);
+        for (int64_t c = 0; c < s->cg_in; c++)
+            for (int64_t h = 0; h < H; h++)
+                memcpy(xpad + (c * hp + h + win->pad_begin[0]) * wp + win->pad_begin[1],
+                       xg + (c * H + h) * W, (size_t)W * sizeof *xg);
+        for (int64_t c = 0; c < s->cg_in; c++)
+            for (int64_t ki = 0; ki < kh; ki++)
+                for (int64_t kj = 0; kj < kw; kj++)
+                    memcpy(coli + ((c * kh + ki) * kw + kj) * ldc,
+                           xpad + c * hp * wp + ki * win->dil[0] * wp + kj * win->dil[1],
+                           (size_t)cols * sizeof *coli);
+    }
+}
+
+/* output channels [m0, m1) of the block: sgemm, then copied out to NCHW with the bias */
+static void block_gemm(const struct conv_block *k, int64_t m0, int64_t m1)
+{
+    const struct conv_state *s = k->s;
+    int64_t cols = s->block_cols, ldc = k->nbk * cols, kdim = s->cg_in * s->kprod;
+    const float *wg = k->w + (k->g * s->cg_out + m0) * kdim;
+    if (s->nb == 1 && s->kernel != CONV_SHIFT_2D) {
+        /* one image per block (large images): the sgemm adds onto the bias in y itself,
+         * no copy */
+        int64_t oc0 = k->g * s->cg_out + m0;
+        float *yg = k->y + (k->b0 * s->c_out + oc0) * s->oprod; /* (m1 - m0, oprod) */
+        fill_bias(s->isa, yg, k->bias ? k->bias + oc0 : NULL, m1 - m0, s->oprod);
+        if (kdim > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0),
+                        (int)s->oprod, (int)kdim, 1.0f, wg, (int)kdim, k->col, (int)s->oprod,
+                        1.0f, yg, (int)s->oprod);
+        return;
+    }
+    if (kdim > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)ldc,
+                    (int)kdim, 1.0f, wg, (int)kdim, k->col, (int)ldc, 0.0f, k->ybuf + m0 * ldc,
+                    (int)ldc);
+    else
+        memset(k->ybuf + m0 * ldc, 0, (size_t)((m1 - m0) * ldc) * sizeof *k->ybuf);
+    int64_t OH = s->w2d.out[0], OW = s->w2d.out[1];
+    for (int64_t i = 0; i < k->nbk; i++)
+        for (int64_t m = m0; m < m1; m++) {
+            int64_t oc = k->g * s->cg_out + m;
+            float bv = k->bias ? k->bias[oc] : 0.0f;
+            float *ym = k->y + ((k->b0 + i) * s->c_out + oc) * s->oprod; /* (out...) */
+            const float *src = k->ybuf + m * ldc + i * cols;
+            if (s->kernel != CONV_SHIFT_2D) {
+                nnp_vadds(s->isa, s->oprod, src, bv, ym);
+                continue;
+            }
+            for (int64_t oh = 0; oh < OH; oh++) /* drop the Wp - OW garbage columns */
+                nnp_vadds(s->isa, OW, src + oh * s->wp, bv, ym + oh * OW);
+        }
 }
 
 /* y (mult, OH, OW) += the depthwise convolution of one channel x (H, W) with
@@ -370,41 +483,130 @@ static void depthwise_2d(const struct conv_state *s, const float *x, const float
     }
 }
 
+/* Work below this many multiply-adds runs on one thread: waking the other costs a
+ * few microseconds. */
+#define CONV_PAR_MIN_MACS (1 << 18)
+
+struct conv_job {
+    const struct conv_state *s;
+    const float *x, *w, *bias;
+    float *y;
+    uint8_t *scratch;   /* (threads, slice_bytes) */
+    int64_t n_blocks_b; /* blocks per group */
+    struct conv_block *one; /* the block whose output channels are split (M split) */
+    int64_t m_chunk;        /* M split: output channels per item */
+};
+
+/* blocks [begin, end), numbered group-major: (g, image block) */
+static void conv_blocks_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_job *j = ctx;
+    const struct conv_state *s = j->s;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t g = t / j->n_blocks_b, b0 = (t % j->n_blocks_b) * s->nb;
+        struct conv_block k = {s, j->x, j->w, j->bias, j->y, b0, 0, g, NULL, NULL, NULL};
+        k.nbk = s->batch - b0 < s->nb ? s->batch - b0 : s->nb;
+        block_scratch(&k, j->scratch + (size_t)tid * s->slice_bytes);
+        block_im2col(&k);
+        block_gemm(&k, 0, s->cg_out);
+    }
+}
+
+static void conv_mchunks_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_job *j = ctx;
+    (void)tid;
+    int64_t m1 = end * j->m_chunk;
+    block_gemm(j->one, begin * j->m_chunk, m1 < j->s->cg_out ? m1 : j->s->cg_out);
+}
+
+/* pointwise and depthwise: units (image, group) [begin, end), output channels [m0, m1)
+ * of each (m0 = 0, m1 = Mg unless the channels are split) */
+static void conv_unit(const struct conv_job *j, int64_t u, int64_t m0, int64_t m1)
+{
+    const struct conv_state *s = j->s;
+    int64_t b = u / s->group, g = u % s->group, kdim = s->cg_in * s->kprod;
+    const float *xg = j->x + (b * s->c_in + g * s->cg_in) * s->iprod;
+    const float *wg = j->w + (g * s->cg_out + m0) * kdim;
+    float *yg = j->y + (b * s->c_out + g * s->cg_out + m0) * s->oprod;
+    fill_bias(s->isa, yg, j->bias ? j->bias + g * s->cg_out + m0 : NULL, m1 - m0, s->oprod);
+    if (s->kernel == CONV_DEPTHWISE) {
+        depthwise_2d(s, xg, wg, yg);
+        return;
+    }
+    if (s->oprod == 0 || m1 == m0 || kdim == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)s->oprod,
+                (int)kdim, 1.0f, wg, (int)kdim, xg, (int)s->oprod, 1.0f, yg, (int)s->oprod);
+}
+
+static void conv_units_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_job *j = ctx;
+    (void)tid;
+    for (int64_t u = begin; u < end; u++)
+        conv_unit(j, u, 0, j->s->cg_out);
+}
+
+static void conv_unit_mchunks_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_job *j = ctx;
+    (void)tid;
+    int64_t m1 = end * j->m_chunk;
+    conv_unit(j, 0, begin * j->m_chunk, m1 < j->s->cg_out ? m1 : j->s->cg_out);
+}
+
+/* Threads take whole blocks (or (image, group) units) when there are at least as
+ * many as threads: the same arithmetic as on one thread. Fewer (batch 1, one
+ * group) split the output channels of each instead: the sgemm then runs on row
+ * blocks of W, which OpenBLAS may sum in another order (float reassociation). */
 static enum nnp_status conv_forward(struct nnp_exec_node *n)
 {
     const struct conv_state *s = n->state;
-    const float *x = n->in[0]->data;                         /* (N, C, in...) */
-    const float *w = n->in[1]->data;                         /* (M, C/group, k...) */
-    const float *bias = s->has_bias ? n->in[2]->data : NULL; /* (M) */
-    float *y = n->out[0]->data;                              /* (N, M, out...) */
-    float *col = n->scratch;                                 /* (Cg*kprod, oprod) */
+    struct conv_job j = {
+        .s = s,
+        .x = n->in[0]->data,                            /* (N, C, in...) */
+        .w = n->in[1]->data,                            /* (M, C/group, k...) */
+        .bias = s->has_bias ? n->in[2]->data : NULL,    /* (M) */
+        .y = n->out[0]->data,                           /* (N, M, out...) */
+        .scratch = n->scratch,                          /* (threads, slice_bytes) */
+    };
+    int threads = nnp_pool_threads(n->pool);
+    NNP_ASSERT(threads <= (n->threads > 1 ? n->threads : 1)); /* scratch was sized for it */
     int64_t kdim = s->cg_in * s->kprod;
-    for (int64_t b = 0; b < s->batch; b++)
-        for (int64_t g = 0; g < s->group; g++) {
-            const float *xg = x + (b * s->c_in + g * s->cg_in) * s->iprod;
-            const float *wg = w + g * s->cg_out * kdim;
-            float *yg = y + (b * s->c_out + g * s->cg_out) * s->oprod;
-            const float *bg = bias ? bias + g * s->cg_out : NULL;
-            if (s->kernel == CONV_SHIFT_2D && kdim > 0) {
-                if (s->oprod && s->cg_out)
-                    conv_shift_2d(s, xg, wg, bg, yg, col);
-                continue;
-            }
-            fill_bias(s->isa, yg, bg, s->cg_out, s->oprod);
-            const float *cols = col;
-            switch (s->kernel) {
-            case CONV_DEPTHWISE: depthwise_2d(s, xg, wg, yg); continue;
-            case CONV_POINTWISE: cols = xg; break;
-            case CONV_SHIFT_2D: break;
-            case CONV_IM2COL_2D: im2col_2d(&s->w2d, xg, s->cg_in, col); break;
-            case CONV_IM2COL_ND: im2col_nd(&s->w, xg, s->cg_in, col); break;
-            }
-            if (s->oprod == 0 || s->cg_out == 0 || kdim == 0)
-                continue;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->cg_out, (int)s->oprod,
-                        (int)kdim, 1.0f, wg, (int)kdim, cols, (int)s->oprod, 1.0f, yg,
-                        (int)s->oprod);
+    int64_t macs = s->cg_out * s->oprod * (kdim > 0 ? kdim : 1); /* per (image, group) */
+    bool split_m = s->group == 1 && s->batch == 1 && threads > 1 && s->cg_out >= 32 &&
+                   macs >= CONV_PAR_MIN_MACS;
+    struct nnp_pool *pool = macs * s->batch * s->group >= CONV_PAR_MIN_MACS ? n->pool : NULL;
+    j.m_chunk = 16; /* the sgemm kernel's row block */
+    int64_t m_items = (s->cg_out + j.m_chunk - 1) / j.m_chunk;
+
+    if (s->kernel == CONV_POINTWISE || s->kernel == CONV_DEPTHWISE ||
+        (s->kernel == CONV_SHIFT_2D && kdim == 0)) {
+        if (s->kernel == CONV_SHIFT_2D) { /* no input channels: the output is the bias */
+            for (int64_t b = 0; b < s->batch; b++)
+                fill_bias(s->isa, j.y + b * s->c_out * s->oprod, j.bias, s->c_out, s->oprod);
+            return NNP_OK;
         }
+        if (split_m && s->kernel == CONV_POINTWISE)
+            nnp_parallel_for(n->pool, m_items, conv_unit_mchunks_task, &j);
+        else
+            nnp_parallel_for(pool, s->batch * s->group, conv_units_task, &j);
+        return NNP_OK;
+    }
+    if (s->oprod == 0 || s->cg_out == 0 || s->batch == 0)
+        return NNP_OK;
+    j.n_blocks_b = (s->batch + s->nb - 1) / s->nb;
+    if (!split_m) {
+        nnp_parallel_for(pool, j.n_blocks_b * s->group, conv_blocks_task, &j);
+        return NNP_OK;
+    }
+    /* one image, one group: im2col here, the output channels across the threads */
+    struct conv_block k = {s, j.x, j.w, j.bias, j.y, 0, 1, 0, NULL, NULL, NULL};
+    block_scratch(&k, j.scratch);
+    block_im2col(&k);
+    j.one = &k;
+    nnp_parallel_for(n->pool, m_items, conv_mchunks_task, &j);
     return NNP_OK;
 }
 

@@ -20,6 +20,7 @@
 
 #include "gemv.h"
 #include "op.h"
+#include "threads.h"
 
 #define GEMV_MAX_M 4
 /* bytes of weight walked per block when several rows share it: fits L2 */
@@ -40,10 +41,16 @@ static enum nnp_status need_f32(const struct nnp_exec_node *n, const struct nnp_
     return NNP_OK;
 }
 
-/* y (m, n) = a (m, k) . w^T, w (n, k): the rows kernel, blocked over n when m > 1 so that
- * each block of w is read from memory once and from cache for the other rows. */
+static int64_t max1(int64_t v)
+{
+    return v > 1 ? v : 1;
+}
+
+/* y (m, n), rows ldy apart, = a (m, k) . w^T, w (n, k): the rows kernel, blocked over n
+ * when m > 1 so that each block of w is read from memory once and from cache for the
+ * other rows. */
 static void gemv_rows_m(enum nnp_isa isa, const float *a, int64_t lda, const float *w, float *y,
-                        int64_t m, int64_t n, int64_t k)
+                        int64_t ldy, int64_t m, int64_t n, int64_t k)
 {
     if (m == 1) {
         nnp_gemv_rows(isa, w, a, y, n, k);
@@ -55,28 +62,130 @@ static void gemv_rows_m(enum nnp_isa isa, const float *a, int64_t lda, const flo
     for (int64_t j0 = 0; j0 < n; j0 += nb) {
         int64_t c = n - j0 < nb ? n - j0 : nb;
         for (int64_t i = 0; i < m; i++)
-            nnp_gemv_rows(isa, w + j0 * k, a + i * lda, y + i * n + j0, c, k);
+            nnp_gemv_rows(isa, w + j0 * k, a + i * lda, y + i * ldy + j0, c, k);
     }
 }
 
-/* y (m, n) = a (m, k) . b, b (k, n): the cols kernel, blocked over k likewise. */
-static void gemv_cols_m(enum nnp_isa isa, const float *a, int64_t lda, const float *b, float *y,
-                        int64_t m, int64_t n, int64_t k)
+/* y (m, n), rows ldy apart, = a (m, k) . b, b (k, n) with rows ldb apart: the cols
+ * kernel, blocked over k likewise. The block is sized by b's full width ldb, not by n:
+ * where the k blocks start decides how the kernel groups its rows of b in fours, and
+ * so the order of the sums, which must not depend on how the columns were split. */
+static void gemv_cols_m(enum nnp_isa isa, const float *a, int64_t lda, const float *b,
+                        int64_t ldb, float *y, int64_t ldy, int64_t m, int64_t n, int64_t k)
 {
-    memset(y, 0, (size_t)(m * n) * sizeof *y);
-    int64_t kb = m == 1 || !n ? k : GEMV_BLOCK_BYTES / (n * (int64_t)sizeof(float));
+    for (int64_t i = 0; i < m; i++)
+        memset(y + i * ldy, 0, (size_t)n * sizeof *y);
+    int64_t kb = m == 1 || !ldb ? k : GEMV_BLOCK_BYTES / (ldb * (int64_t)sizeof(float));
     if (kb < 4)
         kb = 4;
     for (int64_t i0 = 0; i0 < k; i0 += kb) {
         int64_t c = k - i0 < kb ? k - i0 : kb;
         for (int64_t i = 0; i < m; i++)
-            nnp_gemv_cols(isa, b + i0 * n, a + i * lda + i0, y + i * n, c, n);
+            nnp_gemv_cols_ld(isa, b + i0 * ldb, ldb, a + i * lda + i0, y + i * ldy, c, n);
     }
 }
 
-static int64_t max1(int64_t v)
+/* --- splitting a product over threads ---
+ *
+ * y (m, n) = op(a) . op(b) is split into column blocks of y: block [j0, j1) reads
+ * rows j0..j1 of a weight [N,K] (contiguous) or columns of a weight [K,N], so the
+ * threads share the weight instead of each reading all of it, which is what a
+ * weight-bound layer (batch 1: 2 flops per weight) needs. The matrix-vector
+ * kernels sum each y element in the same order whatever the block, so their split
+ * is bit-identical to one thread; the sgemm split hands OpenBLAS narrower
+ * products, which it may sum in another order (float reassociation). */
+
+/* products below this many multiply-adds stay on one thread: waking the other costs a
+ * few microseconds */
+#define MM_PAR_MIN_MACS (1 << 18)
+/* matrix-vector products below this many weights likewise (bandwidth-bound) */
+#define MV_PAR_MIN_WEIGHTS (1 << 16)
+
+struct mm_job {
+    enum mm_kernel kernel;
+    enum nnp_isa isa;
+    bool trans_a, trans_b;
+    float alpha;
+    const float *a, *b;
+    float *y;
+    int64_t m, n, k;
+    int64_t chunk; /* columns of y per item */
+    /* Gemm's C, added by each block to its own columns (NULL: none) */
+    const float *c;
+    float c_beta;
+    int64_t c_stride_m, c_stride_n;
+};
+
+static void mm_block(const struct mm_job *j, int64_t j0, int64_t j1)
 {
-    return v > 1 ? v : 1;
+    int64_t nn = j1 - j0, m = j->m, n = j->n, k = j->k;
+    float *y = j->y + j0; /* (m, nn), rows n apart */
+    switch (j->kernel) {
+    case MM_ROWS: gemv_rows_m(j->isa, j->a, k, j->b + j0 * k, y, n, m, nn, k); break;
+    case MM_COLS: gemv_cols_m(j->isa, j->a, k, j->b + j0, n, y, n, m, nn, k); break;
+    case MM_SGEMM: {
+        float beta = 0.0f;
+        if (j->c) { /* C first, so that sgemm adds the product onto it in one pass */
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t q = j0; q < j1; q++)
+                    j->y[i * n + q] = j->c_beta * j->c[i * j->c_stride_m + q * j->c_stride_n];
+            beta = 1.0f;
+        }
+        if (k == 0) {
+            if (!j->c)
+                for (int64_t i = 0; i < m; i++)
+                    memset(y + i * n, 0, (size_t)nn * sizeof *y);
+            return;
+        }
+        const float *b = j->b + (j->trans_b ? j0 * k : j0);
+        cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans,
+                    j->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)nn, (int)k, j->alpha,
+                    j->a, (int)max1(j->trans_a ? m : k), b, (int)max1(j->trans_b ? k : n), beta, y,
+                    (int)max1(n));
+        return;
+    }
+    }
+    /* the matrix-vector kernels: alpha and C afterwards */
+    for (int64_t i = 0; i < m; i++) {
+        float *yi = j->y + i * n;
+        if (j->alpha != 1.0f)
+            for (int64_t q = j0; q < j1; q++)
+                yi[q] *= j->alpha;
+        if (j->c) {
+            const float *ci = j->c + i * j->c_stride_m;
+            for (int64_t q = j0; q < j1; q++)
+                yi[q] += j->c_beta * ci[q * j->c_stride_n];
+        }
+    }
+}
+
+static void mm_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct mm_job *j = ctx;
+    (void)tid;
+    int64_t j1 = end * j->chunk;
+    mm_block(j, begin * j->chunk, j1 < j->n ? j1 : j->n);
+}
+
+/* run the product, split over the pool's threads when it is large enough */
+static void mm_run(struct mm_job *j, struct nnp_pool *pool)
+{
+    int threads = nnp_pool_threads(pool);
+    bool mv = j->kernel != MM_SGEMM;
+    int64_t work = mv ? j->n * j->k : j->m * j->n * j->k;
+    if (threads < 2 || work < (mv ? MV_PAR_MIN_WEIGHTS : MM_PAR_MIN_MACS) || j->n < 32) {
+        j->chunk = j->n > 0 ? j->n : 1;
+        mm_block(j, 0, j->n);
+        return;
+    }
+    /* blocks of 16 columns aligned (a cache line of y, four of the rows kernel's
+     * four-row groups): one per thread for sgemm, whose efficiency grows with the
+     * width; four per thread for the matrix-vector kernels, so that a thread the
+     * scheduler delays leaves less for the other to wait on */
+    int64_t parts = mv ? 4 * (int64_t)threads : threads;
+    int64_t per = (j->n + parts - 1) / parts;
+    j->chunk = (per + 15) & ~(int64_t)15;
+    nnp_parallel_for(pool, (j->n + j->chunk - 1) / j->chunk, mm_task, j);
 }
 
 /* cblas takes int sizes */
@@ -165,58 +274,29 @@ static enum nnp_status gemm_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, 2, (int64_t[]){s->m, s->n});
 }
 
-/* y = alpha * y + beta * C, C broadcast */
-static void gemm_epilogue(const struct gemm_state *s, const float *c, float *y, bool scale)
-{
-    for (int64_t i = 0; i < s->m; i++) {
-        float *yi = y + i * s->n; /* (n) */
-        if (scale)
-            for (int64_t j = 0; j < s->n; j++)
-                yi[j] *= s->alpha;
-        if (s->has_c) {
-            const float *ci = c + i * s->c_stride_m;
-            for (int64_t j = 0; j < s->n; j++)
-                yi[j] += s->beta * ci[j * s->c_stride_n];
-        }
-    }
-}
-
 static enum nnp_status gemm_forward(struct nnp_exec_node *n)
 {
     const struct gemm_state *s = n->state;
-    const float *a = n->in[0]->data, *b = n->in[1]->data;
-    const float *c = s->has_c ? n->in[2]->data : NULL;
-    float *y = n->out[0]->data; /* (m, n) */
     if (s->m == 0 || s->n == 0)
         return NNP_OK;
-    switch (s->kernel) {
-    case MM_ROWS:
-        gemv_rows_m(s->isa, a, s->k, b, y, s->m, s->n, s->k);
-        gemm_epilogue(s, c, y, s->alpha != 1.0f);
-        return NNP_OK;
-    case MM_COLS:
-        gemv_cols_m(s->isa, a, s->k, b, y, s->m, s->n, s->k);
-        gemm_epilogue(s, c, y, s->alpha != 1.0f);
-        return NNP_OK;
-    case MM_SGEMM: break;
-    }
-    float beta = 0.0f;
-    if (s->has_c) {
-        /* C first, so that sgemm adds the product onto it in one pass */
-        for (int64_t i = 0; i < s->m; i++)
-            for (int64_t j = 0; j < s->n; j++)
-                y[i * s->n + j] = s->beta * c[i * s->c_stride_m + j * s->c_stride_n];
-        beta = 1.0f;
-    }
-    if (s->k == 0) {
-        if (!s->has_c)
-            memset(y, 0, (size_t)(s->m * s->n) * sizeof *y);
-        return NNP_OK;
-    }
-    cblas_sgemm(CblasRowMajor, s->trans_a ? CblasTrans : CblasNoTrans,
-                s->trans_b ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n, (int)s->k, s->alpha,
-                a, (int)max1(s->trans_a ? s->m : s->k), b, (int)max1(s->trans_b ? s->k : s->n),
-                beta, y, (int)max1(s->n));
+    struct mm_job j = {
+        .kernel = s->kernel,
+        .isa = s->isa,
+        .trans_a = s->trans_a,
+        .trans_b = s->trans_b,
+        .alpha = s->alpha,
+        .a = n->in[0]->data,
+        .b = n->in[1]->data,
+        .y = n->out[0]->data, /* (m, n) */
+        .m = s->m,
+        .n = s->n,
+        .k = s->k,
+        .c = s->has_c ? n->in[2]->data : NULL,
+        .c_beta = s->beta,
+        .c_stride_m = s->c_stride_m,
+        .c_stride_n = s->c_stride_n,
+    };
+    mm_run(&j, n->pool);
     return NNP_OK;
 }
 
@@ -363,21 +443,36 @@ static void matmul_offsets(const struct matmul_state *s, int64_t bi, int64_t *ao
     }
 }
 
-/* y (rows, n) = a (rows, k) . b (k, n) with the chosen kernel. */
+/* y (rows, n) = a (rows, k) . b (k, n) with the chosen kernel, on `pool` when given */
 static void matmul_one(const struct matmul_state *s, const float *a, const float *b, float *y,
-                       int64_t rows)
+                       int64_t rows, struct nnp_pool *pool)
 {
-    switch (s->kernel) {
-    case MM_ROWS: nnp_gemv_rows(s->isa, a, b, y, rows, s->k); return;
-    case MM_COLS: gemv_cols_m(s->isa, a, s->k, b, y, rows, s->n, s->k); return;
-    case MM_SGEMM: break;
-    }
-    if (s->k == 0) {
-        memset(y, 0, (size_t)(rows * s->n) * sizeof *y);
+    if (s->kernel == MM_ROWS) { /* n == 1: A is the weight, b the vector */
+        nnp_gemv_rows(s->isa, a, b, y, rows, s->k);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)s->n, (int)s->k, 1.0f, a,
-                (int)max1(s->k), b, (int)max1(s->n), 0.0f, y, (int)max1(s->n));
+    struct mm_job j = {.kernel = s->kernel, .isa = s->isa, .alpha = 1.0f, .a = a, .b = b,
+                       .y = y, .m = rows, .n = s->n, .k = s->k};
+    mm_run(&j, pool);
+}
+
+struct matmul_job {
+    const struct matmul_state *s;
+    const float *a, *b;
+    float *y;
+};
+
+/* batches [begin, end), each on one thread */
+static void matmul_batches_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct matmul_job *j = ctx;
+    const struct matmul_state *s = j->s;
+    (void)tid;
+    for (int64_t bi = begin; bi < end; bi++) {
+        int64_t ao, bo;
+        matmul_offsets(s, bi, &ao, &bo);
+        matmul_one(s, j->a + ao, j->b + bo, j->y + bi * s->m * s->n, s->m, NULL);
+    }
 }
 
 static enum nnp_status matmul_forward(struct nnp_exec_node *n)
@@ -390,13 +485,21 @@ static enum nnp_status matmul_forward(struct nnp_exec_node *n)
     if (s->b_shared) {
         /* A's batches may still broadcast (a stride 0 axis) against B's size-1 axes only,
          * so A is contiguous over all output rows */
-        matmul_one(s, a, b, y, s->n_batch * s->m);
+        matmul_one(s, a, b, y, s->n_batch * s->m, n->pool);
+        return NNP_OK;
+    }
+    /* separate products: whole products per thread (each as on one thread) when there
+     * are enough of them and they are worth it, else each product split */
+    struct matmul_job j = {s, a, b, y};
+    int64_t work = s->n_batch * s->m * s->n * (s->k > 0 ? s->k : 1);
+    if (s->n_batch >= nnp_pool_threads(n->pool) && work >= MM_PAR_MIN_MACS) {
+        nnp_parallel_for(n->pool, s->n_batch, matmul_batches_task, &j);
         return NNP_OK;
     }
     for (int64_t bi = 0; bi < s->n_batch; bi++) {
         int64_t ao, bo;
         matmul_offsets(s, bi, &ao, &bo);
-        matmul_one(s, a + ao, b + bo, y + bi * s->m * s->n, s->m);
+        matmul_one(s, a + ao, b + bo, y + bi * s->m * s->n, s->m, n->pool);
     }
     return NNP_OK;
 }

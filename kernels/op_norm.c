@@ -6,8 +6,11 @@
  * constants). Batch statistics (training_mode = 1, or the extra outputs older
  * opsets produced in training) are refused: this runtime only infers.
  *
- * LayerNormalization keeps mean and variance in double: a row can be long, and
- * float sums over thousands of values drift.
+ * LayerNormalization's reference keeps mean and variance in double: a row can
+ * be long, and float sums over thousands of values drift. The fast kernel
+ * (vmath.c) sums the mean in 16 double lanes and the variance in 16 float
+ * lanes (each partial sum n/16 terms long); the unit tests hold it to the
+ * reference.
  *
  * Softmax / LogSoftmax subtract the row maximum before exp, so no input
  * overflows. Before opset 13 the input is seen as 2-D [prod(dims[:axis]),
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "op.h"
+#include "vmath.h"
 
 static enum nnp_status need_f32(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
                                 const char *what)
@@ -229,7 +233,7 @@ static void ln_expand(const struct ln_state *s, const struct nnp_rt_value *p, fl
     }
 }
 
-static enum nnp_status ln_forward(struct nnp_exec_node *n)
+static enum nnp_status ln_reference(struct nnp_exec_node *n)
 {
     const struct ln_state *s = n->state;
     const float *x = n->in[0]->data; /* (outer, inner) */
@@ -277,6 +281,30 @@ static enum nnp_status ln_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
+/* The rows in float over 16 lanes (vmath.c); the reference keeps double. */
+static enum nnp_status ln_forward(struct nnp_exec_node *n)
+{
+    const struct ln_state *s = n->state;
+    const float *x = n->in[0]->data; /* (outer, inner) */
+    const float *scale = n->in[1]->data;
+    const struct nnp_rt_value *bv = n->n_in > 2 ? n->in[2] : NULL;
+    const float *bias = bv ? bv->data : NULL;
+    float *y = n->out[0]->data;
+    float *mean_out = n->n_out > 1 && n->out[1] ? n->out[1]->data : NULL; /* (outer) */
+    float *istd_out = n->n_out > 2 && n->out[2] ? n->out[2]->data : NULL; /* (outer) */
+    float *tmp = n->scratch; /* (2, inner) when Scale or B broadcast */
+    if (!s->scale_full) {
+        ln_expand(s, n->in[1], tmp);
+        scale = tmp;
+    }
+    if (!s->bias_full) {
+        ln_expand(s, bv, tmp + s->inner);
+        bias = tmp + s->inner;
+    }
+    nnp_vlayernorm_rows(s->outer, s->inner, y, x, scale, bias, s->epsilon, mean_out, istd_out);
+    return NNP_OK;
+}
+
 const struct nnp_op nnp_op_LayerNormalization = {
     .name = "LayerNormalization",
     .min_in = 2,
@@ -285,7 +313,7 @@ const struct nnp_op nnp_op_LayerNormalization = {
     .max_out = 3,
     .prepare = ln_prepare,
     .forward = ln_forward,
-    .reference = NULL,
+    .reference = ln_reference,
     .backward = NULL,
 };
 
@@ -366,7 +394,7 @@ static void softmax_row(const float *x, float *y, int64_t len, bool is_log)
     }
 }
 
-static enum nnp_status softmax_forward(struct nnp_exec_node *n)
+static enum nnp_status softmax_reference(struct nnp_exec_node *n)
 {
     const struct softmax_state *s = n->state;
     const float *x = n->in[0]->data; /* (outer, len, inner) */
@@ -412,6 +440,17 @@ static enum nnp_status softmax_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
+/* Contiguous Softmax rows through vmath.c's exp; LogSoftmax and the strided
+ * layout are the reference's loops. */
+static enum nnp_status softmax_forward(struct nnp_exec_node *n)
+{
+    const struct softmax_state *s = n->state;
+    if (s->inner != 1 || s->log)
+        return softmax_reference(n);
+    nnp_vsoftmax_rows(s->outer, s->len, n->out[0]->data, n->in[0]->data); /* (outer, len) */
+    return NNP_OK;
+}
+
 const struct nnp_op nnp_op_Softmax = {
     .name = "Softmax",
     .min_in = 1,
@@ -420,7 +459,7 @@ const struct nnp_op nnp_op_Softmax = {
     .max_out = 1,
     .prepare = softmax_prepare,
     .forward = softmax_forward,
-    .reference = NULL,
+    .reference = softmax_reference,
     .backward = NULL,
 };
 
@@ -432,6 +471,6 @@ const struct nnp_op nnp_op_LogSoftmax = {
     .max_out = 1,
     .prepare = logsoftmax_prepare,
     .forward = softmax_forward,
-    .reference = NULL,
+    .reference = softmax_reference,
     .backward = NULL,
 };

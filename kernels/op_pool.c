@@ -23,6 +23,7 @@
 
 #include "gemv.h"
 #include "op.h"
+#include "threads.h"
 #include "window.h"
 
 enum pool_kind { POOL_MAX, POOL_AVG };
@@ -34,6 +35,7 @@ struct pool_state {
     int64_t iprod, oprod;  /* spatial elements of X and Y */
     bool include_pad;      /* AveragePool count_include_pad */
     bool col_major;        /* MaxPool storage_order = 1 */
+    int64_t row_floats;    /* separable 2-D paths: scratch floats per thread */
     enum nnp_dtype dtype;
     enum nnp_isa isa;
 };
@@ -112,8 +114,12 @@ static enum nnp_status pool_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     s->isa = nnp_isa_best();
     /* the separable 2-D float32 paths: one input row of scratch */
     bool indices = kind == POOL_MAX && n->n_out > 1 && n->out[1];
-    if (n_sp <= 2 && x->dtype == NNP_DTYPE_F32 && !indices)
-        n->scratch_bytes = (size_t)(s->w2d.in[1] ? s->w2d.in[1] : 1) * sizeof(float);
+    if (n_sp <= 2 && x->dtype == NNP_DTYPE_F32 && !indices) {
+        /* one row per thread, a whole number of cache lines apart */
+        s->row_floats = ((s->w2d.in[1] ? s->w2d.in[1] : 1) + 15) & ~(int64_t)15;
+        n->scratch_bytes = (size_t)s->row_floats * sizeof(float) *
+                           (size_t)(n->threads > 1 ? n->threads : 1);
+    }
     n->state = s;
 
     int64_t od[NNP_MAX_RANK] = {x->dims[0], x->dims[1]};
@@ -249,14 +255,15 @@ MAXPOOL2D(maxpool2d_ind_i8, int8_t, INT8_MIN, 1)
  * first, elementwise and vectorized, into one row (scratch, W floats); the
  * window's columns are then reduced along that row. Same seeding as above: the
  * tap at (h0, w0) starts the maximum, later NaNs never win. */
-static void maxpool2d_sep(const struct pool_state *s, const float *x, float *y, float *row)
+static void maxpool2d_sep(const struct pool_state *s, const float *x, float *y, float *row,
+                          int64_t p_begin, int64_t p_end)
 {
     const struct nnp_window *w = &s->w2d;
     int64_t H = w->in[0], W = w->in[1], OH = w->out[0], OW = w->out[1];
     int64_t kw = w->kernel[1], sw = w->stride[1], dh = w->dil[0], dw = w->dil[1];
     int64_t wlo, whi;
     interior(w, 1, &wlo, &whi);
-    for (int64_t p = 0; p < s->planes; p++) {
+    for (int64_t p = p_begin; p < p_end; p++) {
         const float *xp = x + p * H * W;
         for (int64_t oh = 0; oh < OH; oh++) {
             int64_t bh = oh * w->stride[0] - w->pad_begin[0], h0, h1;
@@ -284,6 +291,25 @@ static void maxpool2d_sep(const struct pool_state *s, const float *x, float *y, 
     }
 }
 
+/* Pools over fewer input elements than this run on one thread. */
+#define POOL_PAR_MIN (1 << 15)
+
+struct sep_job {
+    const struct pool_state *s;
+    const float *x;
+    float *y;
+    float *scratch; /* (threads, row_floats) */
+    int64_t chunk;  /* planes per item */
+};
+
+static void maxpool_sep_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct sep_job *j = ctx;
+    int64_t p1 = end * j->chunk;
+    maxpool2d_sep(j->s, j->x, j->y, j->scratch + tid * j->s->row_floats, begin * j->chunk,
+                  p1 < j->s->planes ? p1 : j->s->planes);
+}
+
 static enum nnp_status maxpool_prepare(struct nnp_exec_node *n, struct nnp_arena *a)
 {
     return pool_prepare(n, a, POOL_MAX);
@@ -297,7 +323,15 @@ static enum nnp_status maxpool_run(struct nnp_exec_node *n, bool general)
     int64_t *ind = n->n_out > 1 && n->out[1] ? n->out[1]->data : NULL;
     bool use2d = !general && s->w.n_sp <= 2;
     if (use2d && s->dtype == NNP_DTYPE_F32 && !ind) {
-        maxpool2d_sep(s, x, y, n->scratch);
+        /* planes in blocks over the threads, each its own scratch row: every output is
+         * computed as on one thread (bit-identical) */
+        struct sep_job j = {s, x, y, n->scratch, s->planes};
+        int64_t work = s->planes * s->w2d.in[0] * s->w2d.in[1];
+        int threads = nnp_pool_threads(n->pool);
+        if (threads > 1 && work >= POOL_PAR_MIN && s->planes >= 2 * threads)
+            j.chunk = (s->planes + 4 * threads - 1) / (4 * threads);
+        nnp_parallel_for(j.chunk < s->planes ? n->pool : NULL,
+                         (s->planes + j.chunk - 1) / (j.chunk ? j.chunk : 1), maxpool_sep_task, &j);
         return NNP_OK;
     }
     switch (s->dtype) {

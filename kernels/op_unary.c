@@ -7,7 +7,8 @@
  * kernel calls the scalar function through the table for every element; the
  * forward kernel is the same function inlined into a loop of its own (one per
  * operator, generated), which the compiler vectorises where the function is
- * simple (Relu, LeakyRelu, Neg, Abs, Clip, HardSigmoid...). float16,
+ * simple (Relu, LeakyRelu, Neg, Abs, Clip, HardSigmoid...); Exp, Erf, Sigmoid
+ * and Gelu (exact) call the vectorised polynomials of vmath.c instead. float16,
  * bfloat16 and float64 are computed in float32 (within the tolerance their
  * consumers compare with; float64 models are rare in deployment); integer
  * types through int64, wrapping as the type does (Neg of INT_MIN is INT_MIN).
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "op_tensor.h"
+#include "vmath.h"
 
 struct un_params {
     float alpha, beta; /* LeakyRelu alpha; HardSigmoid alpha, beta */
@@ -159,20 +161,29 @@ static int64_t clip_i(int64_t x, const struct un_params *p)
     }
 UN_LOOP(relu)
 UN_LOOP(leakyrelu)
-UN_LOOP(sigmoid)
 UN_LOOP(tanh)
-UN_LOOP(erf)
-UN_LOOP(gelu)
 UN_LOOP(gelu_tanh)
 UN_LOOP(hardsigmoid)
 UN_LOOP(hardswish)
 UN_LOOP(sqrt)
-UN_LOOP(exp)
 UN_LOOP(log)
 UN_LOOP(neg)
 UN_LOOP(abs)
 UN_LOOP(reciprocal)
 UN_LOOP(clip)
+
+/* exp, erf and what is built on them: the vectorised polynomials of vmath.c
+ * (<= 2 ulp from libm, checked by the unit tests) instead of a libm call per element */
+#define UN_VLOOP(name)                                                                             \
+    static void name##_loop(int64_t n, float *o, const float *x, const struct un_params *p)        \
+    {                                                                                              \
+        (void)p;                                                                                   \
+        nnp_v##name(n, o, x);                                                                      \
+    }
+UN_VLOOP(sigmoid)
+UN_VLOOP(erf)
+UN_VLOOP(gelu)
+UN_VLOOP(exp)
 
 enum un_kind {
     U_RELU, U_LEAKYRELU, U_SIGMOID, U_TANH, U_ERF, U_GELU, U_GELU_TANH, U_HARDSIGMOID,

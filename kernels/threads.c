@@ -1,8 +1,10 @@
 /* kernels/threads.c — the runtime's thread pool (see threads.h).
  *
  * One job at a time: the caller publishes (fn, ctx, n), bumps `gen` and wakes
- * the workers; each runs its chunk and counts `pending` down; the last one
- * wakes the caller. A worker that finished spins on `gen` for WORKER_SPIN_NS
+ * the workers; every thread takes items from `next` until none are left, and
+ * the caller returns once `done_items` reaches n (the thread finishing the last
+ * item wakes it). Workers that arrive after the last item was taken leave
+ * without touching the job. A worker that finished spins on `gen` for WORKER_SPIN_NS
  * before it sleeps: a network's kernels follow each other within a few
  * microseconds, and a condition-variable wake-up costs about as much as a
  * small kernel. The spin is bounded so that an idle runtime costs nothing.
@@ -33,19 +35,21 @@ struct nnp_pool {
     pthread_t *tids;             /* (threads - 1) */
     struct pool_worker *workers; /* (threads - 1) */
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* workers: gen moved or stop */
-    pthread_cond_t done; /* caller: pending reached 0 */
+    pthread_cond_t wake;      /* workers: gen moved or stop */
+    pthread_cond_t done;      /* caller: every item finished */
     atomic_uint_fast64_t gen; /* jobs published so far */
-    atomic_int pending;       /* workers that have not finished the current job */
-    bool stop;                /* under mu */
-    /* the current job, written before gen moves */
+    atomic_bool active;       /* the job of `gen` is still taking items */
+    atomic_int refs;          /* workers inside the current job (reading fn, ctx, n) */
+    atomic_int_fast64_t next; /* the next item to hand out */
+    atomic_int_fast64_t done_items;
+    bool stop; /* under mu */
+    /* the current job, written while no worker is inside one (refs == 0, !active) */
     nnp_task_fn fn;
     void *ctx;
     int64_t n;
-    int n_chunks;
 };
 
-/* Set on workers, and on the caller while it runs its chunk: a nested parallel_for runs
+/* Set on workers, and on the caller while it runs items: a nested parallel_for runs
  * serially instead of waiting for threads that are busy with the outer job. */
 static _Thread_local bool in_job;
 
@@ -63,14 +67,21 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* chunk t of n split into k: [n*t/k, n*(t+1)/k) */
-static void run_chunk(const struct nnp_pool *p, int t)
+/* take items one at a time until none are left: a thread the scheduler delays (the
+ * machine is shared) leaves its items to the others instead of holding everyone up */
+static void run_items(struct nnp_pool *p, int tid)
 {
-    if (t >= p->n_chunks)
-        return;
-    int64_t b = p->n * t / p->n_chunks, e = p->n * (t + 1) / p->n_chunks;
-    if (e > b)
-        p->fn(p->ctx, b, e, t);
+    for (;;) {
+        int64_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            return;
+        p->fn(p->ctx, i, i + 1, tid);
+        if (atomic_fetch_add(&p->done_items, 1) + 1 == p->n && tid != 0) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static void *worker_main(void *arg)
@@ -82,25 +93,26 @@ static void *worker_main(void *arg)
     for (;;) {
         /* wait for a new generation: spin a little, then sleep */
         int64_t t0 = now_ns();
-        for (int i = 0; atomic_load_explicit(&p->gen, memory_order_acquire) == seen; i++) {
+        for (int i = 0; atomic_load(&p->gen) == seen; i++) {
             cpu_relax();
             if ((i & 63) == 63 && now_ns() - t0 > WORKER_SPIN_NS)
                 break;
         }
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !p->stop)
+        while (atomic_load(&p->gen) == seen && !p->stop)
             pthread_cond_wait(&p->wake, &p->mu);
         bool stop = p->stop;
         pthread_mutex_unlock(&p->mu);
         if (stop)
             return NULL;
-        seen = atomic_load_explicit(&p->gen, memory_order_acquire);
-        run_chunk(p, w->tid);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        seen = atomic_load(&p->gen);
+        /* join the job unless it is over already (the caller may have finished every
+         * item while this thread was waking): then the job's fields may be rewritten
+         * at any time, and only a thread counted in refs may read them */
+        atomic_fetch_add(&p->refs, 1);
+        if (atomic_load(&p->gen) == seen && atomic_load(&p->active))
+            run_items(p, w->tid);
+        atomic_fetch_sub(&p->refs, 1);
     }
 }
 
@@ -123,7 +135,10 @@ struct nnp_pool *nnp_pool_new(int threads)
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->active, false);
+    atomic_init(&p->refs, 0);
+    atomic_init(&p->next, 0);
+    atomic_init(&p->done_items, 0);
     for (int t = 1; t < threads; t++) {
         p->workers[t - 1] = (struct pool_worker){p, t};
         if (pthread_create(&p->tids[t - 1], NULL, worker_main, &p->workers[t - 1]) != 0)
@@ -169,29 +184,36 @@ void nnp_parallel_for(struct nnp_pool *p, int64_t n, nnp_task_fn fn, void *ctx)
         fn(ctx, 0, n, 0);
         return;
     }
-    NNP_ASSERT(atomic_load(&p->pending) == 0); /* one job at a time */
+    NNP_ASSERT(!atomic_load(&p->active) && atomic_load(&p->refs) == 0); /* one job at a time */
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->n_chunks = n < p->threads ? (int)n : p->threads;
-    atomic_store_explicit(&p->pending, p->n_started, memory_order_relaxed);
+    atomic_store(&p->next, 0);
+    atomic_store(&p->done_items, 0);
+    atomic_store(&p->active, true);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
 
     in_job = true;
-    run_chunk(p, 0);
+    run_items(p, 0);
     in_job = false;
 
+    /* wait for the items the workers took, not for workers that took none: a worker the
+     * scheduler has not run yet must not hold the caller up */
     int64_t t0 = now_ns();
-    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
+    for (int i = 0; atomic_load(&p->done_items) != n; i++) {
         cpu_relax();
         if ((i & 63) == 63 && now_ns() - t0 > CALLER_SPIN_NS)
             break;
     }
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
+    while (atomic_load(&p->done_items) != n)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+    /* retire the job; a worker between joining and checking `active` leaves at once */
+    atomic_store(&p->active, false);
+    while (atomic_load(&p->refs) != 0)
+        cpu_relax();
 }

@@ -19,8 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "kernels/gemv.h"
 #include "kernels/op.h"
+#include "kernels/threads.h"
 
 /* --- random data, reproducible --- */
 
@@ -58,7 +61,8 @@ struct t_node {
     void *got[T_MAX_OUT]; /* forward's outputs, kept while reference runs */
     int n_in, n_out;
     struct nnp_exec_node e;
-    char what[256]; /* the case, for failure messages */
+    struct nnp_pool *pool; /* threads for forward (NULL: one); prepare sizes scratch by it */
+    char what[256];        /* the case, for failure messages */
 };
 
 static void tn_init(struct t_node *t, const char *op_type, int n_out)
@@ -166,7 +170,8 @@ static enum nnp_status tn_prepare(struct t_node *t, int64_t opset)
     e->n_out = t->n_out;
     e->in = t->pin;
     e->out = t->pout;
-    e->threads = 1;
+    e->threads = nnp_pool_threads(t->pool);
+    e->pool = t->pool;
     e->opset = opset;
     enum nnp_status st = e->op->prepare(e, t->arena);
     if (st != NNP_OK)
@@ -237,6 +242,31 @@ static void tn_check(struct t_node *t, int64_t opset, double len)
             }
         }
     }
+}
+
+/* The threaded paths: prepare for `pool`'s threads, run forward on the pool and on one
+ * thread (the same state and scratch), and hold both to the reference. `exact`: the
+ * two forward runs must agree bit for bit (the paths threads.h calls bit-identical). */
+static void tn_check_threads(struct t_node *t, struct nnp_pool *pool, int64_t opset, double len,
+                             bool exact)
+{
+    t->pool = pool;
+    tn_check(t, opset, len); /* forward on the pool against the reference */
+    float *pooled = t->got[0];
+    const struct nnp_rt_value *v = &t->out[0];
+    cr_assert_eq(v->dtype, NNP_DTYPE_F32);
+    t->e.pool = NULL;
+    tn_run(t, false);
+    for (int64_t i = 0; i < v->numel; i++) {
+        float one = ((float *)v->data)[i];
+        if (exact)
+            cr_assert(memcmp(&one, &pooled[i], sizeof one) == 0,
+                      "%s: element %lld: %.9g on 2 threads, %.9g on 1", t->what, (long long)i,
+                      pooled[i], one);
+        else
+            expect_close(t->what, 0, i, pooled[i], one, len);
+    }
+    t->e.pool = pool;
 }
 
 /* prepare must fail with `want` and a message containing `part` */
@@ -445,6 +475,71 @@ Test(gemm, batch1_linear_layer_large)
     }
 }
 
+/* Threads: the column split of every kernel, on shapes large enough to be split
+ * (mm_run's thresholds) and odd enough to leave partial blocks. */
+Test(gemm, threaded_against_reference_and_one_thread)
+{
+    struct nnp_pool *pool = nnp_pool_new(2);
+    cr_assert_not_null(pool);
+    static const int64_t ms[] = {1, 4, 7, 33, 129};
+    static const int64_t ns[] = {33, 129, 1000};
+    static const int64_t ks[] = {129, 1031};
+    int variant = 0;
+    for (size_t mi = 0; mi < 5; mi++)
+        for (size_t ni = 0; ni < 3; ni++)
+            for (size_t ki = 0; ki < 2; ki++)
+                for (int tb = 0; tb < 2; tb++) {
+                    int64_t m = ms[mi], n = ns[ni], k = ks[ki];
+                    struct t_node t;
+                    tn_init(&t, "Gemm", 1);
+                    tn_input(&t, 0, NNP_DTYPE_F32, 2, (int64_t[]){m, k});
+                    tn_input(&t, 1, NNP_DTYPE_F32, 2, tb ? (int64_t[]){n, k} : (int64_t[]){k, n});
+                    if (variant % 3 == 1)
+                        tn_input(&t, 2, NNP_DTYPE_F32, 1, (int64_t[]){n});
+                    else if (variant % 3 == 2)
+                        tn_input(&t, 2, NNP_DTYPE_F32, 2, (int64_t[]){m, n});
+                    if (variant % 2) {
+                        attr_float(&t, "alpha", 0.5f);
+                        attr_float(&t, "beta", -2.0f);
+                    }
+                    if (tb)
+                        attr_int(&t, "transB", 1);
+                    tn_what(&t, "Gemm threads=2 M=%lld K=%lld N=%lld transB=%d C#%d", (long long)m,
+                            (long long)k, (long long)n, tb, variant % 3);
+                    variant++;
+                    /* the matrix-vector kernels (M <= 4) split bit-identically */
+                    tn_check_threads(&t, pool, 17, (double)k + 1, m <= 4);
+                    tn_free(&t);
+                }
+    nnp_pool_free(pool);
+}
+
+Test(matmul, threaded_against_reference_and_one_thread)
+{
+    struct nnp_pool *pool = nnp_pool_new(2);
+    cr_assert_not_null(pool);
+    /* {A dims, B dims}: shared B (rows folded), batched products, a vector */
+    static const int64_t shapes[][2][3] = {
+        {{7, 33, 129}, {1, 129, 129}}, {{33, 7, 129}, {33, 129, 33}},
+        {{1, 1, 1031}, {1, 1031, 129}}, {{3, 129, 129}, {3, 129, 7}},
+        {{1, 129, 1031}, {1, 1031, 1}},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        struct t_node t;
+        tn_init(&t, "MatMul", 1);
+        tn_input(&t, 0, NNP_DTYPE_F32, 3, shapes[i][0]);
+        if (shapes[i][1][0] == 1)
+            tn_input(&t, 1, NNP_DTYPE_F32, 2, shapes[i][1] + 1);
+        else
+            tn_input(&t, 1, NNP_DTYPE_F32, 3, shapes[i][1]);
+        tn_what(&t, "MatMul threads=2 #%zu", i);
+        /* whole products per thread are bit-identical; a split sgemm need not be */
+        tn_check_threads(&t, pool, 17, (double)shapes[i][0][2] + 1, i == 1 || i == 3 || i == 4);
+        tn_free(&t);
+    }
+    nnp_pool_free(pool);
+}
+
 Test(gemm, errors_name_what_was_found)
 {
     struct t_node t;
@@ -571,7 +666,15 @@ struct conv_case {
     bool bias;
 };
 
+static void conv_run_on(const struct conv_case *cc, int idx, struct nnp_pool *pool, bool exact);
+
 static void conv_run(const struct conv_case *cc, int idx)
+{
+    conv_run_on(cc, idx, NULL, false);
+}
+
+/* on `pool` (NULL: one thread); exact: bit-identical to one thread */
+static void conv_run_on(const struct conv_case *cc, int idx, struct nnp_pool *pool, bool exact)
 {
     struct t_node t;
     tn_init(&t, "Conv", 1);
@@ -607,7 +710,10 @@ static void conv_run(const struct conv_case *cc, int idx)
             (long long)cc->k[1], (long long)cc->s[0], (long long)cc->s[1], (long long)cc->d[0],
             (long long)cc->d[1], (long long)cc->pb[0], (long long)cc->pb[1], (long long)cc->pe[0],
             (long long)cc->pe[1], cc->auto_pad ? cc->auto_pad : "", cc->bias ? " bias" : "");
-    tn_check(&t, 17, (double)(cc->c / cc->group * kprod + 1));
+    if (pool)
+        tn_check_threads(&t, pool, 17, (double)(cc->c / cc->group * kprod + 1), exact);
+    else
+        tn_check(&t, 17, (double)(cc->c / cc->group * kprod + 1));
     tn_free(&t);
 }
 
@@ -692,6 +798,159 @@ Test(conv, named_fast_paths)
     /* clang-format on */
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         conv_run(&cases[i], (int)i);
+}
+
+/* Threads: blocks of images (bit-identical to one thread), (image, group) units,
+ * and batch 1 with the output channels split; batches 1, 7, 33 and 129 leave
+ * partial blocks. */
+Test(conv, threaded_against_reference_and_one_thread)
+{
+    struct nnp_pool *pool = nnp_pool_new(2);
+    cr_assert_not_null(pool);
+    /* clang-format off */
+    const struct conv_case cases[] = {
+        /* shift (stride 1, few channels), im2col (stride 2; many channels, narrow) */
+        {2, 7, 6, 16, 1, {14, 14}, {5, 5}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+        {2, 33, 1, 6, 1, {28, 28}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, NULL, true},
+        {2, 7, 16, 32, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 129, 4, 64, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, false},
+        {2, 7, 4, 6, 2, {9, 33}, {3, 3}, {1, 1}, {1, 2}, {0, 2}, {1, 2}, NULL, true},
+        /* pointwise, depthwise, 3-D: (image, group) units */
+        {2, 7, 16, 33, 1, {7, 33}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+        {2, 7, 16, 16, 16, {33, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {3, 7, 4, 8, 2, {5, 5, 5}, {3, 3, 3}, {1, 1, 1},
+         {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, "SAME_UPPER", false},
+    };
+    /* batch 1, one group, large enough to split the output channels */
+    const struct conv_case split[] = {
+        {2, 1, 16, 64, 1, {33, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 16, 129, 1, {33, 33}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 64, 129, 1, {33, 33}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        conv_run_on(&cases[i], (int)i, pool, true);
+    for (size_t i = 0; i < sizeof split / sizeof *split; i++)
+        conv_run_on(&split[i], (int)i, pool, false);
+    nnp_pool_free(pool);
+}
+
+/* MaxPool's separable path in blocks of planes over two threads: bit-identical */
+Test(maxpool, threaded_against_reference_and_one_thread)
+{
+    struct nnp_pool *pool = nnp_pool_new(2);
+    cr_assert_not_null(pool);
+    static const int64_t dims[][4] = {{7, 33, 33, 33}, {1, 129, 33, 7}, {33, 7, 28, 28}};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+        struct t_node t;
+        tn_init(&t, "MaxPool", 1);
+        tn_input(&t, 0, NNP_DTYPE_F32, 4, dims[i]);
+        attr_ints(&t, "kernel_shape", 2, (int64_t[]){3, 2});
+        attr_ints(&t, "strides", 2, (int64_t[]){2, 1});
+        attr_ints(&t, "pads", 4, (int64_t[]){1, 0, 1, 1});
+        tn_what(&t, "MaxPool threads=2 #%zu", i);
+        tn_check_threads(&t, pool, 12, 1, true);
+        tn_free(&t);
+    }
+    nnp_pool_free(pool);
+}
+
+/* OpenBLAS 0.3.21 (Debian's pthread build) called from two of our threads at once,
+ * each a single-threaded sgemm: the results must be those of the same calls made one
+ * after another (run under ASan too, by the SAN build). */
+struct sgemm_ctx {
+    const float *a, *b;
+    float *c; /* (items, n, n) */
+    int n;
+};
+
+static void sgemm_item(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct sgemm_ctx *x = ctx;
+    (void)tid;
+    for (int64_t i = begin; i < end; i++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, i % 2 ? CblasTrans : CblasNoTrans, x->n, x->n,
+                    x->n, 1.0f, x->a, x->n, x->b, x->n, 0.0f, x->c + i * x->n * x->n, x->n);
+}
+
+Test(threads, openblas_concurrent_calls_match_serial)
+{
+    enum { N = 129, ITEMS = 16 };
+    openblas_set_num_threads(1);
+    float *a = rand_buf(N * N), *b = rand_buf(N * N);
+    float *serial = malloc(sizeof(float) * ITEMS * N * N);
+    float *par = malloc(sizeof(float) * ITEMS * N * N);
+    struct sgemm_ctx s = {a, b, serial, N};
+    sgemm_item(&s, 0, ITEMS, 0);
+    struct nnp_pool *pool = nnp_pool_new(2);
+    cr_assert_not_null(pool);
+    s.c = par;
+    for (int rep = 0; rep < 20; rep++) {
+        memset(par, 0xff, sizeof(float) * ITEMS * N * N);
+        nnp_parallel_for(pool, ITEMS, sgemm_item, &s);
+        cr_assert(memcmp(par, serial, sizeof(float) * ITEMS * N * N) == 0, "repetition %d", rep);
+    }
+    nnp_pool_free(pool);
+    free(a);
+    free(b);
+    free(serial);
+    free(par);
+}
+
+struct count_ctx {
+    int *hits;           /* (n) */
+    struct nnp_pool *pool; /* for the nested call */
+    int tid_max;           /* items that saw something wrong */
+    int64_t n;             /* items */
+};
+
+struct inner_ctx {
+    int hits[3];
+    bool nested; /* called from inside a job: must run on its caller alone, all at once */
+};
+
+static void count_inner(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    struct inner_ctx *c = ctx;
+    bool serial = tid == 0 && begin == 0 && end == 3;
+    for (int64_t i = begin; i < end; i++)
+        c->hits[i] += !c->nested || serial ? 1 : 100;
+}
+
+static void count_item(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    struct count_ctx *c = ctx;
+    for (int64_t i = begin; i < end; i++)
+        __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+    /* inside a job unless the outer call ran everything on the caller (no pool, n < 2) */
+    struct inner_ctx in = {{0}, c->pool && (begin > 0 || end - begin < c->n)};
+    nnp_parallel_for(c->pool, 3, count_inner, &in);
+    /* no criterion assertion here: it cannot fail from a worker thread */
+    bool bad = tid >= 2 || in.hits[0] != 1 || in.hits[1] != 1 || in.hits[2] != 1;
+    __atomic_fetch_add(&c->tid_max, bad ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+Test(threads, every_item_once)
+{
+    static const int64_t ns[] = {0, 1, 2, 7, 33, 129, 1000};
+    struct nnp_pool *pool = nnp_pool_new(2);
+    cr_assert_not_null(pool);
+    cr_assert_eq(nnp_pool_threads(pool), 2);
+    cr_assert_eq(nnp_pool_threads(NULL), 1);
+    cr_assert_null(nnp_pool_new(1));
+    for (int rep = 0; rep < 50; rep++)
+        for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+            int *hits = calloc((size_t)ns[k] + 1, sizeof *hits);
+            struct count_ctx c = {hits, rep % 2 ? pool : NULL, 0, ns[k]};
+            nnp_parallel_for(c.pool, ns[k], count_item, &c);
+            for (int64_t i = 0; i < ns[k]; i++)
+                cr_assert_eq(hits[i], 1, "n=%lld item %lld ran %d times", (long long)ns[k],
+                             (long long)i, hits[i]);
+            cr_assert_eq(c.tid_max, 0, "a tid out of range, or a nested call not run serially");
+            free(hits);
+        }
+    nnp_pool_free(pool);
+    nnp_pool_free(NULL);
 }
 
 Test(conv, output_shapes)

@@ -6,7 +6,9 @@
  * Fast kernels are checked against their reference kernels on odd shapes
  * (1, 7, 33, 129) so that every broadcast, merge and blocking path is taken;
  * the rest checks ONNX semantics the node tests do not reach (clamping, wrap,
- * float16 specials, errors).
+ * float16 specials, errors). The vectorised exp and erf of vmath.c are swept
+ * against double libm, and Softmax / LayerNormalization's fast rows are held to
+ * their reference kernels here too.
  */
 #include <criterion/criterion.h>
 
@@ -18,6 +20,7 @@
 
 #include "kernels/op.h"
 #include "kernels/op_tensor.h"
+#include "kernels/vmath.h"
 
 /* --- one node, by hand --- */
 
@@ -113,6 +116,8 @@ static enum nnp_status fx_prepare(struct fx *f)
     enum nnp_status st = f->op->prepare(&f->n, f->a);
     if (st != NNP_OK)
         return st;
+    if (f->n.scratch_bytes)
+        f->n.scratch = nnp_arena_alloc(f->a, f->n.scratch_bytes);
     for (int k = 0; k < f->n.n_out; k++) {
         struct nnp_rt_value *o = f->pout[k];
         if (o && !o->is_const) {
@@ -411,6 +416,147 @@ Test(unary, fast_matches_reference)
             if (strcmp(ops[o], "Gelu") == 0 && s % 2)
                 fx_attr_string(&f, "approximate", "tanh");
             fx_fast_vs_ref(&f, ops[o]);
+            fx_free(&f);
+        }
+}
+
+/* --- vmath.c: exp and erf against double libm --- */
+
+/* |got - want| in units of the float ulp at want (subnormal spacing below FLT_MIN) */
+static double ulps(float got, double want)
+{
+    double w = fabs(want), u = 0x1p-149;
+    if (w >= FLT_MIN) {
+        int e;
+        frexp(w, &e);
+        u = ldexp(1.0, e - 24);
+    }
+    return fabs((double)got - want) / u;
+}
+
+/* Every 64th float bit pattern (67M inputs, both signs, every exponent): the
+ * bound the header promises. exp's results within half an ulp of overflow may
+ * round to +inf (libm gives FLT_MAX); results below FLT_MIN are held to one
+ * subnormal step. */
+static void sweep(int isa)
+{
+    enum { CHUNK = 1 << 14, STEP = 64 };
+    static float x[CHUNK], ye[CHUNK], yf[CHUNK];
+    double worst_exp = 0, worst_erf = 0;
+    float at_exp = 0, at_erf = 0;
+    for (uint64_t base = 0; base < (1ull << 32); base += (uint64_t)CHUNK * STEP) {
+        for (int i = 0; i < CHUNK; i++) {
+            uint32_t bits = (uint32_t)(base + (uint64_t)i * STEP);
+            memcpy(&x[i], &bits, sizeof bits);
+        }
+        nnp_vexp(CHUNK, ye, x);
+        nnp_verf(CHUNK, yf, x);
+        for (int i = 0; i < CHUNK; i++) {
+            if (isnan(x[i])) {
+                cr_assert(isnan(ye[i]) && isnan(yf[i]), "NaN in, not NaN out");
+                continue;
+            }
+            double e = exp((double)x[i]), r = erf((double)x[i]);
+            double ue;
+            if (e > FLT_MAX)
+                ue = (isinf(ye[i]) || e - ye[i] <= ldexp(1.0, 103)) ? 0 : INFINITY;
+            else if (e < FLT_MIN)
+                ue = fabs(ye[i] - e) <= 0x1p-149 ? 0 : INFINITY;
+            else
+                ue = ulps(ye[i], e);
+            double uf = ulps(yf[i], r);
+            if (ue > worst_exp)
+                worst_exp = ue, at_exp = x[i];
+            if (uf > worst_erf)
+                worst_erf = uf, at_erf = x[i];
+        }
+    }
+    cr_log_info("vmath (isa %d): exp max %.3f ulp at %a, erf max %.3f ulp at %a", isa, worst_exp,
+                (double)at_exp, worst_erf, (double)at_erf);
+    cr_assert(worst_exp <= 2.0, "exp: %.3f ulp at %a", worst_exp, (double)at_exp);
+    cr_assert(worst_erf <= 2.0, "erf: %.3f ulp at %a", worst_erf, (double)at_erf);
+}
+
+/* every build this CPU can run: the baseline is what a machine without AVX2 gets */
+Test(vmath, exp_erf_dense_sweep, .timeout = 300)
+{
+    for (int isa = NNP_VMATH_BASE; isa <= NNP_VMATH_AVX512; isa++)
+        if (nnp_vmath_limit_isa(isa) == isa)
+            sweep(isa);
+    nnp_vmath_limit_isa(NNP_VMATH_AVX512);
+}
+
+Test(vmath, specials_and_tails)
+{
+    cr_assert_eq(nnp_expf_v(INFINITY), INFINITY);
+    cr_assert_eq(nnp_expf_v(-INFINITY), 0.0f);
+    cr_assert_eq(nnp_expf_v(89.0f), INFINITY);
+    cr_assert_eq(nnp_expf_v(-110.0f), 0.0f);
+    cr_assert_eq(nnp_expf_v(0.0f), 1.0f);
+    cr_assert_eq(nnp_erff_v(INFINITY), 1.0f);
+    cr_assert_eq(nnp_erff_v(-INFINITY), -1.0f);
+    cr_assert_eq(nnp_erff_v(0.0f), 0.0f);
+    cr_assert(signbit(nnp_erff_v(-0.0f)), "erf(-0) is -0");
+    cr_assert(isnan(nnp_expf_v(NAN)) && isnan(nnp_erff_v(NAN)));
+    /* a row's tail goes through a padded block: same value wherever an element sits */
+    for (int s = 0; s < 4; s++) {
+        int64_t n = odd[s];
+        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        for (int64_t i = 0; i < n; i++)
+            x[i] = frand() * 20.0f;
+        nnp_verf(n, y, x);
+        for (int64_t i = 0; i < n; i++)
+            cr_assert_eq(y[i], nnp_erff_v(x[i]), "erf n=%lld i=%lld", (long long)n, (long long)i);
+        nnp_vexp(n, y, x);
+        for (int64_t i = 0; i < n; i++)
+            cr_assert_eq(y[i], nnp_expf_v(x[i]), "exp n=%lld i=%lld", (long long)n, (long long)i);
+        /* one row of n, against the formula with the same exp */
+        nnp_vsoftmax_rows(1, n, y, x);
+        float mx = -INFINITY;
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++)
+            mx = x[i] > mx ? x[i] : mx;
+        for (int64_t i = 0; i < n; i++)
+            sum += nnp_expf_v(x[i] - mx);
+        for (int64_t i = 0; i < n; i++) {
+            double want = nnp_expf_v(x[i] - mx) / sum;
+            cr_assert(fabs(y[i] - want) <= 1e-6 * want + 1e-30,
+                      "softmax n=%lld i=%lld: %g, want %g", (long long)n, (long long)i,
+                      (double)y[i], want);
+        }
+        free(x);
+        free(y);
+    }
+}
+
+/* Softmax / LogSoftmax along each axis and LayerNormalization rows of odd lengths */
+Test(norm, fast_matches_reference)
+{
+    for (int s = 0; s < 4; s++)
+        for (int axis = 0; axis < 2; axis++)
+            for (int lg = 0; lg < 2; lg++) {
+                struct fx f;
+                fx_init(&f, lg ? "LogSoftmax" : "Softmax", 1, 1, 13);
+                fill_f32(fx_in(&f, 0, NNP_DTYPE_F32, 2, (int64_t[]){3, odd[s]}, NULL, false));
+                fx_attr_int(&f, "axis", axis);
+                fx_fast_vs_ref(&f, lg ? "LogSoftmax" : "Softmax");
+                fx_free(&f);
+            }
+    for (int s = 0; s < 4; s++)
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            struct fx f;
+            fx_init(&f, "LayerNormalization", 2 + with_bias, 3, 17);
+            int64_t dims[2] = {5, odd[s]};
+            struct nnp_rt_value *x = fx_in(&f, 0, NNP_DTYPE_F32, 2, dims, NULL, false);
+            fill_f32(x);
+            for (int64_t i = 0; i < x->numel; i++) /* an offset the mean must remove */
+                ((float *)x->data)[i] += 10.0f;
+            fill_f32(fx_in(&f, 1, NNP_DTYPE_F32, 1, &odd[s], NULL, false));
+            if (with_bias)
+                fill_f32(fx_in(&f, 2, NNP_DTYPE_F32, 1, &odd[s], NULL, false));
+            f.out[1].name = "mean";
+            f.out[2].name = "istd";
+            fx_fast_vs_ref(&f, "LayerNormalization");
             fx_free(&f);
         }
 }
@@ -763,6 +909,17 @@ Test(transpose, fast_paths_match_reference)
                 fx_free(&f);
             }
         }
+    /* attention's heads, [B,16,4,d] -> [B,4,16,d]: contiguous runs of d, short ones
+     * moved without memcpy calls */
+    static const int64_t run[] = {1, 7, 12, 17, 33, 129};
+    for (size_t s = 0; s < sizeof run / sizeof *run; s++) {
+        struct fx f;
+        fx_init(&f, "Transpose", 1, 1, 13);
+        fx_attr_ints(&f, "perm", 4, (int64_t[]){0, 2, 1, 3});
+        fill_f32(fx_in(&f, 0, NNP_DTYPE_F32, 4, (int64_t[]){3, 16, 4, run[s]}, NULL, false));
+        fx_fast_vs_ref(&f, "Transpose heads");
+        fx_free(&f);
+    }
 }
 
 /* --- Slice --- */
