@@ -184,7 +184,12 @@ void nnp_parallel_for(struct nnp_pool *p, int64_t n, nnp_task_fn fn, void *ctx)
         fn(ctx, 0, n, 0);
         return;
     }
-    NNP_ASSERT(!atomic_load(&p->active) && atomic_load(&p->refs) == 0); /* one job at a time */
+    NNP_ASSERT(!atomic_load(&p->active)); /* one job at a time */
+    /* A worker that woke for the previous job after it ended may hold a reference for a
+     * moment: it finds the job inactive and lets go without reading the fields, which
+     * are rewritten below only once no worker is inside. */
+    while (atomic_load(&p->refs) != 0)
+        cpu_relax();
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
