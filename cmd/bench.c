@@ -165,13 +165,8 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     nnp_latency_compute(&b.latency, ms, n, (int)batch, threads);
     b.latency.peak_bytes = b.peak_bytes;
     if (cli_flag(a, "json")) {
-        char *text = nnp_bench_json(&b);
-        if (!text) {
-            rc = cli_fail(nnp_errorf(NNP_ERR_NOMEM, "out of memory writing JSON"));
+        if ((rc = cli_print_json(nnp_bench_json(&b))) != 0)
             goto done;
-        }
-        fputs(text, stdout);
-        free(text);
     } else if (!a->quiet) {
         print_table(&b);
     }

@@ -229,6 +229,15 @@ int cli_float(const struct cli_args *a, const char *name, double def, double min
     return 0;
 }
 
+int cli_print_json(char *text)
+{
+    if (!text)
+        return cli_fail(nnp_errorf(NNP_ERR_NOMEM, "out of memory writing JSON"));
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
 int cli_fail(enum nnp_status st)
 {
     fprintf(stderr, "nnpress: error: %s\n", nnp_error_message());

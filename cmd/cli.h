@@ -76,6 +76,9 @@ int cli_int(const struct cli_args *a, const char *name, int64_t def, int64_t min
 int cli_float(const struct cli_args *a, const char *name, double def, double min, double max,
               double *out);
 
+/*! Print a JSON document made by formats/report_json.c on stdout and free it; NULL (the
+ *  writer ran out of memory) is reported as an error. @return 0 or the exit code. */
+int cli_print_json(char *text);
 /*! Print "nnpress: error: <message>" once and @return the exit code for st. */
 int cli_fail(enum nnp_status st);
 /*! Print a usage error ("nnpress: error: <cmd>: ...") and @return 2. */

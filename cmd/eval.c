@@ -352,13 +352,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         e.accuracy.sqnr_db = rows[0].sqnr_db;
     }
     if (cli_flag(a, "json")) {
-        char *text = nnp_eval_json(&e);
-        if (!text) {
-            rc = cli_fail(nnp_errorf(NNP_ERR_NOMEM, "out of memory writing JSON"));
-            goto done;
-        }
-        fputs(text, stdout);
-        free(text);
+        rc = cli_print_json(nnp_eval_json(&e));
     } else if (!a->quiet) {
         printf("%-6s %s\n", "model", model);
         printf("%-6s %s (%" PRId64 " samples)\n", "data", data, count);

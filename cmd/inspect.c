@@ -93,11 +93,7 @@ static int inspect_data(struct cli_args *a, const char *path)
     };
     memcpy(ds.dims, dims, sizeof ds.dims);
     if (cli_flag(a, "json")) {
-        char *text = nnp_data_json(&ds);
-        if (!text)
-            return cli_fail(nnp_errorf(NNP_ERR_NOMEM, "out of memory writing JSON"));
-        fputs(text, stdout);
-        free(text);
+        return cli_print_json(nnp_data_json(&ds));
     } else if (!a->quiet) {
         char shape[256];
         size_t k = (size_t)snprintf(shape, sizeof shape, "[");
@@ -128,19 +124,13 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     if (rc)
         return rc;
     if (cli_flag(a, "json")) {
-        char *text = nnp_inspect_json(m.g, &m.rep);
-        if (!text) {
-            model_unload(&m);
-            return cli_fail(nnp_errorf(NNP_ERR_NOMEM, "out of memory writing JSON"));
-        }
-        fputs(text, stdout);
-        free(text);
+        rc = cli_print_json(nnp_inspect_json(m.g, &m.rep));
     } else if (!a->quiet) {
         show_model(m.g, &m.rep);
         show_layers(&m.rep.summary);
     }
     model_unload(&m);
-    return 0;
+    return rc;
 }
 
 const struct cli_cmd cmd_inspect = {
