@@ -122,15 +122,21 @@ bench: deps
 	$(MAKE) $(B)/nnpress
 	sh tests/bench/run.sh $(B)
 
+# man/build.sh stamps each page with the date its source gives, never today's
 MANS := $(wildcard man/*.scd)
+MAN1 := $(filter %.1,$(MANS:.scd=))
+MAN5 := $(filter %.5,$(MANS:.scd=))
 man: $(MANS:.scd=)
-man/%: man/%.scd
-	scdoc < $< > $@
+man/%: man/%.scd man/build.sh
+	sh man/build.sh $< > $@.tmp && mv $@.tmp $@
 
+# each page goes to the folder of its section: man(1) looks nowhere else
 install: $(B)/nnpress
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 $(B)/nnpress $(DESTDIR)$(PREFIX)/bin/nnpress
-	install -m 644 $(MANS:.scd=) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
 	rm -rf build build-san build-fuzz
