@@ -228,7 +228,7 @@ static enum nnp_status plan_initializer(struct nnp_runtime *rt, const struct nnp
 }
 
 /* A graph input computed from outside: the shape it was given, or the model's with
- * every unknown or symbolic dimension bound to opts.batch. */
+ * an unknown or symbolic first dimension bound to opts.batch. */
 static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value *v,
                                   const struct nnp_tensor *given, struct nnp_rt_value *r)
 {
@@ -271,8 +271,21 @@ static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value
             return nnp_errorf(NNP_ERR_INVALID, "input %s: batch %" PRId64 " is negative",
                               v->name, rt->opts.batch);
         rank = m->rank;
-        for (int i = 0; i < rank; i++)
+        for (int i = 0; i < rank; i++) {
             dims[i] = m->dim_params[i] || m->dims[i] < 0 ? rt->opts.batch : m->dims[i];
+            /* only the first dimension is the batch: binding an image's height to it
+             * would time or run something else than what the user has in mind */
+            if (i > 0 && dims[i] != m->dims[i]) {
+                if (m->dim_params[i])
+                    return nnp_errorf(NNP_ERR_INVALID, "input %s %s: dimension %d ('%s') is "
+                                      "symbolic; give the input's shape", v->name,
+                                      nnp_tensor_shape_str(m, sm, sizeof sm), i,
+                                      m->dim_params[i]);
+                return nnp_errorf(NNP_ERR_INVALID, "input %s %s: dimension %d is not known; "
+                                  "give the input's shape", v->name,
+                                  nnp_tensor_shape_str(m, sm, sizeof sm), i);
+            }
+        }
     }
     enum nnp_status st = nnp_rt_set_shape(r, dtype, rank, dims);
     if (st != NNP_OK) {

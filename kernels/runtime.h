@@ -1,7 +1,7 @@
 /* kernels/runtime.h — running a graph: the reference runtime nnpress measures with.
  *
  *     struct nnp_runtime_opts o = nnp_runtime_opts_default();
- *     o.batch = 64;                              // binds symbolic dims such as "batch"
+ *     o.batch = 64;                              // binds a symbolic first dim ("batch")
  *     struct nnp_runtime *rt;
  *     if (nnp_runtime_new(g, &o, &rt) != NNP_OK) // shapes, kernels, memory plan
  *         return fail();                         // "node conv1: ..." or "input x: ..."
@@ -26,7 +26,8 @@
 
 struct nnp_runtime_opts {
     int threads;       /* the runtime's thread pool (OpenBLAS runs on 1); 0 = all cores */
-    int64_t batch;     /* the value of every symbolic or unknown input dimension; default 1 */
+    int64_t batch;     /* the value of a symbolic or unknown first input dimension; default 1.
+                        * Any other unknown dimension needs the input's shape (input_shapes) */
     bool keep_all;     /* give every value its own buffer (no reuse), for --dump-all */
     bool use_reference; /* run the naive reference kernels (tests) */
     bool training;     /* keep activations and allocate gradients (roadmap step 5) */

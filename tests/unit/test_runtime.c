@@ -121,9 +121,9 @@ static struct nnp_graph *pass_through(int rank, const int64_t *dims)
     return g;
 }
 
-Test(runtime, batch_binds_symbolic_and_unknown_dims)
+Test(runtime, batch_binds_the_first_dim)
 {
-    struct nnp_graph *g = pass_through(3, (int64_t[]){-1, -1, 5});
+    struct nnp_graph *g = pass_through(3, (int64_t[]){-1, 3, 5});
     g->inputs[0]->t.dim_params[0] = nnp_graph_strdup(g, "N");
     struct nnp_runtime_opts o = nnp_runtime_opts_default();
     cr_assert_eq(o.batch, 1);
@@ -143,6 +143,32 @@ Test(runtime, batch_binds_symbolic_and_unknown_dims)
     cr_assert_eq((uintptr_t)x->data % 64, 0);
     cr_assert_eq(nnp_runtime_output(rt, 0), x);
     cr_assert_eq(nnp_runtime_run(rt), NNP_OK);
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+}
+
+/* a symbolic or unknown dimension after the first is not the batch: the runtime wants the
+ * input's shape rather than guess (an image 1x3x1x1 timed as if it were 1x3x224x224) */
+Test(runtime, later_unknown_dims_need_a_shape)
+{
+    struct nnp_graph *g = pass_through(4, (int64_t[]){-1, 3, -1, -1});
+    g->inputs[0]->t.dim_params[0] = nnp_graph_strdup(g, "N");
+    g->inputs[0]->t.dim_params[2] = nnp_graph_strdup(g, "H");
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.batch = 8;
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_INVALID);
+    cr_assert_str_eq(nnp_error_message(), "input x [N,3,H,?]: dimension 2 ('H') is symbolic; "
+                                          "give the input's shape");
+    g->inputs[0]->t.dim_params[2] = NULL;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_INVALID);
+    cr_assert_str_eq(nnp_error_message(), "input x [N,3,?,?]: dimension 2 is not known; give "
+                                          "the input's shape");
+    struct nnp_tensor shape = {.dtype = NNP_DTYPE_F32};
+    nnp_tensor_set_shape(&shape, NNP_DTYPE_F32, 4, (int64_t[]){2, 3, 7, 9});
+    o.input_shapes = &shape;
+    rt = plan_ok(g, &o);
+    cr_assert_eq(nnp_runtime_input(rt, 0)->numel, 2 * 3 * 7 * 9);
     nnp_runtime_free(rt);
     nnp_graph_free(g);
 }
