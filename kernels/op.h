@@ -75,7 +75,15 @@ struct nnp_op {
     enum nnp_status (*forward)(struct nnp_exec_node *n);
     enum nnp_status (*reference)(struct nnp_exec_node *n);
     enum nnp_status (*backward)(struct nnp_exec_node *n);
+    /* Input slots whose values prepare reads (a shape, axes, pads, scales: what decides
+     * an output shape), a bit per slot. The planner needs them constant: a graph input
+     * that reaches one, directly or through other nodes, is planned with the values the
+     * caller gives (nnp_runtime_const_inputs()). */
+    uint32_t const_inputs;
 };
+
+/* const_inputs: slot k */
+#define NNP_SLOT(k) (UINT32_C(1) << (k))
 
 /*! @return the operator called `op_type` in the ai.onnx domain, or NULL. */
 const struct nnp_op *nnp_op_find(const char *op_type);

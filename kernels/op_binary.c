@@ -508,7 +508,7 @@ static enum nnp_status bin_reference(struct nnp_exec_node *n)
         return bin_prepare(n, a, kind);                                                            \
     }                                                                                              \
     const struct nnp_op nnp_op_##Name = {#Name,         min_in,        max_in, 1, 1,               \
-                                         Name##_prepare, bin_forward, bin_reference, NULL};
+                                         Name##_prepare, bin_forward, bin_reference, NULL, 0};
 
 BIN_OP(Add, B_ADD, 2, 2)
 BIN_OP(Sub, B_SUB, 2, 2)

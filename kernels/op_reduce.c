@@ -244,6 +244,7 @@ const struct nnp_op nnp_op_ReduceMean = {
     .forward = reduce_forward,
     .reference = NULL,
     .backward = NULL,
+    .const_inputs = NNP_SLOT(1), /* axes */
 };
 
 const struct nnp_op nnp_op_ReduceSum = {
@@ -256,6 +257,7 @@ const struct nnp_op nnp_op_ReduceSum = {
     .forward = reduce_forward,
     .reference = NULL,
     .backward = NULL,
+    .const_inputs = NNP_SLOT(1), /* axes */
 };
 
 const struct nnp_op nnp_op_ReduceMax = {
@@ -268,4 +270,5 @@ const struct nnp_op nnp_op_ReduceMax = {
     .forward = reduce_forward,
     .reference = NULL,
     .backward = NULL,
+    .const_inputs = NNP_SLOT(1), /* axes */
 };

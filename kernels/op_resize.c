@@ -405,5 +405,7 @@ static enum nnp_status resize_reference(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Resize = {"Resize", 1, 4, 1, 1, resize_prepare, resize_forward,
-                                     resize_reference, NULL};
+/* roi, scales and sizes decide the output shape */
+const struct nnp_op nnp_op_Resize = {"Resize",         1, 4, 1, 1, resize_prepare, resize_forward,
+                                     resize_reference, NULL,
+                                     NNP_SLOT(1) | NNP_SLOT(2) | NNP_SLOT(3)};

@@ -67,7 +67,7 @@ static enum nnp_status identity_prepare(struct nnp_exec_node *n, struct nnp_aren
 }
 
 const struct nnp_op nnp_op_Identity = {"Identity", 1, 1, 1, 1, identity_prepare, copy_forward,
-                                       NULL, NULL};
+                                       NULL, NULL, 0};
 
 /* --- Dropout: inference only --- */
 
@@ -125,7 +125,7 @@ static enum nnp_status dropout_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Dropout = {"Dropout", 1, 3, 1, 2, dropout_prepare, dropout_forward,
-                                      NULL, NULL};
+                                      NULL, NULL, 0};
 
 /* --- Cast --- */
 
@@ -253,7 +253,7 @@ static enum nnp_status cast_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Cast = {"Cast", 1, 1, 1, 1, cast_prepare, cast_forward, cast_reference,
-                                   NULL};
+                                   NULL, 0};
 
 /* --- Shape --- */
 
@@ -311,7 +311,8 @@ static enum nnp_status shape_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Shape = {"Shape", 1, 1, 1, 1, shape_prepare, shape_forward, NULL, NULL};
+const struct nnp_op nnp_op_Shape = {"Shape", 1,    1,   1, 1, shape_prepare, shape_forward,
+                                    NULL,    NULL, 0};
 
 /* --- Flatten --- */
 
@@ -339,7 +340,7 @@ static enum nnp_status flatten_prepare(struct nnp_exec_node *n, struct nnp_arena
 }
 
 const struct nnp_op nnp_op_Flatten = {"Flatten", 1, 1, 1, 1, flatten_prepare, copy_forward, NULL,
-                                      NULL};
+                                      NULL, 0};
 
 /* --- Reshape --- */
 
@@ -408,7 +409,7 @@ static enum nnp_status reshape_prepare(struct nnp_exec_node *n, struct nnp_arena
 }
 
 const struct nnp_op nnp_op_Reshape = {"Reshape", 1, 2, 1, 1, reshape_prepare, copy_forward, NULL,
-                                      NULL};
+                                      NULL, NNP_SLOT(1)};
 
 /* --- Squeeze, Unsqueeze --- */
 
@@ -461,7 +462,7 @@ static enum nnp_status squeeze_prepare(struct nnp_exec_node *n, struct nnp_arena
 }
 
 const struct nnp_op nnp_op_Squeeze = {"Squeeze", 1, 2, 1, 1, squeeze_prepare, copy_forward, NULL,
-                                      NULL};
+                                      NULL, NNP_SLOT(1)};
 
 static enum nnp_status unsqueeze_prepare(struct nnp_exec_node *n, struct nnp_arena *a)
 {
@@ -497,7 +498,7 @@ static enum nnp_status unsqueeze_prepare(struct nnp_exec_node *n, struct nnp_are
 }
 
 const struct nnp_op nnp_op_Unsqueeze = {"Unsqueeze", 1, 2, 1, 1, unsqueeze_prepare, copy_forward,
-                                        NULL, NULL};
+                                        NULL, NULL, NNP_SLOT(1)};
 
 /* --- Constant --- */
 
@@ -593,7 +594,7 @@ static enum nnp_status constant_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Constant = {"Constant", 0, 0, 1, 1, constant_prepare, constant_forward,
-                                       NULL, NULL};
+                                       NULL, NULL, 0};
 
 /* --- ConstantOfShape --- */
 
@@ -644,7 +645,7 @@ static enum nnp_status cos_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_ConstantOfShape = {"ConstantOfShape", 1, 1, 1, 1, cos_prepare,
-                                              cos_forward, NULL, NULL};
+                                              cos_forward, NULL, NULL, NNP_SLOT(0)};
 
 /* --- Expand --- */
 
@@ -717,4 +718,4 @@ static enum nnp_status expand_reference(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Expand = {"Expand", 2, 2, 1, 1, expand_prepare, expand_forward,
-                                     expand_reference, NULL};
+                                     expand_reference, NULL, NNP_SLOT(1)};

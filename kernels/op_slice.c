@@ -261,7 +261,7 @@ static enum nnp_status transpose_reference(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Transpose = {"Transpose", 1, 1, 1, 1, transpose_prepare,
-                                        transpose_forward, transpose_reference, NULL};
+                                        transpose_forward, transpose_reference, NULL, 0};
 
 /* --- Concat --- */
 
@@ -340,7 +340,7 @@ static enum nnp_status concat_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Concat = {"Concat", 1, 2147483647, 1, 1, concat_prepare,
-                                     concat_forward, NULL, NULL};
+                                     concat_forward, NULL, NULL, 0};
 
 /* --- Split --- */
 
@@ -434,7 +434,7 @@ static enum nnp_status split_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Split = {"Split", 1, 2, 1, 2147483647, split_prepare, split_forward,
-                                    NULL, NULL};
+                                    NULL, NULL, NNP_SLOT(1)};
 
 /* --- Slice --- */
 
@@ -552,8 +552,9 @@ static enum nnp_status slice_reference(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Slice = {"Slice", 1, 5, 1, 1, slice_prepare, slice_forward,
-                                    slice_reference, NULL};
+const struct nnp_op nnp_op_Slice = {"Slice",         1, 5, 1, 1, slice_prepare, slice_forward,
+                                    slice_reference, NULL,
+                                    NNP_SLOT(1) | NNP_SLOT(2) | NNP_SLOT(3) | NNP_SLOT(4)};
 
 /* --- Gather --- */
 
@@ -633,7 +634,7 @@ static enum nnp_status gather_forward(struct nnp_exec_node *n)
 }
 
 const struct nnp_op nnp_op_Gather = {"Gather", 2, 2, 1, 1, gather_prepare, gather_forward, NULL,
-                                     NULL};
+                                     NULL, 0};
 
 /* --- Pad --- */
 
@@ -808,4 +809,6 @@ static enum nnp_status pad_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Pad = {"Pad", 1, 4, 1, 1, pad_prepare, pad_forward, NULL, NULL};
+/* pads and axes decide the output shape; constant_value (slot 2) is read at run time */
+const struct nnp_op nnp_op_Pad = {"Pad",       1,    4,    1, 1, pad_prepare, pad_forward,
+                                  NULL,        NULL, NNP_SLOT(1) | NNP_SLOT(3)};

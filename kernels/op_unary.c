@@ -402,7 +402,7 @@ static enum nnp_status un_reference(struct nnp_exec_node *n)
         return un_prepare(n, a, kind);                                                             \
     }                                                                                              \
     const struct nnp_op nnp_op_##Name = {#Name,          1,          max_in,       1, 1,           \
-                                         Name##_prepare, un_forward, un_reference, NULL};
+                                         Name##_prepare, un_forward, un_reference, NULL, 0};
 
 UN_OP(Relu, U_RELU, 1)
 UN_OP(LeakyRelu, U_LEAKYRELU, 1)

@@ -49,6 +49,10 @@ struct nnp_runtime {
     struct nnp_rt_value **outputs;  /* (n_outputs) graph outputs, in graph order */
     struct nnp_rt_value **produced; /* (n_produced) node outputs, in execution order */
 
+    int n_pinned;
+    struct nnp_rt_value **pinned; /* (n_pinned) inputs planned from their values */
+    const void **pinned_values;   /* (n_pinned) those values (copies), checked every run */
+
     uint8_t *activations; /* (mem.arena_bytes) */
     void *scratch;        /* (mem.scratch_bytes), shared by every node */
     size_t grad_bytes;    /* training: bytes of gradient buffers */
@@ -296,6 +300,36 @@ static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value
     }
     r->is_input = true;
     r->first_use = -1; /* written before the run, read by any node: live throughout */
+    return NNP_OK;
+}
+
+/* An input whose values decide a shape, planned from the values the caller gave: a
+ * constant in the plan's memory (folded into whatever reads it), still listed among the
+ * inputs, and a copy kept to refuse a run that feeds something else. */
+static enum nnp_status pin_input(struct nnp_runtime *rt, struct nnp_rt_value *r,
+                                 const struct nnp_tensor *values)
+{
+    char have[160], want[160];
+    if (values->dtype != r->dtype || values->nbytes != r->nbytes || values->rank != r->rank)
+        return nnp_errorf(NNP_ERR_INVALID, "input %s: the values given are %s %s, the plan "
+                          "takes %s %s", r->name, nnp_dtype_name(values->dtype),
+                          nnp_tensor_shape_str(values, have, sizeof have),
+                          nnp_dtype_name(r->dtype), nnp_rt_shape_str(r, want, sizeof want));
+    void *data, *copy;
+    enum nnp_status st = rt_alloc(rt, r->nbytes, r->name, &data);
+    if (st == NNP_OK)
+        st = rt_alloc(rt, r->nbytes, r->name, &copy);
+    if (st != NNP_OK)
+        return st;
+    if (r->nbytes) {
+        memcpy(data, values->data, r->nbytes);
+        memcpy(copy, values->data, r->nbytes);
+    }
+    r->data = data;
+    r->is_const = true;
+    rt->mem.const_bytes = add_sat(rt->mem.const_bytes, r->nbytes);
+    rt->pinned[rt->n_pinned] = r;
+    rt->pinned_values[rt->n_pinned++] = copy;
     return NNP_OK;
 }
 
@@ -681,24 +715,74 @@ static enum nnp_status plan_grads(struct nnp_runtime *rt)
 
 /* --- the plan --- */
 
+static bool is_shape_op(const struct nnp_node *n)
+{
+    return is_default_domain(n->domain) &&
+           (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0);
+}
+
+int nnp_runtime_const_inputs(const struct nnp_graph *g, bool *needed)
+{
+    struct nnp_arena *a = nnp_arena_new();
+    bool *need = nnp_arena_alloc(a, (size_t)g->n_values + 1); /* by value index, zeroed */
+    /* backwards through the topological order: a value is needed when a slot that reads
+     * it at plan time does, or when it feeds a node whose output is needed (except Shape
+     * and Size, which read only the shape, static anyway) */
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const struct nnp_node *n = g->nodes[i];
+        const struct nnp_op *op = is_default_domain(n->domain) ? nnp_op_find(n->op_type) : NULL;
+        bool out_needed = false;
+        for (int j = 0; j < n->n_outputs; j++)
+            out_needed |= n->outputs[j] && need[n->outputs[j]->index];
+        out_needed &= !is_shape_op(n);
+        for (int j = 0; j < n->n_inputs; j++)
+            if (n->inputs[j] &&
+                (out_needed || (op && j < 32 && (op->const_inputs >> j & 1))))
+                need[n->inputs[j]->index] = true;
+    }
+    int count = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        needed[i] = need[g->inputs[i]->index];
+        count += needed[i];
+    }
+    nnp_arena_free(a);
+    return count;
+}
+
 static enum nnp_status plan(struct nnp_runtime *rt)
 {
     const struct nnp_graph *g = rt->g;
     enum nnp_status st;
 
-    /* graph inputs: computed from outside, unless an initializer nobody overrides */
+    /* graph inputs: computed from outside, unless an initializer nobody overrides; those
+     * whose values decide a shape are constants when the caller gave the values */
+    const struct nnp_tensor *values = rt->opts.input_values;
+    bool *needed = nnp_arena_alloc(rt->arena, (size_t)g->n_inputs + 1);
+    if (values)
+        nnp_runtime_const_inputs(g, needed);
     rt->inputs = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) * sizeof *rt->inputs);
+    rt->pinned = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) * sizeof *rt->pinned);
+    rt->pinned_values = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) *
+                                                       sizeof *rt->pinned_values);
     for (int i = 0; i < g->n_inputs; i++) {
         const struct nnp_value *v = g->inputs[i];
         const struct nnp_tensor *given = rt->opts.input_shapes && rt->opts.input_shapes[i].rank >= 0
                                              ? &rt->opts.input_shapes[i]
                                              : NULL;
+        const struct nnp_tensor *known = values && needed[i] && values[i].rank >= 0 &&
+                                                 (values[i].data || values[i].nbytes == 0)
+                                             ? &values[i]
+                                             : NULL;
+        if (!given)
+            given = known;
         struct nnp_rt_value *r = rt_value(rt, v);
         if (v->is_initializer && !given)
             continue; /* a constant, planned when a node first reads it */
         if (r->is_input)
             return nnp_errorf(NNP_ERR_INVALID, "input %s: listed twice", v->name);
         st = plan_input(rt, v, given, r);
+        if (st == NNP_OK && known)
+            st = pin_input(rt, r, known);
         if (st != NNP_OK)
             return st;
         rt->inputs[rt->n_inputs++] = r;
@@ -759,7 +843,8 @@ static enum nnp_status plan(struct nnp_runtime *rt)
                                                                 sizeof *vals);
     int n_vals = 0;
     for (int i = 0; i < rt->n_inputs; i++)
-        vals[n_vals++] = rt->inputs[i];
+        if (!rt->inputs[i]->is_const) /* planned from its values: in constant memory */
+            vals[n_vals++] = rt->inputs[i];
     for (int i = 0; i < rt->n_produced; i++)
         if (!rt->produced[i]->is_const)
             vals[n_vals++] = rt->produced[i];
@@ -790,7 +875,7 @@ static enum nnp_status plan(struct nnp_runtime *rt)
     for (int i = 0; i < g->n_inputs; i++) {
         const struct nnp_value *v = g->inputs[i];
         struct nnp_rt_value *r = rt->by_index[v->index];
-        if (r && r->is_input && v->is_initializer && v->t.data &&
+        if (r && r->is_input && !r->is_const && v->is_initializer && v->t.data &&
             v->t.storage == NNP_STORAGE_DENSE && v->t.dtype == r->dtype &&
             v->t.nbytes == r->nbytes)
             memcpy(r->data, v->t.data, r->nbytes);
@@ -834,8 +919,23 @@ void nnp_runtime_free(struct nnp_runtime *rt)
     nnp_arena_free(rt->arena); /* rt lives in its own arena */
 }
 
+bool nnp_runtime_inputs_as_planned(const struct nnp_runtime *rt)
+{
+    for (int i = 0; i < rt->n_pinned; i++) {
+        const struct nnp_rt_value *r = rt->pinned[i];
+        if (r->nbytes && memcmp(r->data, rt->pinned_values[i], r->nbytes) != 0) {
+            nnp_errorf(NNP_ERR_INVALID, "input %s: its values decide a shape, and they are not "
+                       "the ones the model was planned with; plan it again", r->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 enum nnp_status nnp_runtime_run(struct nnp_runtime *rt)
 {
+    if (!nnp_runtime_inputs_as_planned(rt))
+        return NNP_ERR_INVALID;
     nnp_blas_threads(1); /* another caller may have changed it; free when not */
     for (int i = 0; i < rt->n_run; i++) {
         struct nnp_exec_node *n = rt->run[i];

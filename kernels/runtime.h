@@ -34,12 +34,24 @@ struct nnp_runtime_opts {
     /* explicit input shapes (e.g. from files given to `run`): NULL or one per graph input;
      * an entry with rank < 0 falls back to the model's shape with `batch` bound */
     const struct nnp_tensor *input_shapes;
+    /* the values the caller will feed, known before the plan: NULL or one per graph input
+     * (entries without data: not known). Those of the inputs nnp_runtime_const_inputs()
+     * names are planned as constants: a shape given as an input (Reshape's shape, Slice's
+     * starts) is then as static as an initializer. Such an input is still among
+     * nnp_runtime_input(); a run refuses when it holds other values than these. */
+    const struct nnp_tensor *input_values;
 };
 
 /*! @return threads 0 (all cores), batch 1, everything else off. */
 struct nnp_runtime_opts nnp_runtime_opts_default(void);
 
 struct nnp_runtime;
+
+/*! nnp_runtime_const_inputs() : which graph inputs decide a shape, so that a plan needs
+ *  their values (opts.input_values): those that reach an input slot an operator reads at
+ *  plan time (kernels/op.h const_inputs), directly or through other nodes. Sets
+ *  needed[i] for each g->inputs[i]. @return how many are needed. */
+int nnp_runtime_const_inputs(const struct nnp_graph *g, bool *needed);
 
 /*! nnp_runtime_new() : plan g for running. @return NNP_OK and *out; or
  *  NNP_ERR_UNSUPPORTED (an op the runtime lacks, named with its node),
@@ -51,8 +63,12 @@ void nnp_runtime_free(struct nnp_runtime *rt);
 
 /*! nnp_runtime_run() : run every node once. Inputs are read from
  *  nnp_runtime_input(rt, i)->data, outputs left in nnp_runtime_output(rt, i)->data.
- *  @return NNP_OK, or an error naming the node (e.g. a Gather index out of range). */
+ *  @return NNP_OK, or an error naming the node (e.g. a Gather index out of range), or
+ *  NNP_ERR_INVALID when an input planned from its values now holds others (plan again). */
 enum nnp_status nnp_runtime_run(struct nnp_runtime *rt);
+/*! @return whether every input planned from its values (opts.input_values) still holds
+ *  them; when not, the message names the first that changed. */
+bool nnp_runtime_inputs_as_planned(const struct nnp_runtime *rt);
 
 /* Inputs are the graph inputs the caller fills, in graph order: a graph input that is
  * also an initializer is a constant and not among them unless input_shapes gave it a

@@ -173,6 +173,76 @@ Test(runtime, later_unknown_dims_need_a_shape)
     nnp_graph_free(g);
 }
 
+/* x [2,6] reshaped by the input s: s -> Cast(int64) -> Reshape's shape; Shape(x) feeds
+ * a second output, and reads only x's shape */
+static struct nnp_graph *reshape_by_input(void)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F32, 2, (int64_t[]){2, 6});
+    struct nnp_value *sf = input(g, "s", NNP_DTYPE_I32, 1, (int64_t[]){2});
+    struct nnp_value *s64 = nnp_graph_value(g, "s64"), *y = nnp_graph_value(g, "y");
+    struct nnp_value *xs = nnp_graph_value(g, "xs");
+    struct nnp_node *cast = node(g, "Cast", "cast", 1, &sf, 1, &s64);
+    nnp_node_set_attr(g, cast, "to", NNP_ATTR_INT)->i = 7; /* int64 */
+    node(g, "Reshape", "reshape", 2, (struct nnp_value *[]){x, s64}, 1, &y);
+    node(g, "Shape", "shape", 1, &x, 1, &xs);
+    nnp_graph_add_output(g, y);
+    nnp_graph_add_output(g, xs);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    return g;
+}
+
+Test(runtime, const_inputs_follow_shape_slots_back)
+{
+    struct nnp_graph *g = reshape_by_input();
+    bool needed[2];
+    cr_assert_eq(nnp_runtime_const_inputs(g, needed), 1);
+    cr_assert(!needed[0], "x is only data (Shape reads its shape)");
+    cr_assert(needed[1], "s decides Reshape's shape through the Cast");
+    nnp_graph_free(g);
+}
+
+/* An input that decides a shape is planned from the values given, still fed like the
+ * others, and a run that feeds other values is refused until planned again. */
+Test(runtime, input_values_plan_shape_inputs)
+{
+    struct nnp_graph *g = reshape_by_input();
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, NULL, &rt), NNP_ERR_UNSUPPORTED, "no values: no plan");
+    int32_t shape[2] = {3, 4};
+    struct nnp_tensor values[2] = {{.rank = -1}, {.dtype = NNP_DTYPE_I32}};
+    nnp_tensor_set_shape(&values[1], NNP_DTYPE_I32, 1, (int64_t[]){2});
+    values[1].data = shape;
+    values[1].nbytes = sizeof shape;
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.input_values = values;
+    rt = plan_ok(g, &o);
+    shape[0] = 99; /* the plan took a copy */
+    cr_assert_eq(nnp_runtime_n_inputs(rt), 2);
+    struct nnp_rt_value *x = nnp_runtime_input(rt, 0), *s = nnp_runtime_input(rt, 1);
+    cr_assert_str_eq(s->name, "s");
+    cr_assert(s->is_input && s->is_const);
+    fill_ramp(x);
+    memcpy(s->data, (int32_t[]){3, 4}, 8); /* what it was planned with: fine */
+    cr_assert(nnp_runtime_inputs_as_planned(rt));
+    cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
+    const struct nnp_rt_value *y = nnp_runtime_output(rt, 0);
+    cr_assert_eq(y->rank, 2);
+    cr_assert_eq(y->dims[0], 3);
+    cr_assert_eq(y->dims[1], 4);
+    cr_assert_eq(((const float *)y->data)[11], ((const float *)x->data)[11]);
+    memcpy(s->data, (int32_t[]){4, 3}, 8);
+    cr_assert(!nnp_runtime_inputs_as_planned(rt));
+    cr_assert_eq(nnp_runtime_run(rt), NNP_ERR_INVALID);
+    cr_assert_str_eq(nnp_error_message(), "input s: its values decide a shape, and they are not "
+                                          "the ones the model was planned with; plan it again");
+    nnp_runtime_free(rt);
+    /* values of the wrong type are refused with both types named */
+    values[1].dtype = NNP_DTYPE_I64;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_INVALID);
+    nnp_graph_free(g);
+}
+
 Test(runtime, input_shapes_override_the_model)
 {
     struct nnp_graph *g = pass_through(3, (int64_t[]){-1, 7, 5});
