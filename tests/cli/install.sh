@@ -2,7 +2,11 @@
 # its section (man1/, man5/), and man(1) finds a section 5 page there
 set -e
 root=$TMP/root
-make --no-print-directory -s install PREFIX=/usr/local DESTDIR="$root" >/dev/null
+# the build the tests run on (build/ or build-san/); a make of its own, not a sub-make of
+# the one running the tests (whose jobserver it cannot use)
+case $NNPRESS in */build-san/nnpress) san=1 ;; *) san= ;; esac
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -s install SAN=$san \
+    PREFIX=/usr/local DESTDIR="$root" >/dev/null
 mandir=$root/usr/local/share/man
 for page in man/*.[0-9]; do
     sect=${page##*.}
