@@ -92,6 +92,9 @@ static void print_table(const struct nnp_bench_stats *b)
     printf("%-10s min %.4f ms, mean %.4f, max %.4f, cv %.3f\n", "", l->min_ms, l->mean_ms,
            l->max_ms, l->cv);
     printf("%-10s %.1f samples/s\n", "throughput", l->throughput);
+    if (b->flops > 0 && l->p50_ms > 0)
+        printf("%-10s %.3f GFLOP per run in matrix operators, %.1f GFLOP/s at p50\n", "work",
+               b->flops * 1e-9, b->flops / (l->p50_ms * 1e6));
     printf("%-10s peak %.2f MiB (%.2f without buffer reuse): activations %.2f MiB (%.2f), "
            "scratch %.2f, weights %.2f\n",
            "memory", mib(b->peak_bytes), mib(b->naive_peak_bytes), mib(b->arena_bytes),
@@ -196,6 +199,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         .naive_peak_bytes = mem.naive_bytes + mem.scratch_bytes + mem.const_bytes,
         .n_inputs = n_in,
         .inputs = ins,
+        .flops = mem.flops,
     };
     nnp_latency_compute(&b.latency, ms, n, (int)samples, threads);
     b.latency.peak_bytes = b.peak_bytes;

@@ -270,6 +270,10 @@ char *nnp_bench_json(const struct nnp_bench_stats *b)
         json_array_append_new(ins, o);
     }
     json_object_set_new(root, "inputs", ins);
+    json_object_set_new(root, "flops", num(b->flops));
+    json_object_set_new(root, "gflops_per_s",
+                        b->latency.p50_ms > 0 ? num(b->flops / (b->latency.p50_ms * 1e6))
+                                              : json_null());
     json_object_set_new(root, "latency", latency_json(&b->latency));
     json_t *mem = json_object();
     json_object_set_new(mem, "peak_bytes", json_integer((json_int_t)b->peak_bytes));

@@ -63,6 +63,7 @@ struct nnp_bench_stats {
     uint64_t naive_peak_bytes; /* naive + scratch + const */
     int n_inputs;
     const struct nnp_input_shape *inputs; /* (n_inputs) the shapes the model ran with */
+    double flops; /* one run's work in the matrix operators (nnp_runtime_memory) */
 };
 
 /*! @return `nnpress bench --json` as JSON, malloc'd (NULL on OOM). */

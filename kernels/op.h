@@ -66,6 +66,8 @@ struct nnp_exec_node {
     int threads;               /* the plan's thread count (prepare sizes scratch by it) */
     struct nnp_pool *pool;     /* the plan's threads, for nnp_parallel_for; NULL = serial */
     int64_t opset;             /* the model's ai.onnx opset, for behaviour that changed */
+    double flops;              /* set by prepare of the matrix operators (Conv, Gemm, MatMul...):
+                                  2 x the multiply-adds of one run, what GFLOP/s is taken of */
 };
 
 struct nnp_op {

@@ -817,6 +817,7 @@ static enum nnp_status plan(struct nnp_runtime *rt)
                 n->in[j]->last_use = i;
         if (n->scratch_bytes > rt->mem.scratch_bytes)
             rt->mem.scratch_bytes = n->scratch_bytes;
+        rt->mem.flops += n->flops;
     }
 
     /* graph outputs: must exist at the end */

@@ -89,6 +89,8 @@ struct nnp_runtime_memory {
     size_t naive_bytes;  /* activations, one buffer each: what reuse saved */
     size_t scratch_bytes; /* largest scratch any kernel asked for */
     size_t const_bytes;   /* weights and plan-time constants */
+    double flops;         /* one run's floating-point work in the matrix operators (Conv,
+                             Gemm, MatMul...: 2 x multiply-adds); elementwise work not counted */
 };
 struct nnp_runtime_memory nnp_runtime_memory(const struct nnp_runtime *rt);
 
