@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "act.h"
 #include "op_tensor.h"
 #include "vmath.h"
 
@@ -394,6 +395,62 @@ static enum nnp_status un_reference(struct nnp_exec_node *n)
     struct un_params p = run_params(n, s);
     un_generic(n, s, &p);
     return NNP_OK;
+}
+
+/* --- the activations other kernels fuse (act.h): the loops above, so that fused and
+ * unfused give the same bits --- */
+
+static const enum un_kind act_kinds[NNP_ACT_COUNT] = {
+    [NNP_ACT_NONE] = U_COUNT,
+    [NNP_ACT_RELU] = U_RELU,
+    [NNP_ACT_LEAKY_RELU] = U_LEAKYRELU,
+    [NNP_ACT_CLIP] = U_CLIP,
+    [NNP_ACT_HARD_SIGMOID] = U_HARDSIGMOID,
+    [NNP_ACT_HARD_SWISH] = U_HARDSWISH,
+    [NNP_ACT_SIGMOID] = U_SIGMOID,
+    [NNP_ACT_TANH] = U_TANH,
+    [NNP_ACT_GELU] = U_GELU,
+    [NNP_ACT_GELU_TANH] = U_GELU_TANH,
+};
+
+void nnp_act_apply(const struct nnp_act *a, int64_t n, float *y)
+{
+    NNP_ASSERT(a->kind >= 0 && a->kind < NNP_ACT_COUNT);
+    enum un_kind k = act_kinds[a->kind];
+    if (k == U_COUNT || n <= 0)
+        return;
+    struct un_params p = {.alpha = a->alpha, .beta = a->beta, .lo = a->alpha, .hi = a->beta};
+    un_defs[k].loop(n, y, y, &p);
+}
+
+const char *nnp_act_name(enum nnp_act_kind kind)
+{
+    NNP_ASSERT(kind >= 0 && kind < NNP_ACT_COUNT);
+    return kind == NNP_ACT_NONE ? "none" : un_defs[act_kinds[kind]].name;
+}
+
+bool nnp_act_of_node(const struct nnp_exec_node *n, struct nnp_act *out)
+{
+    const struct un_state *s = n->state;
+    if (!n->op || n->op->prepare == NULL || !s || n->op->forward != un_forward ||
+        s->t != NNP_DTYPE_F32)
+        return false;
+    *out = (struct nnp_act){NNP_ACT_NONE, 0, 0};
+    for (int k = NNP_ACT_RELU; k < NNP_ACT_COUNT; k++)
+        if (act_kinds[k] == s->kind)
+            out->kind = (enum nnp_act_kind)k;
+    if (out->kind == NNP_ACT_NONE)
+        return false;
+    struct un_params p = s->p;
+    if (s->clip_inputs) { /* bounds from inputs: only constant ones are known now */
+        for (int k = 1; k <= 2; k++)
+            if (nnp_opx_has(n, k) && (!n->in[k]->is_const || !n->in[k]->data))
+                return false;
+        p = run_params(n, s);
+    }
+    out->alpha = out->kind == NNP_ACT_CLIP ? p.lo : p.alpha;
+    out->beta = out->kind == NNP_ACT_CLIP ? p.hi : p.beta;
+    return true;
 }
 
 #define UN_OP(Name, kind, max_in)                                                                  \
