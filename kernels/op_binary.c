@@ -502,13 +502,19 @@ static enum nnp_status bin_reference(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-#define BIN_OP(Name, kind, min_in, max_in)                                                         \
+#define BIN_OP(Name, kind, in_lo, in_hi)                                                         \
     static enum nnp_status Name##_prepare(struct nnp_exec_node *n, struct nnp_arena *a)         \
     {                                                                                              \
         return bin_prepare(n, a, kind);                                                            \
     }                                                                                              \
-    const struct nnp_op nnp_op_##Name = {#Name,         min_in,        max_in, 1, 1,               \
-                                         Name##_prepare, bin_forward, bin_reference, NULL, 0};
+    const struct nnp_op nnp_op_##Name = {.name = #Name,                                          \
+                                         .min_in = in_lo,                                          \
+                                         .max_in = in_hi,                                          \
+                                         .min_out = 1,                                             \
+                                         .max_out = 1,                                             \
+                                         .prepare = Name##_prepare,                                \
+                                         .forward = bin_forward,                                   \
+                                         .reference = bin_reference};
 
 BIN_OP(Add, B_ADD, 2, 2)
 BIN_OP(Sub, B_SUB, 2, 2)

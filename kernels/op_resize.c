@@ -406,6 +406,15 @@ static enum nnp_status resize_reference(struct nnp_exec_node *n)
 }
 
 /* roi, scales and sizes decide the output shape */
-const struct nnp_op nnp_op_Resize = {"Resize",         1, 4, 1, 1, resize_prepare, resize_forward,
-                                     resize_reference, NULL,
-                                     NNP_SLOT(1) | NNP_SLOT(2) | NNP_SLOT(3)};
+const struct nnp_op nnp_op_Resize = {
+    .name = "Resize",
+    .min_in = 1,
+    .max_in = 4,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = resize_prepare,
+    .forward = resize_forward,
+    .reference = resize_reference,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1) | NNP_SLOT(2) | NNP_SLOT(3),
+};

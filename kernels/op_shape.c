@@ -66,8 +66,17 @@ static enum nnp_status identity_prepare(struct nnp_exec_node *n, struct nnp_aren
     return st != NNP_OK ? st : nnp_rt_same_shape(n->out[0], n->in[0]);
 }
 
-const struct nnp_op nnp_op_Identity = {"Identity", 1, 1, 1, 1, identity_prepare, copy_forward,
-                                       NULL, NULL, 0};
+const struct nnp_op nnp_op_Identity = {
+    .name = "Identity",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = identity_prepare,
+    .forward = copy_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- Dropout: inference only --- */
 
@@ -124,8 +133,17 @@ static enum nnp_status dropout_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Dropout = {"Dropout", 1, 3, 1, 2, dropout_prepare, dropout_forward,
-                                      NULL, NULL, 0};
+const struct nnp_op nnp_op_Dropout = {
+    .name = "Dropout",
+    .min_in = 1,
+    .max_in = 3,
+    .min_out = 1,
+    .max_out = 2,
+    .prepare = dropout_prepare,
+    .forward = dropout_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- Cast --- */
 
@@ -252,8 +270,17 @@ static enum nnp_status cast_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Cast = {"Cast", 1, 1, 1, 1, cast_prepare, cast_forward, cast_reference,
-                                   NULL, 0};
+const struct nnp_op nnp_op_Cast = {
+    .name = "Cast",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = cast_prepare,
+    .forward = cast_forward,
+    .reference = cast_reference,
+    .backward = NULL,
+};
 
 /* --- Shape --- */
 
@@ -311,8 +338,17 @@ static enum nnp_status shape_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Shape = {"Shape", 1,    1,   1, 1, shape_prepare, shape_forward,
-                                    NULL,    NULL, 0};
+const struct nnp_op nnp_op_Shape = {
+    .name = "Shape",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = shape_prepare,
+    .forward = shape_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- Flatten --- */
 
@@ -339,8 +375,17 @@ static enum nnp_status flatten_prepare(struct nnp_exec_node *n, struct nnp_arena
     return copy_prepare(n, 2, dims);
 }
 
-const struct nnp_op nnp_op_Flatten = {"Flatten", 1, 1, 1, 1, flatten_prepare, copy_forward, NULL,
-                                      NULL, 0};
+const struct nnp_op nnp_op_Flatten = {
+    .name = "Flatten",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = flatten_prepare,
+    .forward = copy_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- Reshape --- */
 
@@ -408,8 +453,18 @@ static enum nnp_status reshape_prepare(struct nnp_exec_node *n, struct nnp_arena
     return copy_prepare(n, cnt, shape);
 }
 
-const struct nnp_op nnp_op_Reshape = {"Reshape", 1, 2, 1, 1, reshape_prepare, copy_forward, NULL,
-                                      NULL, NNP_SLOT(1)};
+const struct nnp_op nnp_op_Reshape = {
+    .name = "Reshape",
+    .min_in = 1,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = reshape_prepare,
+    .forward = copy_forward,
+    .reference = NULL,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1),
+};
 
 /* --- Squeeze, Unsqueeze --- */
 
@@ -461,8 +516,18 @@ static enum nnp_status squeeze_prepare(struct nnp_exec_node *n, struct nnp_arena
     return copy_prepare(n, r, dims);
 }
 
-const struct nnp_op nnp_op_Squeeze = {"Squeeze", 1, 2, 1, 1, squeeze_prepare, copy_forward, NULL,
-                                      NULL, NNP_SLOT(1)};
+const struct nnp_op nnp_op_Squeeze = {
+    .name = "Squeeze",
+    .min_in = 1,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = squeeze_prepare,
+    .forward = copy_forward,
+    .reference = NULL,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1),
+};
 
 static enum nnp_status unsqueeze_prepare(struct nnp_exec_node *n, struct nnp_arena *a)
 {
@@ -497,8 +562,18 @@ static enum nnp_status unsqueeze_prepare(struct nnp_exec_node *n, struct nnp_are
     return copy_prepare(n, r, dims);
 }
 
-const struct nnp_op nnp_op_Unsqueeze = {"Unsqueeze", 1, 2, 1, 1, unsqueeze_prepare, copy_forward,
-                                        NULL, NULL, NNP_SLOT(1)};
+const struct nnp_op nnp_op_Unsqueeze = {
+    .name = "Unsqueeze",
+    .min_in = 1,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = unsqueeze_prepare,
+    .forward = copy_forward,
+    .reference = NULL,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1),
+};
 
 /* --- Constant --- */
 
@@ -593,8 +668,17 @@ static enum nnp_status constant_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Constant = {"Constant", 0, 0, 1, 1, constant_prepare, constant_forward,
-                                       NULL, NULL, 0};
+const struct nnp_op nnp_op_Constant = {
+    .name = "Constant",
+    .min_in = 0,
+    .max_in = 0,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = constant_prepare,
+    .forward = constant_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- ConstantOfShape --- */
 
@@ -644,8 +728,18 @@ static enum nnp_status cos_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_ConstantOfShape = {"ConstantOfShape", 1, 1, 1, 1, cos_prepare,
-                                              cos_forward, NULL, NULL, NNP_SLOT(0)};
+const struct nnp_op nnp_op_ConstantOfShape = {
+    .name = "ConstantOfShape",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = cos_prepare,
+    .forward = cos_forward,
+    .reference = NULL,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(0),
+};
 
 /* --- Expand --- */
 
@@ -717,5 +811,15 @@ static enum nnp_status expand_reference(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Expand = {"Expand", 2, 2, 1, 1, expand_prepare, expand_forward,
-                                     expand_reference, NULL, NNP_SLOT(1)};
+const struct nnp_op nnp_op_Expand = {
+    .name = "Expand",
+    .min_in = 2,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = expand_prepare,
+    .forward = expand_forward,
+    .reference = expand_reference,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1),
+};

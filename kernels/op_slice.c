@@ -260,8 +260,17 @@ static enum nnp_status transpose_reference(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Transpose = {"Transpose", 1, 1, 1, 1, transpose_prepare,
-                                        transpose_forward, transpose_reference, NULL, 0};
+const struct nnp_op nnp_op_Transpose = {
+    .name = "Transpose",
+    .min_in = 1,
+    .max_in = 1,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = transpose_prepare,
+    .forward = transpose_forward,
+    .reference = transpose_reference,
+    .backward = NULL,
+};
 
 /* --- Concat --- */
 
@@ -339,8 +348,17 @@ static enum nnp_status concat_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Concat = {"Concat", 1, 2147483647, 1, 1, concat_prepare,
-                                     concat_forward, NULL, NULL, 0};
+const struct nnp_op nnp_op_Concat = {
+    .name = "Concat",
+    .min_in = 1,
+    .max_in = 2147483647,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = concat_prepare,
+    .forward = concat_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- Split --- */
 
@@ -433,8 +451,18 @@ static enum nnp_status split_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Split = {"Split", 1, 2, 1, 2147483647, split_prepare, split_forward,
-                                    NULL, NULL, NNP_SLOT(1)};
+const struct nnp_op nnp_op_Split = {
+    .name = "Split",
+    .min_in = 1,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 2147483647,
+    .prepare = split_prepare,
+    .forward = split_forward,
+    .reference = NULL,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1),
+};
 
 /* --- Slice --- */
 
@@ -552,9 +580,18 @@ static enum nnp_status slice_reference(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Slice = {"Slice",         1, 5, 1, 1, slice_prepare, slice_forward,
-                                    slice_reference, NULL,
-                                    NNP_SLOT(1) | NNP_SLOT(2) | NNP_SLOT(3) | NNP_SLOT(4)};
+const struct nnp_op nnp_op_Slice = {
+    .name = "Slice",
+    .min_in = 1,
+    .max_in = 5,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = slice_prepare,
+    .forward = slice_forward,
+    .reference = slice_reference,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1) | NNP_SLOT(2) | NNP_SLOT(3) | NNP_SLOT(4),
+};
 
 /* --- Gather --- */
 
@@ -633,8 +670,17 @@ static enum nnp_status gather_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
-const struct nnp_op nnp_op_Gather = {"Gather", 2, 2, 1, 1, gather_prepare, gather_forward, NULL,
-                                     NULL, 0};
+const struct nnp_op nnp_op_Gather = {
+    .name = "Gather",
+    .min_in = 2,
+    .max_in = 2,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = gather_prepare,
+    .forward = gather_forward,
+    .reference = NULL,
+    .backward = NULL,
+};
 
 /* --- Pad --- */
 
@@ -810,5 +856,15 @@ static enum nnp_status pad_forward(struct nnp_exec_node *n)
 }
 
 /* pads and axes decide the output shape; constant_value (slot 2) is read at run time */
-const struct nnp_op nnp_op_Pad = {"Pad",       1,    4,    1, 1, pad_prepare, pad_forward,
-                                  NULL,        NULL, NNP_SLOT(1) | NNP_SLOT(3)};
+const struct nnp_op nnp_op_Pad = {
+    .name = "Pad",
+    .min_in = 1,
+    .max_in = 4,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = pad_prepare,
+    .forward = pad_forward,
+    .reference = NULL,
+    .backward = NULL,
+    .const_inputs = NNP_SLOT(1) | NNP_SLOT(3),
+};

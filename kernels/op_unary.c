@@ -453,13 +453,19 @@ bool nnp_act_of_node(const struct nnp_exec_node *n, struct nnp_act *out)
     return true;
 }
 
-#define UN_OP(Name, kind, max_in)                                                                  \
+#define UN_OP(Name, kind, in_hi)                                                                  \
     static enum nnp_status Name##_prepare(struct nnp_exec_node *n, struct nnp_arena *a)         \
     {                                                                                              \
         return un_prepare(n, a, kind);                                                             \
     }                                                                                              \
-    const struct nnp_op nnp_op_##Name = {#Name,          1,          max_in,       1, 1,           \
-                                         Name##_prepare, un_forward, un_reference, NULL, 0};
+    const struct nnp_op nnp_op_##Name = {.name = #Name,                                          \
+                                         .min_in = 1,                                              \
+                                         .max_in = in_hi,                                          \
+                                         .min_out = 1,                                             \
+                                         .max_out = 1,                                             \
+                                         .prepare = Name##_prepare,                                \
+                                         .forward = un_forward,                                    \
+                                         .reference = un_reference};
 
 UN_OP(Relu, U_RELU, 1)
 UN_OP(LeakyRelu, U_LEAKYRELU, 1)
