@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "act.h"
 #include "arena.h"
 #include "graph.h"
 
@@ -44,10 +45,23 @@ struct nnp_rt_value {
     void *data;    /* constant data, or a slot in the activation arena, set by the plan */
     bool is_const; /* known before any run: an initializer or computed from constants */
     bool is_input, is_output;
+    bool elided; /* computed inside a fused node and never stored: no data */
     struct nnp_rt_value *grad; /* training: dLoss/dValue, same shape (roadmap step 5) */
     /* memory plan */
-    int first_use, last_use; /* node indices: produced at, last read at */
-    size_t offset;           /* in the activation arena */
+    int first_use, last_use;    /* node indices: produced at, last read at */
+    struct nnp_rt_value *share; /* the value whose buffer this one uses (a view, or an
+                                   operator run in place), NULL: its own */
+    size_t offset;              /* in the activation arena */
+};
+
+/* What the planner folded into a node that runs in its place (runtime.c): the node
+ * computes act(its own result + residual) into out[0], which is then the output of
+ * the last node fused. Only operators whose flags say so are given any. */
+struct nnp_fusion {
+    struct nnp_act act;                  /* NNP_ACT_NONE: none */
+    const struct nnp_rt_value *residual; /* a fused Add's other input, same shape; or NULL */
+    int n_nodes;
+    const struct nnp_node *nodes[2];     /* the IR nodes fused in, in graph order */
 };
 
 struct nnp_op;
@@ -68,6 +82,17 @@ struct nnp_exec_node {
     int64_t opset;             /* the model's ai.onnx opset, for behaviour that changed */
     double flops;              /* set by prepare of the matrix operators (Conv, Gemm, MatMul...):
                                   2 x the multiply-adds of one run, what GFLOP/s is taken of */
+    struct nnp_fusion fusion;  /* set by the planner after prepare, for NNP_OP_FUSE_* ops */
+};
+
+/* What the planner may do with an operator (struct nnp_op flags). */
+enum {
+    NNP_OP_VIEW = 1 << 0,     /* output 0 is input 0's bytes (Reshape): it shares the buffer,
+                                 and forward copies only when the buffers differ */
+    NNP_OP_IN_PLACE = 1 << 1, /* output 0 may be written over an input of the same size that
+                                 is not read after this node (elementwise ops) */
+    NNP_OP_FUSE_ACT = 1 << 2, /* forward applies fusion.act to its output */
+    NNP_OP_FUSE_ADD = 1 << 3, /* forward adds fusion.residual before the activation */
 };
 
 struct nnp_op {
@@ -82,6 +107,7 @@ struct nnp_op {
      * that reaches one, directly or through other nodes, is planned with the values the
      * caller gives (nnp_runtime_const_inputs()). */
     uint32_t const_inputs;
+    unsigned flags; /* NNP_OP_VIEW, NNP_OP_IN_PLACE, NNP_OP_FUSE_ACT, NNP_OP_FUSE_ADD */
 };
 
 /* const_inputs: slot k */

@@ -443,8 +443,9 @@ static enum nnp_status bin_forward(struct nnp_exec_node *n)
         nnp_bcast_run(&s->plans[0], out->data, s->es_out, in, s->es, s->fn, s);
         return NNP_OK;
     }
-    if (n->n_in == 1) { /* Max/Min of one input */
-        memcpy(out->data, n->in[0]->data, out->nbytes);
+    if (n->n_in == 1) { /* Max/Min of one input (maybe in place: then nothing to do) */
+        if (out->data != n->in[0]->data)
+            memcpy(out->data, n->in[0]->data, out->nbytes);
         return NNP_OK;
     }
     const void *in[2] = {n->in[0]->data, n->in[1]->data};
@@ -514,7 +515,8 @@ static enum nnp_status bin_reference(struct nnp_exec_node *n)
                                          .max_out = 1,                                             \
                                          .prepare = Name##_prepare,                                \
                                          .forward = bin_forward,                                   \
-                                         .reference = bin_reference};
+                                         .reference = bin_reference,                               \
+                                         .flags = NNP_OP_IN_PLACE};
 
 BIN_OP(Add, B_ADD, 2, 2)
 BIN_OP(Sub, B_SUB, 2, 2)

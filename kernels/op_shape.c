@@ -24,11 +24,13 @@
 
 #include "op_tensor.h"
 
+/* Views (NNP_OP_VIEW): the planner usually gives Y the buffer of X, and then there is
+ * nothing to do; a copy when it could not (X a constant, --dump-all). */
 static enum nnp_status copy_forward(struct nnp_exec_node *n)
 {
     const struct nnp_rt_value *x = n->in[0];
     struct nnp_rt_value *y = n->out[0];
-    if (x->nbytes)
+    if (x->nbytes && y->data != x->data)
         memcpy(y->data, x->data, x->nbytes);
     return NNP_OK;
 }
@@ -76,6 +78,7 @@ const struct nnp_op nnp_op_Identity = {
     .forward = copy_forward,
     .reference = NULL,
     .backward = NULL,
+    .flags = NNP_OP_VIEW,
 };
 
 /* --- Dropout: inference only --- */
@@ -143,6 +146,7 @@ const struct nnp_op nnp_op_Dropout = {
     .forward = dropout_forward,
     .reference = NULL,
     .backward = NULL,
+    .flags = NNP_OP_VIEW,
 };
 
 /* --- Cast --- */
@@ -385,6 +389,7 @@ const struct nnp_op nnp_op_Flatten = {
     .forward = copy_forward,
     .reference = NULL,
     .backward = NULL,
+    .flags = NNP_OP_VIEW,
 };
 
 /* --- Reshape --- */
@@ -464,6 +469,7 @@ const struct nnp_op nnp_op_Reshape = {
     .reference = NULL,
     .backward = NULL,
     .const_inputs = NNP_SLOT(1),
+    .flags = NNP_OP_VIEW,
 };
 
 /* --- Squeeze, Unsqueeze --- */
@@ -527,6 +533,7 @@ const struct nnp_op nnp_op_Squeeze = {
     .reference = NULL,
     .backward = NULL,
     .const_inputs = NNP_SLOT(1),
+    .flags = NNP_OP_VIEW,
 };
 
 static enum nnp_status unsqueeze_prepare(struct nnp_exec_node *n, struct nnp_arena *a)
@@ -573,6 +580,7 @@ const struct nnp_op nnp_op_Unsqueeze = {
     .reference = NULL,
     .backward = NULL,
     .const_inputs = NNP_SLOT(1),
+    .flags = NNP_OP_VIEW,
 };
 
 /* --- Constant --- */

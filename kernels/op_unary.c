@@ -370,8 +370,9 @@ static enum nnp_status un_forward(struct nnp_exec_node *n)
     struct nnp_rt_value *y = n->out[0];
     if (x->numel == 0)
         return NNP_OK;
-    if (s->kind == U_COUNT) {
-        memcpy(y->data, x->data, x->nbytes);
+    if (s->kind == U_COUNT) { /* |x| of an unsigned x: a copy, or nothing in place */
+        if (y->data != x->data)
+            memcpy(y->data, x->data, x->nbytes);
         return NNP_OK;
     }
     struct un_params p = run_params(n, s);
@@ -389,7 +390,8 @@ static enum nnp_status un_reference(struct nnp_exec_node *n)
     if (x->numel == 0)
         return NNP_OK;
     if (s->kind == U_COUNT) {
-        memcpy(n->out[0]->data, x->data, x->nbytes);
+        if (n->out[0]->data != x->data)
+            memcpy(n->out[0]->data, x->data, x->nbytes);
         return NNP_OK;
     }
     struct un_params p = run_params(n, s);
@@ -465,7 +467,8 @@ bool nnp_act_of_node(const struct nnp_exec_node *n, struct nnp_act *out)
                                          .max_out = 1,                                             \
                                          .prepare = Name##_prepare,                                \
                                          .forward = un_forward,                                    \
-                                         .reference = un_reference};
+                                         .reference = un_reference,                                \
+                                         .flags = NNP_OP_IN_PLACE};
 
 UN_OP(Relu, U_RELU, 1)
 UN_OP(LeakyRelu, U_LEAKYRELU, 1)

@@ -11,8 +11,14 @@
  *      become constants too, which is what makes the Shape -> Gather -> Concat
  *      -> Reshape chains exporters emit static. Shape (and Size) only read
  *      shapes, which are all static here, so they are always constant;
- *   3. the values still computed at run time get offsets in one activation
- *      arena by liveness: a buffer is free again after its last reader ran.
+ *   3. fusion (unless opts.no_fuse): a Conv, Gemm or MatMul whose result only an
+ *      Add (of a value already computed, same shape) and/or an activation read
+ *      takes them into its epilogue; their nodes do not run, and the value in
+ *      between is never stored (`elided`);
+ *   4. buffers: a view (Reshape, Flatten, Identity...) shares its input's, and an
+ *      elementwise op may write over an input of its size that nothing reads
+ *      later (`share`); each buffer gets an offset in one activation arena by
+ *      liveness: it is free again after the last reader of any value in it ran.
  *
  * Everything is sized before anything big is allocated, so a plan that does not
  * fit is refused with the number of bytes it needed instead of dying later.
@@ -42,7 +48,9 @@ struct nnp_runtime {
     int n_nodes;
     struct nnp_exec_node *nodes; /* (n_nodes) every node, in graph order */
     int n_run;
-    struct nnp_exec_node **run; /* (n_run) the nodes left for run time (not folded) */
+    struct nnp_exec_node **run; /* (n_run) the nodes left for run time (not folded, not fused) */
+    int n_fused;
+    struct nnp_exec_node **fused; /* (n_fused) run nodes with others fused in, in order */
 
     int n_inputs, n_outputs, n_produced;
     struct nnp_rt_value **inputs;   /* (n_inputs) graph inputs that are not constants */
@@ -623,15 +631,24 @@ static int by_last_use(const void *a, const void *b)
     return (x->last_use > y->last_use) - (x->last_use < y->last_use);
 }
 
-/* Offsets for every value computed at run time (inputs included): live from the node
- * that writes it (inputs: before the first node) to its last reader (graph outputs:
- * the end). A value's range is free again once its last reader has run; a node's
- * outputs are placed before its inputs are released, so they never overlap them. */
+static int node_index(const struct nnp_runtime *rt, const struct nnp_exec_node *n)
+{
+    return (int)(n - rt->nodes);
+}
+
+/* Does value v own a buffer of the activation arena? */
+static bool owns_buffer(const struct nnp_rt_value *v)
+{
+    return v && !v->is_const && !v->elided && !v->share;
+}
+
+/* Offsets for every buffer owner (inputs included): live from the node that writes it
+ * (inputs: before the first node) to the last reader of any value sharing it (graph
+ * outputs: the end). A buffer is free again once that reader has run; a node's outputs
+ * are placed before the buffers its inputs free, so they never overlap them (an
+ * operator run in place shares its input's buffer instead). */
 static void plan_memory(struct nnp_runtime *rt, struct nnp_rt_value **vals, int n_vals)
 {
-    rt->mem.naive_bytes = 0;
-    for (int k = 0; k < n_vals; k++)
-        rt->mem.naive_bytes = add_sat(rt->mem.naive_bytes, align_up(vals[k]->nbytes));
     if (rt->opts.keep_all || rt->opts.training) { /* training keeps activations for backward */
         size_t off = 0;
         for (int k = 0; k < n_vals; k++) {
@@ -652,19 +669,172 @@ static void plan_memory(struct nnp_runtime *rt, struct nnp_rt_value **vals, int 
     for (int k = 0; k < n_vals; k++)
         if (vals[k]->first_use < 0)
             vals[k]->offset = fl_take(&fl, align_up(vals[k]->nbytes));
-    for (int i = 0; i < rt->n_nodes; i++) {
-        struct nnp_exec_node *n = &rt->nodes[i];
-        for (int j = 0; j < n->n_out; j++) {
-            struct nnp_rt_value *o = n->out[j];
-            if (o && !o->is_const)
-                o->offset = fl_take(&fl, align_up(o->nbytes));
-        }
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        for (int j = 0; j < n->n_out; j++)
+            if (owns_buffer(n->out[j]))
+                n->out[j]->offset = fl_take(&fl, align_up(n->out[j]->nbytes));
         while (next_free < n_vals && by_end[next_free]->last_use <= i) {
             struct nnp_rt_value *v = by_end[next_free++];
             fl_give(&fl, v->offset, align_up(v->nbytes));
         }
     }
     rt->mem.arena_bytes = fl.peak;
+}
+
+/* --- fusion, liveness, shared buffers --- */
+
+static bool same_shape(const struct nnp_rt_value *a, const struct nnp_rt_value *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+/* The Add that reads the result of producer p (at node index ip) and another value
+ * already computed before p runs, of the same shape: @return that other value, or
+ * NULL when c is not such an Add. */
+static const struct nnp_rt_value *residual_of(const struct nnp_exec_node *c,
+                                              const struct nnp_rt_value *o, int ip)
+{
+    if (strcmp(c->node->op_type, "Add") != 0 || !is_default_domain(c->node->domain) ||
+        c->n_in != 2 || !c->in[0] || !c->in[1] || c->n_out != 1)
+        return NULL;
+    const struct nnp_rt_value *r = c->in[0] == o ? c->in[1] : c->in[0];
+    if (r == o || o->dtype != NNP_DTYPE_F32 || !same_shape(r, o) || !same_shape(c->out[0], o))
+        return NULL;
+    /* known before p runs: a constant, an input, or the output of an earlier node */
+    if (!r->is_const && !r->is_input && !(r->first_use >= 0 && r->first_use < ip))
+        return NULL;
+    return r;
+}
+
+/* Give each Conv, Gemm and MatMul the Add and the activation that are the only readers
+ * of its result (in that order: y = act(conv + residual)), so that they run in its
+ * epilogue. The nodes fused in do not run; the values between are never stored. */
+static void plan_fusion(struct nnp_runtime *rt)
+{
+    rt->fused = nnp_arena_alloc(rt->arena, (size_t)(rt->n_run + 1) * sizeof *rt->fused);
+    bool *gone = nnp_arena_alloc(rt->arena, (size_t)rt->n_nodes + 1);
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *p = rt->run[r];
+        unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD);
+        int ip = node_index(rt, p);
+        if (!caps || gone[ip] || p->n_out != 1 || !p->out[0])
+            continue;
+        const struct nnp_value *cur = p->node->outputs[0]; /* the IR value p now writes */
+        while (p->fusion.n_nodes < 2 && !cur->is_output && cur->n_consumers == 1) {
+            const struct nnp_node *cn = cur->consumers[0];
+            struct nnp_exec_node *c = &rt->nodes[cn->index];
+            NNP_ASSERT(c->node == cn);
+            if (gone[cn->index] || !c->op || c->n_out != 1 || !c->out[0])
+                break;
+            struct nnp_act act;
+            const struct nnp_rt_value *res;
+            if ((caps & NNP_OP_FUSE_ADD) && !p->fusion.residual && !p->fusion.act.kind &&
+                (res = residual_of(c, p->out[0], ip))) {
+                p->fusion.residual = res;
+            } else if ((caps & NNP_OP_FUSE_ACT) && !p->fusion.act.kind &&
+                       c->in[0] == p->out[0] && nnp_act_of_node(c, &act) &&
+                       same_shape(c->out[0], p->out[0])) {
+                p->fusion.act = act;
+            } else {
+                break;
+            }
+            p->out[0]->elided = true;
+            p->out[0]->data = NULL;
+            p->out[0] = c->out[0];
+            p->fusion.nodes[p->fusion.n_nodes++] = cn;
+            gone[cn->index] = true;
+            cur = cn->outputs[0];
+        }
+        if (p->fusion.n_nodes)
+            rt->fused[rt->n_fused++] = p;
+    }
+    int k = 0;
+    for (int r = 0; r < rt->n_run; r++)
+        if (!gone[node_index(rt, rt->run[r])])
+            rt->run[k++] = rt->run[r];
+    rt->n_run = k;
+}
+
+/* first_use: the node that writes a value; last_use: the last that reads it (graph
+ * inputs from before the first node, graph outputs to the end). */
+static void plan_liveness(struct nnp_runtime *rt)
+{
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j])
+                n->out[j]->first_use = n->out[j]->last_use = i;
+    }
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        for (int j = 0; j <= n->n_in; j++) {
+            struct nnp_rt_value *v = j < n->n_in ? n->in[j]
+                                                 : (struct nnp_rt_value *)n->fusion.residual;
+            if (v && !v->is_const && v->last_use < i)
+                v->last_use = i;
+        }
+    }
+    for (int i = 0; i < rt->n_inputs; i++)
+        rt->inputs[i]->last_use = rt->n_nodes;
+    for (int i = 0; i < rt->n_outputs; i++)
+        if (!rt->outputs[i]->is_const)
+            rt->outputs[i]->last_use = rt->n_nodes;
+}
+
+/* The value owning v's buffer. */
+static struct nnp_rt_value *buffer_of(struct nnp_rt_value *v)
+{
+    return v->share ? v->share : v;
+}
+
+/* Views share their input's buffer; an operator that may run in place writes over an
+ * input of its output's size whose buffer nothing reads after it (graph inputs never:
+ * the caller fills them once for many runs). The owner's last_use grows to cover
+ * every value in its buffer. */
+static void plan_shares(struct nnp_runtime *rt)
+{
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        struct nnp_rt_value *o = n->n_out >= 1 ? n->out[0] : NULL;
+        if (!o || o->is_const || o->elided || n->op->flags == 0)
+            continue;
+        struct nnp_rt_value *take = NULL;
+        if ((n->op->flags & NNP_OP_VIEW) && n->in[0] && !n->in[0]->is_const &&
+            n->in[0]->nbytes == o->nbytes) {
+            take = buffer_of(n->in[0]);
+        } else if ((n->op->flags & NNP_OP_IN_PLACE) && n->n_in <= 2) {
+            /* (Max, Min and Sum of more inputs fold them into the output one by one) */
+            for (int j = 0; j < n->n_in && !take; j++) {
+                struct nnp_rt_value *x = n->in[j];
+                if (!x || x->is_const || x->nbytes != o->nbytes ||
+                    nnp_dtype_size(x->dtype) != nnp_dtype_size(o->dtype))
+                    continue;
+                struct nnp_rt_value *b = buffer_of(x);
+                bool read_in_other_slot = false;
+                for (int q = 0; q < n->n_in; q++)
+                    read_in_other_slot |= q != j && n->in[q] && buffer_of(n->in[q]) == b;
+                if (!b->is_input && b->last_use == i && !read_in_other_slot)
+                    take = b;
+            }
+        }
+        if (!take)
+            continue;
+        o->share = take;
+        if (o->last_use > take->last_use)
+            take->last_use = o->last_use;
+        if (o->is_output) /* a graph output keeps the buffer to the end */
+            take->last_use = rt->n_nodes;
+    }
 }
 
 /* Training: one zeroed gradient per float32 activation and per float32 initializer
@@ -807,14 +977,11 @@ static enum nnp_status plan(struct nnp_runtime *rt)
                 continue;
             rt->produced[rt->n_produced++] = n->out[j];
             if (!folded)
-                n->out[j]->first_use = n->out[j]->last_use = i;
+                n->out[j]->first_use = i;
         }
         if (folded)
             continue;
         rt->run[rt->n_run++] = n;
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] && !n->in[j]->is_const && n->in[j]->last_use < i)
-                n->in[j]->last_use = i;
         if (n->scratch_bytes > rt->mem.scratch_bytes)
             rt->mem.scratch_bytes = n->scratch_bytes;
         rt->mem.flops += n->flops;
@@ -833,23 +1000,36 @@ static enum nnp_status plan(struct nnp_runtime *rt)
         r->is_output = true;
         rt->outputs[rt->n_outputs++] = r;
     }
-    for (int i = 0; i < rt->n_inputs; i++)
-        rt->inputs[i]->last_use = rt->n_nodes;
-    for (int i = 0; i < rt->n_outputs; i++)
-        if (!rt->outputs[i]->is_const)
-            rt->outputs[i]->last_use = rt->n_nodes;
+    bool fuse = !rt->opts.no_fuse && !rt->opts.use_reference && !rt->opts.training;
+    if (fuse)
+        plan_fusion(rt);
+    plan_liveness(rt);
+    if (!rt->opts.keep_all && !rt->opts.training)
+        plan_shares(rt);
 
-    /* memory: size everything, then allocate */
+    /* memory: size everything, then allocate. Buffers are planned for the values that
+     * own one; the others (views, in place) take the offset of the one they share. */
     struct nnp_rt_value **vals = nnp_arena_alloc(rt->arena, (size_t)(g->n_values + 1) *
                                                                 sizeof *vals);
-    int n_vals = 0;
+    struct nnp_rt_value **owners = nnp_arena_alloc(rt->arena, (size_t)(g->n_values + 1) *
+                                                                  sizeof *owners);
+    int n_vals = 0, n_owners = 0;
     for (int i = 0; i < rt->n_inputs; i++)
         if (!rt->inputs[i]->is_const) /* planned from its values: in constant memory */
             vals[n_vals++] = rt->inputs[i];
     for (int i = 0; i < rt->n_produced; i++)
-        if (!rt->produced[i]->is_const)
+        if (!rt->produced[i]->is_const && !rt->produced[i]->elided)
             vals[n_vals++] = rt->produced[i];
-    plan_memory(rt, vals, n_vals);
+    for (int k = 0; k < n_vals; k++)
+        if (!vals[k]->share)
+            owners[n_owners++] = vals[k];
+    plan_memory(rt, owners, n_owners);
+    rt->mem.naive_bytes = 0; /* what one buffer per value would take */
+    for (int k = 0; k < n_vals; k++)
+        rt->mem.naive_bytes = add_sat(rt->mem.naive_bytes, align_up(vals[k]->nbytes));
+    for (int k = 0; k < n_vals; k++)
+        if (vals[k]->share)
+            vals[k]->offset = vals[k]->share->offset;
     size_t grads = grad_bytes_needed(rt);
     size_t need = add_sat(add_sat(rt->mem.arena_bytes, rt->mem.scratch_bytes),
                           add_sat(rt->mem.const_bytes, grads));
@@ -975,7 +1155,7 @@ struct nnp_rt_value *nnp_runtime_value(struct nnp_runtime *rt, const char *name)
     if (!v)
         return NULL;
     struct nnp_rt_value *r = rt->by_index[v->index];
-    if (!r || r->dtype == NNP_DTYPE_UNDEFINED)
+    if (!r || r->dtype == NNP_DTYPE_UNDEFINED || r->elided)
         return NULL;
     /* an intermediate's buffer is reused by later values unless every value keeps its own */
     if (!r->is_const && !r->is_input && !r->is_output && !rt->opts.keep_all && !rt->opts.training)
@@ -992,6 +1172,18 @@ struct nnp_rt_value *nnp_runtime_value_at(struct nnp_runtime *rt, int i)
 {
     NNP_ASSERT(i >= 0 && i < rt->n_produced);
     return rt->produced[i];
+}
+
+int nnp_runtime_n_fused(const struct nnp_runtime *rt)
+{
+    return rt->n_fused;
+}
+
+struct nnp_runtime_fused nnp_runtime_fused_at(const struct nnp_runtime *rt, int i)
+{
+    NNP_ASSERT(i >= 0 && i < rt->n_fused);
+    const struct nnp_exec_node *n = rt->fused[i];
+    return (struct nnp_runtime_fused){n->node, n->fusion.n_nodes, n->fusion.nodes};
 }
 
 struct nnp_runtime_memory nnp_runtime_memory(const struct nnp_runtime *rt)

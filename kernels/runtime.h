@@ -29,6 +29,7 @@ struct nnp_runtime_opts {
     int64_t batch;     /* the value of a symbolic or unknown first input dimension; default 1.
                         * Any other unknown dimension needs the input's shape (input_shapes) */
     bool keep_all;     /* give every value its own buffer (no reuse), for --dump-all */
+    bool no_fuse;      /* run every node on its own: no activation or Add in an epilogue */
     bool use_reference; /* run the naive reference kernels (tests) */
     bool training;     /* keep activations and allocate gradients (roadmap step 5) */
     /* explicit input shapes (e.g. from files given to `run`): NULL or one per graph input;
@@ -77,9 +78,21 @@ int nnp_runtime_n_inputs(const struct nnp_runtime *rt);
 int nnp_runtime_n_outputs(const struct nnp_runtime *rt);
 struct nnp_rt_value *nnp_runtime_input(struct nnp_runtime *rt, int i);
 struct nnp_rt_value *nnp_runtime_output(struct nnp_runtime *rt, int i);
+/* Nodes that run with others fused into their epilogue (an Add, an activation). */
+struct nnp_runtime_fused {
+    const struct nnp_node *node;          /* the node that runs: a Conv, Gemm, MatMul */
+    int n_fused;
+    const struct nnp_node *const *fused; /* (n_fused) the nodes it took in, in order */
+};
+/*! @return how many nodes run with others fused in. */
+int nnp_runtime_n_fused(const struct nnp_runtime *rt);
+/*! @return the i-th of them, in execution order. */
+struct nnp_runtime_fused nnp_runtime_fused_at(const struct nnp_runtime *rt, int i);
+
 /*! @return the runtime value called `name` (any intermediate when keep_all), or NULL. */
 struct nnp_rt_value *nnp_runtime_value(struct nnp_runtime *rt, const char *name);
-/*! Visit every value a node produced, in execution order (for --dump-all). */
+/*! Visit every value a node produced, in execution order (for --dump-all); a value that
+ *  a fused node computes inside its epilogue is `elided` and has no data. */
 int nnp_runtime_n_values(const struct nnp_runtime *rt);
 struct nnp_rt_value *nnp_runtime_value_at(struct nnp_runtime *rt, int i);
 

@@ -404,8 +404,9 @@ Test(runtime, chain_reuses_buffers)
     struct nnp_runtime_memory m = nnp_runtime_memory(rt);
     size_t one = aligned(4 * 1000 * sizeof(float));
     cr_assert_eq(m.naive_bytes, 7 * one);
-    /* x lives throughout (the caller owns what is in it); the chain ping-pongs */
-    cr_assert_eq(m.arena_bytes, 3 * one, "peak %zu", m.arena_bytes);
+    /* x lives throughout (the caller owns what is in it and is never written over);
+     * the first Relu writes a buffer of its own, the others run in place in it */
+    cr_assert_eq(m.arena_bytes, 2 * one, "peak %zu", m.arena_bytes);
     cr_assert_lt(m.arena_bytes, m.naive_bytes);
     cr_assert_eq(m.const_bytes, 0);
     cr_assert_null(nnp_runtime_value(rt, "h2"), "intermediates are not kept");
@@ -439,7 +440,7 @@ Test(runtime, late_reader_keeps_its_value)
     size_t one = aligned(4000);
     struct nnp_runtime_memory m = nnp_runtime_memory(rt);
     cr_assert_eq(m.naive_bytes, 5 * one);
-    cr_assert_eq(m.arena_bytes, 4 * one); /* x, a, b|y, c */
+    cr_assert_eq(m.arena_bytes, 3 * one); /* x, a (read late), b -> c -> y in place */
     fill_ramp(nnp_runtime_input(rt, 0));
     cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
     const float *xin = nnp_runtime_input(rt, 0)->data, *out = nnp_runtime_output(rt, 0)->data;
@@ -654,13 +655,17 @@ Test(runtime, random_graphs_never_alias)
         struct nnp_runtime *own = plan_ok(g, &o);
         cr_assert_leq(nnp_runtime_memory(reuse).arena_bytes, nnp_runtime_memory(own).arena_bytes);
 
-        /* live ranges that meet never share bytes */
+        /* live ranges that meet never share bytes, but for values the plan put in one
+         * buffer on purpose (an op in place over an input it is the last to read) */
         int n = nnp_runtime_n_values(reuse);
         for (int i = 0; i < n; i++) {
             struct nnp_rt_value *p = nnp_runtime_value_at(reuse, i);
             for (int j = 0; j < i; j++) {
                 struct nnp_rt_value *q = nnp_runtime_value_at(reuse, j);
                 if (p->last_use < q->first_use || q->last_use < p->first_use)
+                    continue;
+                struct nnp_rt_value *bp = p->share ? p->share : p, *bq = q->share ? q->share : q;
+                if (bp == bq)
                     continue;
                 const char *pa = p->data, *qa = q->data;
                 cr_assert(pa + p->nbytes <= qa || qa + q->nbytes <= pa,
