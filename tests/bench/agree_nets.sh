@@ -47,8 +47,19 @@ for m in "$@"; do
             if res=$("$NNPRESS" run "$m" --input "$T/input$batch.npy" -o "$out" -t "$threads" \
                 $FLAGS 2>&1); then
                 npy=$(printf '%s\n' "$res" | head -1 | cut -d' ' -f1)
-                if res=$(node tests/bench/agree_net.mjs compare "$m" "$T/input$batch.npy" "$npy" \
-                    --rtol $RTOL 2>&1); then
+                # nothing printed (-q in NNPRESS_RUN_FLAGS): the model's only output file
+                if [ ! -f "$npy" ]; then
+                    n_npy=0
+                    for f in "$out"/*.npy; do
+                        [ -f "$f" ] && n_npy=$((n_npy + 1)) && only=$f
+                    done
+                    [ $n_npy = 1 ] && npy=$only
+                fi
+                if [ ! -f "$npy" ]; then
+                    res="nnpress run did not say which file holds the first output"
+                    ok=0
+                elif res=$(node tests/bench/agree_net.mjs compare "$m" "$T/input$batch.npy" \
+                    "$npy" --rtol $RTOL 2>&1); then
                     ok=1
                 else
                     ok=0
