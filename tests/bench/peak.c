@@ -1,6 +1,6 @@
 /* tests/bench/peak.c — the machine's fp32 FMA peak, measured, for `make bench`.
  *
- *   cc -O2 -pthread -o peak tests/bench/peak.c && ./peak [--avx2] [THREADS...]
+ *   cc -std=c11 -O2 -pthread -o peak tests/bench/peak.c && ./peak [--avx2] [THREADS...]
  *   {"isa": "avx512f", "chains": 16, "gflops": {"1": 223.4, "2": 446.1}}
  *
  * For each thread count given (default 1 and 2), every thread runs the same

@@ -57,7 +57,7 @@ for net in resnet18 mobilenet_v2; do
     NETS="$NETS $B/bench/$net.onnx"
 done
 MODELS=${BENCH_MODELS:-"$(ls testdata/*.onnx | tr '\n' ' ')$MLP$NETS"}
-if ! cc -O2 -pthread -o "$B/bench/peak.tmp" tests/bench/peak.c; then
+if ! cc -std=c11 -O2 -pthread -o "$B/bench/peak.tmp" tests/bench/peak.c; then
     echo "bench: cannot compile tests/bench/peak.c with cc" >&2
     exit 1
 fi
