@@ -389,7 +389,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
             const float *bp;
             int64_t ldb;
             if (g->pack_b) {
-                g->pack_b(g->pack_ctx, k0, kc, j0, nc, scratch);
+                g->pack_b(g, k0, kc, j0, nc, scratch);
                 bp = scratch;
                 ldb = NR;
             } else if (g->b_packed) {

@@ -65,9 +65,10 @@ struct nnp_epilogue {
     struct nnp_act act;
 };
 
-/* Fills dst (kc, NNP_GEMM_NR) with rows k0 .. k0+kc-1 and columns j0 .. j0+nc-1 of B,
- * zeros in columns nc .. NR-1 (nc <= NR). */
-typedef void (*nnp_gemm_pack_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0,
+struct nnp_gemm;
+/* Fills dst (kc, NNP_GEMM_NR) with rows k0 .. k0+kc-1 and columns j0 .. j0+nc-1 of the
+ * B of product g (nc <= NR; columns nc .. NR-1 are never read). */
+typedef void (*nnp_gemm_pack_fn)(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0,
                                  int64_t nc, float *dst);
 
 /* One product C (m, n) = A (m, k) . B (k, n), then the epilogue. */
@@ -80,7 +81,8 @@ struct nnp_gemm {
     int64_t ldb;
     bool b_packed;
     nnp_gemm_pack_fn pack_b; /* B made panel by panel (NULL: read b) */
-    const void *pack_ctx;
+    const void *pack_ctx;    /* for pack_b: what all products share (a layer's geometry) */
+    const float *pack_src;   /* for pack_b: this product's own data (an image) */
     float *c; /* rows ldc apart */
     int64_t ldc;
     struct nnp_epilogue epi;

@@ -76,6 +76,8 @@ struct nnp_exec_node {
     struct nnp_rt_value **out; /* (n_out); NULL = omitted optional output */
     void *state;               /* what prepare parsed and chose, in the plan's arena */
     size_t scratch_bytes;      /* asked by prepare */
+    size_t packed_bytes;       /* constant data prepare made in the plan's arena (packed
+                                  weights), counted with the plan's constants */
     void *scratch;             /* given by the plan before forward; shared between nodes */
     int threads;               /* the plan's thread count (prepare sizes scratch by it) */
     struct nnp_pool *pool;     /* the plan's threads, for nnp_parallel_for; NULL = serial */

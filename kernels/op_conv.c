@@ -1,45 +1,33 @@
 /* kernels/op_conv.c — Conv and ConvTranspose, fp32, 1-D to 6-D.
  *
- * Conv, kernel chosen in prepare:
- *   pointwise  1x1 kernel, stride 1, no pads: the input image already is the
- *              column matrix, one sgemm per (image, group)
+ * Conv runs on the matrix product of kernels/gemm.c, one product per (image,
+ * group): Y_g (Mg, OH*OW) = W_g (Mg, Cg*kh*kw) . col (Cg*kh*kw, OH*OW), with
+ * the bias, a fused residual Add and a fused activation in its epilogue. The
+ * column matrix col is never written out whole: the product asks for it a
+ * panel at a time (KC rows x 48 output positions, 24 KiB, in L1), and
+ *   pointwise  1x1 kernel, stride 1, no pads: col is the input image itself,
+ *              read in place (rows of OH*OW floats, one per input channel)
+ *   2-D        any other 1-D or 2-D window: pack_2d gathers the panel from the
+ *              input, each row of it a few contiguous (stride 1) or strided
+ *              runs of one input row, with the pads as zeros
+ *   N-D        3-D and up: pack_nd, position by position
+ * The weights are packed once, at plan time, into the panels the product's
+ * micro-kernel reads (weights computed at run time are read as rows instead).
+ * Threads split the products into blocks of output positions (then of output
+ * channels), each packing its own panels: nothing is serial, and one image at
+ * batch 1 keeps both threads busy. The split does not change a bit (gemm.h).
+ *
  *   depthwise  one input channel per group (group = C), up to 2-D: direct
- *              loops, each kernel tap one axpy along an output row
- *   shift      other 2-D convolutions with stride 1 (unless the waste below is
- *              too dear, see shift_pays): the input is copied once
- *              into a padded plane (Hp, Wp); computed over the padded width,
- *              output row oh, column ow reads padded position
- *              (oh + ki*dh, ow + kj*dw), so the column-matrix row of tap
- *              (c, ki, kj) is one contiguous slice of that plane: im2col is
- *              Cg*kh*kw memcpy calls instead of a gather per output row. The
- *              sgemm computes Wp - OW extra columns per row (garbage, dropped
- *              when the rows are copied out with the bias added)
- *   im2col     the rest (strided, or many output channels on a narrow image):
- *              the receptive fields of one (image, group)
- *              unrolled into scratch, col (Cg*kprod, oprod), then sgemm
- *              W_g (Mg, Cg*kprod) x col -> Y_g (Mg, oprod). 1-D and 2-D use a
- *              row-wise im2col, 3-D and up a general one.
- * A 1-D window is run as a 2-D one of height 1 (window.h), so 1-D convolutions
- * take the 2-D paths. On LeNet's layers (batch 64, one thread, timed in
- * alternation with the im2col path) the shift path ran conv1 (1->6, 5x5, pad 2)
- * 2.3x and conv2 (6->16, 5x5) 2.8x faster: with so few output channels the
- * short per-row copies of im2col, not the sgemm, were the cost.
+ *              loops per output plane, each kernel tap one axpy along an
+ *              output row; the epilogue on the plane after
+ *
+ * A 1-D window is run as a 2-D one of height 1 (window.h).
  *
  * ConvTranspose is the adjoint: col (Mg*kprod, iprod) = W_g^T (Cg, Mg*kprod)^T x
  * X_g (Cg, iprod) by sgemm, then col2im adds each column entry into the output
  * position it came from. With a 1x1 kernel, stride 1 and no pads the sgemm
  * writes the output directly.
  *
- * The shift and im2col paths put several images side by side in one column
- * matrix (a block, see conv_images_per_block) and run one sgemm per block and
- * group, copying the result out to NCHW with the bias added; pointwise and
- * one-image blocks have the sgemm add onto the bias written in y (beta = 1).
- *
- * Threads (n->pool): whole blocks, or (image, group) units, go to the threads,
- * each with its own slice of scratch; the arithmetic is that of one thread, so
- * the output is bit-identical for any thread count. With a single block (batch
- * 1, one group) the output channels are split instead, each thread running
- * the sgemm on a row block of W: OpenBLAS may then sum in another order.
  * conv_reference and convt_reference are naive loops over every output (input)
  * position, in double, that the tests hold the fast paths to.
  */
@@ -47,17 +35,25 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "gemv.h"
 #include "op.h"
 #include "threads.h"
 #include "window.h"
 
 enum conv_kernel {
-    CONV_POINTWISE, /* 1x1, stride 1, unpadded: sgemm on the input itself */
-    CONV_DEPTHWISE, /* one input channel per group, up to 2-D: direct */
-    CONV_SHIFT_2D,  /* 1-D / 2-D, stride 1: padded plane, contiguous im2col rows, sgemm */
-    CONV_IM2COL_2D, /* 1-D / 2-D im2col + sgemm */
-    CONV_IM2COL_ND, /* 3-D and up im2col + sgemm */
+    CONV_GEMM,      /* Conv: the matrix product (gemm.c), col made as `col` says */
+    CONV_DEPTHWISE, /* Conv: one input channel per group, up to 2-D: direct */
+    CONV_POINTWISE, /* ConvTranspose: 1x1, stride 1, unpadded: sgemm straight into Y */
+    CONV_IM2COL_2D, /* ConvTranspose: sgemm, then col2im, 1-D / 2-D */
+    CONV_IM2COL_ND, /* ConvTranspose: sgemm, then col2im, 3-D and up */
+};
+
+/* Where Conv's column matrix comes from (CONV_GEMM). */
+enum conv_col {
+    COL_DIRECT, /* 1x1, stride 1, unpadded: the input image, rows of iprod */
+    COL_2D,     /* pack_2d, from the 2-D window w2d */
+    COL_ND,     /* pack_nd, from the N-D window w */
 };
 
 /* Shared by Conv and ConvTranspose. For ConvTranspose "in" and "out" keep
@@ -71,10 +67,11 @@ struct conv_state {
     int64_t cg_in, cg_out; /* channels per group */
     int64_t kprod;         /* kernel elements */
     int64_t iprod, oprod;  /* X and Y spatial elements */
-    int64_t hp, wp;        /* shift: padded plane */
-    int64_t pad_floats;    /* shift: floats of the padded input in scratch */
-    int64_t nb;            /* shift/im2col: images per block (one sgemm per block, group) */
-    int64_t block_cols;    /* shift: OH*Wp, im2col: oprod; columns one image adds */
+    int64_t kdim;          /* Conv: Cg * kprod, the product's inner dimension */
+    enum conv_col col;
+    const float *wp;       /* Conv: weights packed at plan time, group after group, or NULL
+                              (weights computed at run time: read as rows) */
+    size_t wp_group;       /* floats of wp per group */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
     bool has_bias;
     enum conv_kernel kernel;
@@ -178,46 +175,6 @@ static void valid_range(int64_t off, int64_t stride, int64_t n_in, int64_t n_out
 
 /* ------------------------------------------------------------------ Conv */
 
-/* The shift path trades the gather of im2col for Wp - OW wasted columns of sgemm
- * per output row. The gather costs about the same per column element whatever the
- * layer; the waste costs in proportion to the output channels. Measured (one
- * thread): LeNet's 6- and 16-channel layers run 2.3-2.8x faster shifted, 64
- * channels at 56x56 break even, 512 channels at 7x7 (Wp = 9: 29% waste) run 1.3x
- * slower. Shift while the waste times the channels stays under 32 output columns. */
-static bool shift_pays(const struct conv_state *s)
-{
-    const struct nnp_window *w = &s->w2d;
-    int64_t waste = w->pad_begin[1] + w->pad_end[1] + (w->kernel[1] - 1) * w->dil[1];
-    return waste * s->cg_out <= 32 * w->out[1];
-}
-
-/* Images per sgemm on the shift and im2col paths. One image of a small layer is a
- * small sgemm (LeNet's conv2: 16 x 140 x 150; a 7x7 layer 49 columns) that
- * OpenBLAS runs far from its peak, with its fixed cost per call on top: several
- * images side by side in one column matrix make one larger sgemm, at the price
- * of copying the result out to NCHW (which the bias is added on the way). The
- * block stops growing at CONV_COLS_TARGET columns, or when its column matrix and
- * result would no longer fit CONV_BLOCK_BYTES (about the L2 of one core, so
- * that what im2col wrote is still in cache when the sgemm packs it).
- * One image per block (large images) on the im2col paths skips the copy: the sgemm
- * adds onto the bias written in y. The block size depends on the shapes only,
- * never on the thread count: threads take whole blocks, so the result is the same
- * for any thread count. */
-#define CONV_COLS_TARGET 256
-#define CONV_BLOCK_BYTES (1024 * 1024)
-
-static int64_t conv_images_per_block(const struct conv_state *s)
-{
-    int64_t cols = s->block_cols > 0 ? s->block_cols : 1;
-    int64_t per_image = (s->cg_in * s->kprod + s->cg_out) * cols * (int64_t)sizeof(float);
-    int64_t nb = (CONV_COLS_TARGET + cols - 1) / cols;
-    if (per_image > 0 && nb > CONV_BLOCK_BYTES / per_image)
-        nb = CONV_BLOCK_BYTES / per_image;
-    if (nb > s->batch)
-        nb = s->batch;
-    return nb > 1 ? nb : 1;
-}
-
 static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
     struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
@@ -234,221 +191,144 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     s->oprod = nnp_window_prod(s->w.out, n_sp);
     s->w2d = s->w;
     nnp_window_flat2d(&s->w2d);
+    NNP_OP_CHECK(n,
+                 !__builtin_mul_overflow(s->cg_in, s->kprod, &s->kdim) && s->kdim <= INT32_MAX &&
+                     s->cg_out <= INT32_MAX && s->oprod <= INT32_MAX,
+                 "the layer is too large (sizes above 2^31-1)");
 
-    bool unit = true, stride1 = true; /* unit: 1x1 kernel, stride 1, no pads */
-    for (int i = 0; i < n_sp; i++) {
+    bool unit = true; /* 1x1 kernel, stride 1, no pads */
+    for (int i = 0; i < n_sp; i++)
         unit &= s->w.kernel[i] == 1 && s->w.stride[i] == 1 && s->w.pad_begin[i] == 0 &&
                 s->w.pad_end[i] == 0;
-        stride1 &= s->w.stride[i] == 1;
-    }
-    if (unit)
-        s->kernel = CONV_POINTWISE;
-    else if (s->cg_in == 1 && s->group > 1 && n_sp <= 2)
-        s->kernel = CONV_DEPTHWISE;
-    else if (stride1 && n_sp <= 2 && shift_pays(s))
-        s->kernel = CONV_SHIFT_2D;
-    else
-        s->kernel = n_sp <= 2 ? CONV_IM2COL_2D : CONV_IM2COL_ND;
-
-    if (s->kernel == CONV_SHIFT_2D || s->kernel == CONV_IM2COL_2D ||
-        s->kernel == CONV_IM2COL_ND) {
-        /* scratch per thread: [shift: the padded input of one image (Cg, Hp, Wp) + the
-         * slack the last tap's slice runs past it,] col (Cg*kprod, nb*cols) and the
-         * sgemm's output (Mg, nb*cols), copied out to NCHW with the bias added */
-        const struct nnp_window *w2 = &s->w2d;
-        s->pad_floats = 0;
-        s->block_cols = s->oprod;
-        if (s->kernel == CONV_SHIFT_2D) {
-            s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
-            s->wp = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
-            s->pad_floats = s->cg_in * s->hp * s->wp + (w2->kernel[1] - 1) * w2->dil[1];
-            s->block_cols = w2->out[0] * s->wp;
-        }
-        s->nb = conv_images_per_block(s);
-        size_t col = 0, out = 0, pad = 0;
-        if ((st = scratch_floats(n, s->cg_in * s->kprod, s->nb * s->block_cols, &col)) ||
-            (st = scratch_floats(n, s->cg_out, s->nb * s->block_cols, &out)) ||
-            (st = scratch_floats(n, s->pad_floats, 1, &pad)))
-            return st;
-        if (s->nb == 1 && s->kernel != CONV_SHIFT_2D)
-            out = 0; /* the sgemm writes y directly (block_gemm) */
-        s->slice_bytes = (pad + col + out + 63) & ~(size_t)63;
-        int threads = n->threads > 1 ? n->threads : 1;
-        NNP_OP_CHECK(n, s->slice_bytes <= SIZE_MAX / 2 / (size_t)threads,
-                     "the column matrix is too large");
-        n->scratch_bytes = s->slice_bytes * (size_t)threads;
-    }
-    NNP_OP_CHECK(
-        n, s->cg_out <= INT32_MAX && s->oprod <= INT32_MAX && s->cg_in * s->kprod <= INT32_MAX,
-        "the layer is too large for BLAS (sizes above 2^31-1)");
+    s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
+    s->col = unit ? COL_DIRECT : n_sp <= 2 ? COL_2D : COL_ND;
     n->state = s;
-    n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod *
-               (double)(s->cg_in * s->kprod);
+    n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
+
+    if (s->kernel == CONV_GEMM) {
+        /* a B panel per thread, and constant weights packed for the micro-kernel */
+        int threads = n->threads > 1 ? n->threads : 1;
+        s->slice_bytes = (nnp_gemm_scratch_bytes() + 63) & ~(size_t)63;
+        n->scratch_bytes = s->slice_bytes * (size_t)threads;
+        if (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0) {
+            s->wp_group = nnp_gemm_a_floats(s->cg_out, s->kdim);
+            NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
+                         "the weights are too large to pack");
+            size_t bytes = s->wp_group * (size_t)s->group * sizeof(float);
+            uint8_t *raw = nnp_arena_alloc_big(arena, bytes + 64);
+            if (!raw)
+                return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
+                                  "weights", n->node->name, bytes);
+            float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
+            for (int64_t g = 0; g < s->group; g++)
+                nnp_gemm_pack_a((const float *)w->data + g * s->cg_out * s->kdim, s->kdim, 1,
+                                s->cg_out, s->kdim, wp + (size_t)g * s->wp_group);
+            s->wp = wp;
+            n->packed_bytes = bytes;
+        }
+    }
 
     int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
     memcpy(od + 2, s->w.out, sizeof(int64_t) * (size_t)n_sp);
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, x->rank, od);
 }
 
-/* col (cg*kh*kw, oh*ow), rows ldc apart, from x (cg, H, W), 2-D window w */
-static void im2col_2d(const struct nnp_window *w, const float *x, int64_t cg, float *col,
-                      int64_t ldc)
+/* dst[t] = src[t * stride] for t < len: the gather of one run of a column-matrix row */
+static void gather_run(float *dst, const float *src, int64_t len, int64_t stride)
 {
-    int64_t H = w->in[0], W = w->in[1], OH = w->out[0], OW = w->out[1];
-    int64_t kh = w->kernel[0], kw = w->kernel[1], sh = w->stride[0], sw = w->stride[1];
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t ki = 0; ki < kh; ki++)
-            for (int64_t kj = 0; kj < kw; kj++) {
-                float *row = col + ((c * kh + ki) * kw + kj) * ldc; /* (OH, OW) */
-                int64_t ih0 = ki * w->dil[0] - w->pad_begin[0];
-                int64_t iw0 = kj * w->dil[1] - w->pad_begin[1];
-                int64_t lo, hi;
-                valid_range(iw0, sw, W, OW, &lo, &hi);
-                if (hi < lo)
-                    hi = lo;
-                for (int64_t oh = 0; oh < OH; oh++) {
-                    float *dst = row + oh * OW;
-                    int64_t ih = ih0 + oh * sh;
-                    if (ih < 0 || ih >= H) {
-                        memset(dst, 0, (size_t)OW * sizeof *dst);
-                        continue;
-                    }
-                    const float *src = x + (c * H + ih) * W + iw0;
-                    for (int64_t ow = 0; ow < lo; ow++) /* the pads: a few elements */
-                        dst[ow] = 0.0f;
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        dst[ow] = src[ow * sw];
-                    for (int64_t ow = hi; ow < OW; ow++)
-                        dst[ow] = 0.0f;
-                }
-            }
+    if (stride == 1) {
+        memcpy(dst, src, (size_t)len * sizeof *dst);
+        return;
+    }
+    for (int64_t t = 0; t < len; t++)
+        dst[t] = src[t * stride];
 }
 
-/* col (cg*kprod, oprod), rows ldc apart, from x (cg, in...), any number of spatial axes */
-static void im2col_nd(const struct nnp_window *w, const float *x, int64_t cg, float *col,
-                      int64_t ldc)
+/* One run of output positions within an output row, as the panel's columns cover it. */
+struct col_run {
+    int64_t oh, ow0, len; /* output row, first column, how many */
+    int64_t at;           /* its first column in the panel */
+};
+
+/* Rows k0 .. k0+kc-1, columns j0 .. j0+nc-1 of the column matrix of one image and group
+ * (g->pack_src: x_g (Cg, H, W)), 2-D window: row k is input channel k / (kh*kw) at tap
+ * (ki, kj); column p is output position (p / OW, p % OW). Each row of the panel is a
+ * few runs, one per output row the columns span, each a strided read of one input row
+ * with the pads as zeros. */
+static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                    float *dst)
 {
+    const struct conv_state *s = g->pack_ctx;
+    const struct nnp_window *w = &s->w2d;
+    const float *x = g->pack_src;
+    int64_t H = w->in[0], W = w->in[1], OW = w->out[1];
+    int64_t kh = w->kernel[0], kw = w->kernel[1], sh = w->stride[0], sw = w->stride[1];
+    struct col_run runs[NNP_GEMM_NR];
+    int n_runs = 0;
+    for (int64_t p = j0; p < j0 + nc;) {
+        int64_t oh = p / OW, ow = p % OW, len = OW - ow < j0 + nc - p ? OW - ow : j0 + nc - p;
+        runs[n_runs++] = (struct col_run){oh, ow, len, p - j0};
+        p += len;
+    }
+    for (int64_t r = 0; r < kc; r++) {
+        int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
+        const float *xc = x + c * H * W;
+        float *row = dst + r * NNP_GEMM_NR;
+        int64_t dh = ki * w->dil[0] - w->pad_begin[0], dw = kj * w->dil[1] - w->pad_begin[1];
+        for (int q = 0; q < n_runs; q++) {
+            const struct col_run *u = &runs[q];
+            float *out = row + u->at;
+            int64_t ih = u->oh * sh + dh;
+            if (ih < 0 || ih >= H) {
+                memset(out, 0, (size_t)u->len * sizeof *out);
+                continue;
+            }
+            /* output columns ow0 + t read input column iw0 + t*sw: those inside [0, W) */
+            int64_t iw0 = u->ow0 * sw + dw, lo, hi;
+            valid_range(iw0, sw, W, u->len, &lo, &hi);
+            if (hi < lo)
+                hi = lo;
+            for (int64_t t2 = 0; t2 < lo; t2++)
+                out[t2] = 0.0f;
+            gather_run(out + lo, xc + ih * W + iw0 + lo * sw, hi - lo, sw);
+            for (int64_t t2 = hi; t2 < u->len; t2++)
+                out[t2] = 0.0f;
+        }
+    }
+}
+
+/* The same for any number of spatial axes, position by position. */
+static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                    float *dst)
+{
+    const struct conv_state *s = g->pack_ctx;
+    const struct nnp_window *w = &s->w;
     int ns = w->n_sp;
-    int64_t kprod = nnp_window_prod(w->kernel, ns), oprod = nnp_window_prod(w->out, ns);
-    int64_t iprod = nnp_window_prod(w->in, ns);
-    for (int64_t r = 0; r < cg * kprod; r++) {
-        int64_t c = r / kprod, kr = r % kprod;
+    for (int64_t r = 0; r < kc; r++) {
+        int64_t k = k0 + r, c = k / s->kprod, kr = k % s->kprod;
         int64_t off[NNP_WINDOW_MAX]; /* input position of output 0 for this tap, per axis */
         for (int i = ns - 1; i >= 0; i--) {
             off[i] = (kr % w->kernel[i]) * w->dil[i] - w->pad_begin[i];
             kr /= w->kernel[i];
         }
-        const float *xc = x + c * iprod;
-        float *row = col + r * ldc;
-        int64_t o[NNP_WINDOW_MAX] = {0}; /* output position, odometer */
-        for (int64_t p = 0; p < oprod; p++) {
-            int64_t lin = 0;
+        const float *xc = g->pack_src + c * s->iprod;
+        float *row = dst + r * NNP_GEMM_NR;
+        for (int64_t j = 0; j < nc; j++) {
+            int64_t p = j0 + j, lin = 0;
             bool inside = true;
+            int64_t o[NNP_WINDOW_MAX]; /* the output position of column p */
+            for (int i = ns - 1; i >= 0; i--) {
+                o[i] = p % w->out[i];
+                p /= w->out[i];
+            }
             for (int i = 0; i < ns; i++) {
                 int64_t pos = off[i] + o[i] * w->stride[i];
                 inside &= pos >= 0 && pos < w->in[i];
                 lin = lin * w->in[i] + pos;
             }
-            row[p] = inside ? xc[lin] : 0.0f;
-            for (int i = ns - 1; i >= 0 && ++o[i] == w->out[i]; i--)
-                o[i] = 0;
+            row[j] = inside ? xc[lin] : 0.0f;
         }
     }
-}
-
-/* One block of the shift and im2col paths: images b0 .. b0+nbk-1 of group g.
- * Scratch: [xpad (Cg, Hp, Wp) + slack,] col (Cg*kprod, nbk*cols), ybuf (Mg, nbk*cols). */
-struct conv_block {
-    const struct conv_state *s;
-    const float *x, *w, *bias; /* the whole tensors: (N, C, in...), (M, Cg, k...), (M) */
-    float *y;                  /* (N, M, out...) */
-    int64_t b0, nbk, g;
-    float *xpad, *col, *ybuf; /* in the slice of the thread that prepared the block */
-};
-
-static void block_scratch(struct conv_block *k, uint8_t *slice)
-{
-    const struct conv_state *s = k->s;
-    k->xpad = (float *)slice;
-    k->col = k->xpad + s->pad_floats;
-    k->ybuf = k->col + s->cg_in * s->kprod * k->nbk * s->block_cols;
-}
-
-/* col for the block: each image's columns side by side */
-static void block_im2col(const struct conv_block *k)
-{
-    const struct conv_state *s = k->s;
-    int64_t cols = s->block_cols, ldc = k->nbk * cols;
-    for (int64_t i = 0; i < k->nbk; i++) {
-        const float *xg = k->x + ((k->b0 + i) * s->c_in + k->g * s->cg_in) * s->iprod;
-        float *coli = k->col + i * cols;
-        if (s->kernel == CONV_IM2COL_2D) {
-            im2col_2d(&s->w2d, xg, s->cg_in, coli, ldc);
-            continue;
-        }
-        if (s->kernel == CONV_IM2COL_ND) {
-            im2col_nd(&s->w, xg, s->cg_in, coli, ldc);
-            continue;
-        }
-        /* shift: the padded plane (zero borders, the image copied in), then one
-         * contiguous slice of it per tap */
-        const struct nnp_window *win = &s->w2d;
-        int64_t H = win->in[0], W = win->in[1], kh = win->kernel[0], kw = win->kernel[1];
-        int64_t hp = s->hp, wp = s->wp;
-        float *xpad = k->xpad;
-        if (i == 0) /* the borders stay zero: every image writes the same interior */
-            memset(xpad, 0, (size_t)s->pad_floats * sizeof *xpad);
-        for (int64_t c = 0; c < s->cg_in; c++)
-            for (int64_t h = 0; h < H; h++)
-                memcpy(xpad + (c * hp + h + win->pad_begin[0]) * wp + win->pad_begin[1],
-                       xg + (c * H + h) * W, (size_t)W * sizeof *xg);
-        for (int64_t c = 0; c < s->cg_in; c++)
-            for (int64_t ki = 0; ki < kh; ki++)
-                for (int64_t kj = 0; kj < kw; kj++)
-                    memcpy(coli + ((c * kh + ki) * kw + kj) * ldc,
-                           xpad + c * hp * wp + ki * win->dil[0] * wp + kj * win->dil[1],
-                           (size_t)cols * sizeof *coli);
-    }
-}
-
-/* output channels [m0, m1) of the block: sgemm, then copied out to NCHW with the bias */
-static void block_gemm(const struct conv_block *k, int64_t m0, int64_t m1)
-{
-    const struct conv_state *s = k->s;
-    int64_t cols = s->block_cols, ldc = k->nbk * cols, kdim = s->cg_in * s->kprod;
-    const float *wg = k->w + (k->g * s->cg_out + m0) * kdim;
-    if (s->nb == 1 && s->kernel != CONV_SHIFT_2D) {
-        /* one image per block (large images): the sgemm adds onto the bias in y itself,
-         * no copy */
-        int64_t oc0 = k->g * s->cg_out + m0;
-        float *yg = k->y + (k->b0 * s->c_out + oc0) * s->oprod; /* (m1 - m0, oprod) */
-        fill_bias(s->isa, yg, k->bias ? k->bias + oc0 : NULL, m1 - m0, s->oprod);
-        if (kdim > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0),
-                        (int)s->oprod, (int)kdim, 1.0f, wg, (int)kdim, k->col, (int)s->oprod,
-                        1.0f, yg, (int)s->oprod);
-        return;
-    }
-    if (kdim > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)ldc,
-                    (int)kdim, 1.0f, wg, (int)kdim, k->col, (int)ldc, 0.0f, k->ybuf + m0 * ldc,
-                    (int)ldc);
-    else
-        memset(k->ybuf + m0 * ldc, 0, (size_t)((m1 - m0) * ldc) * sizeof *k->ybuf);
-    int64_t OH = s->w2d.out[0], OW = s->w2d.out[1];
-    for (int64_t i = 0; i < k->nbk; i++)
-        for (int64_t m = m0; m < m1; m++) {
-            int64_t oc = k->g * s->cg_out + m;
-            float bv = k->bias ? k->bias[oc] : 0.0f;
-            float *ym = k->y + ((k->b0 + i) * s->c_out + oc) * s->oprod; /* (out...) */
-            const float *src = k->ybuf + m * ldc + i * cols;
-            if (s->kernel != CONV_SHIFT_2D) {
-                nnp_vadds(s->isa, s->oprod, src, bv, ym);
-                continue;
-            }
-            for (int64_t oh = 0; oh < OH; oh++) /* drop the Wp - OW garbage columns */
-                nnp_vadds(s->isa, OW, src + oh * s->wp, bv, ym + oh * OW);
-        }
 }
 
 /* y (mult, OH, OW) += the depthwise convolution of one channel x (H, W) with
@@ -485,134 +365,92 @@ static void depthwise_2d(const struct conv_state *s, const float *x, const float
     }
 }
 
-/* Work below this many multiply-adds runs on one thread: waking the other costs a
- * few microseconds. */
-#define CONV_PAR_MIN_MACS (1 << 18)
-/* Splitting one image's output channels costs more: the im2col before it is serial
- * and both threads then share one column matrix. Below this it lost to one thread
- * (resnet at batch 1: 0.33 ms on two threads, 0.23 on one, 0.23 with this bound). */
-#define CONV_SPLIT_MIN_MACS (1 << 21)
+/* Depthwise planes below this many multiply-adds in all stay on one thread: waking the
+ * other costs a few microseconds. */
+#define DW_PAR_MIN_MACS (1 << 17)
 
-struct conv_job {
+/* What one run of a Conv reads and writes, for the per-product callbacks. */
+struct conv_run {
     const struct conv_state *s;
-    const float *x, *w, *bias;
-    float *y;
-    uint8_t *scratch;   /* (threads, slice_bytes) */
-    int64_t n_blocks_b; /* blocks per group */
-    struct conv_block *one; /* the block whose output channels are split (M split) */
-    int64_t m_chunk;        /* M split: output channels per item */
+    const float *x, *w, *bias; /* (N, C, in...), (M, C/group, k...), (M) or NULL */
+    const float *res;          /* a fused Add's other input, like y, or NULL */
+    const struct nnp_act *act;
+    float *y; /* (N, M, out...) */
 };
 
-/* blocks [begin, end), numbered group-major: (g, image block) */
-static void conv_blocks_task(void *ctx, int64_t begin, int64_t end, int tid)
+/* Product u = image u / group, group u % group. */
+static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
 {
-    const struct conv_job *j = ctx;
-    const struct conv_state *s = j->s;
-    for (int64_t t = begin; t < end; t++) {
-        int64_t g = t / j->n_blocks_b, b0 = (t % j->n_blocks_b) * s->nb;
-        struct conv_block k = {s, j->x, j->w, j->bias, j->y, b0, 0, g, NULL, NULL, NULL};
-        k.nbk = s->batch - b0 < s->nb ? s->batch - b0 : s->nb;
-        block_scratch(&k, j->scratch + (size_t)tid * s->slice_bytes);
-        block_im2col(&k);
-        block_gemm(&k, 0, s->cg_out);
+    const struct conv_run *r = ctx;
+    const struct conv_state *s = r->s;
+    int64_t b = u / s->group, gi = u % s->group;
+    const float *xg = r->x + (b * s->c_in + gi * s->cg_in) * s->iprod;
+    int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
+    *g = (struct nnp_gemm){
+        .m = s->cg_out,
+        .n = s->oprod,
+        .k = s->kdim,
+        .a = s->wp ? s->wp + (size_t)gi * s->wp_group : r->w + gi * s->cg_out * s->kdim,
+        .lda = s->kdim,
+        .a_packed = s->wp != NULL,
+        .b = xg,
+        .ldb = s->iprod,
+        .pack_b = s->col == COL_2D ? pack_2d : s->col == COL_ND ? pack_nd : NULL,
+        .pack_ctx = s,
+        .pack_src = xg,
+        .c = r->y + yo,
+        .ldc = s->oprod,
+        .epi = {.scale = 1.0f,
+                .bias_m = r->bias ? r->bias + gi * s->cg_out : NULL,
+                .res = r->res ? r->res + yo : NULL,
+                .ldr = s->oprod,
+                .act = *r->act},
+    };
+}
+
+/* depthwise planes (image, channel) [begin, end): the convolution onto the bias, then
+ * the fused Add and activation on the plane while it is in cache */
+static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_run *r = ctx;
+    const struct conv_state *s = r->s;
+    (void)tid;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / s->group, gi = u % s->group;
+        const float *xg = r->x + (b * s->c_in + gi) * s->iprod;
+        int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
+        float *yg = r->y + yo;
+        fill_bias(s->isa, yg, r->bias ? r->bias + gi * s->cg_out : NULL, s->cg_out, s->oprod);
+        depthwise_2d(s, xg, r->w + gi * s->cg_out * s->kprod, yg);
+        int64_t len = s->cg_out * s->oprod;
+        if (r->res) /* y + 1 * res is rounded once: the same bits as an Add */
+            nnp_axpy(s->isa, len, 1.0f, r->res + yo, yg);
+        nnp_act_apply(r->act, len, yg);
     }
 }
 
-static void conv_mchunks_task(void *ctx, int64_t begin, int64_t end, int tid)
-{
-    const struct conv_job *j = ctx;
-    (void)tid;
-    int64_t m1 = end * j->m_chunk;
-    block_gemm(j->one, begin * j->m_chunk, m1 < j->s->cg_out ? m1 : j->s->cg_out);
-}
-
-/* pointwise and depthwise: units (image, group) [begin, end), output channels [m0, m1)
- * of each (m0 = 0, m1 = Mg unless the channels are split) */
-static void conv_unit(const struct conv_job *j, int64_t u, int64_t m0, int64_t m1)
-{
-    const struct conv_state *s = j->s;
-    int64_t b = u / s->group, g = u % s->group, kdim = s->cg_in * s->kprod;
-    const float *xg = j->x + (b * s->c_in + g * s->cg_in) * s->iprod;
-    const float *wg = j->w + (g * s->cg_out + m0) * kdim;
-    float *yg = j->y + (b * s->c_out + g * s->cg_out + m0) * s->oprod;
-    fill_bias(s->isa, yg, j->bias ? j->bias + g * s->cg_out + m0 : NULL, m1 - m0, s->oprod);
-    if (s->kernel == CONV_DEPTHWISE) {
-        depthwise_2d(s, xg, wg, yg);
-        return;
-    }
-    if (s->oprod == 0 || m1 == m0 || kdim == 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)s->oprod,
-                (int)kdim, 1.0f, wg, (int)kdim, xg, (int)s->oprod, 1.0f, yg, (int)s->oprod);
-}
-
-static void conv_units_task(void *ctx, int64_t begin, int64_t end, int tid)
-{
-    const struct conv_job *j = ctx;
-    (void)tid;
-    for (int64_t u = begin; u < end; u++)
-        conv_unit(j, u, 0, j->s->cg_out);
-}
-
-static void conv_unit_mchunks_task(void *ctx, int64_t begin, int64_t end, int tid)
-{
-    const struct conv_job *j = ctx;
-    (void)tid;
-    int64_t m1 = end * j->m_chunk;
-    conv_unit(j, 0, begin * j->m_chunk, m1 < j->s->cg_out ? m1 : j->s->cg_out);
-}
-
-/* Threads take whole blocks (or (image, group) units) when there are at least as
- * many as threads: the same arithmetic as on one thread. Fewer (batch 1, one
- * group) split the output channels of each instead: the sgemm then runs on row
- * blocks of W, which OpenBLAS may sum in another order (float reassociation). */
 static enum nnp_status conv_forward(struct nnp_exec_node *n)
 {
     const struct conv_state *s = n->state;
-    struct conv_job j = {
+    const struct nnp_rt_value *res = n->fusion.residual;
+    struct conv_run r = {
         .s = s,
-        .x = n->in[0]->data,                            /* (N, C, in...) */
-        .w = n->in[1]->data,                            /* (M, C/group, k...) */
-        .bias = s->has_bias ? n->in[2]->data : NULL,    /* (M) */
-        .y = n->out[0]->data,                           /* (N, M, out...) */
-        .scratch = n->scratch,                          /* (threads, slice_bytes) */
+        .x = n->in[0]->data,
+        .w = n->in[1]->data,
+        .bias = s->has_bias ? n->in[2]->data : NULL,
+        .res = res ? res->data : NULL,
+        .act = &n->fusion.act,
+        .y = n->out[0]->data,
     };
-    int threads = nnp_pool_threads(n->pool);
-    NNP_ASSERT(threads <= (n->threads > 1 ? n->threads : 1)); /* scratch was sized for it */
-    int64_t kdim = s->cg_in * s->kprod;
-    int64_t macs = s->cg_out * s->oprod * (kdim > 0 ? kdim : 1); /* per (image, group) */
-    bool split_m = s->group == 1 && s->batch == 1 && threads > 1 && s->cg_out >= 32 &&
-                   macs >= CONV_SPLIT_MIN_MACS;
-    struct nnp_pool *pool = macs * s->batch * s->group >= CONV_PAR_MIN_MACS ? n->pool : NULL;
-    j.m_chunk = 16; /* the sgemm kernel's row block */
-    int64_t m_items = (s->cg_out + j.m_chunk - 1) / j.m_chunk;
-
-    if (s->kernel == CONV_POINTWISE || s->kernel == CONV_DEPTHWISE ||
-        (s->kernel == CONV_SHIFT_2D && kdim == 0)) {
-        if (s->kernel == CONV_SHIFT_2D) { /* no input channels: the output is the bias */
-            for (int64_t b = 0; b < s->batch; b++)
-                fill_bias(s->isa, j.y + b * s->c_out * s->oprod, j.bias, s->c_out, s->oprod);
-            return NNP_OK;
-        }
-        if (split_m && s->kernel == CONV_POINTWISE)
-            nnp_parallel_for(n->pool, m_items, conv_unit_mchunks_task, &j);
-        else
-            nnp_parallel_for(pool, s->batch * s->group, conv_units_task, &j);
+    int64_t units = s->batch * s->group;
+    if (s->kernel == CONV_DEPTHWISE) {
+        double macs = (double)units * (double)s->cg_out * (double)s->oprod * (double)s->kprod;
+        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, units, dw_task, &r);
         return NNP_OK;
     }
-    if (s->oprod == 0 || s->cg_out == 0 || s->batch == 0)
-        return NNP_OK;
-    j.n_blocks_b = (s->batch + s->nb - 1) / s->nb;
-    if (!split_m) {
-        nnp_parallel_for(pool, j.n_blocks_b * s->group, conv_blocks_task, &j);
-        return NNP_OK;
-    }
-    /* one image, one group: im2col here, the output channels across the threads */
-    struct conv_block k = {s, j.x, j.w, j.bias, j.y, 0, 1, 0, NULL, NULL, NULL};
-    block_scratch(&k, j.scratch);
-    block_im2col(&k);
-    j.one = &k;
-    nnp_parallel_for(n->pool, m_items, conv_mchunks_task, &j);
+    NNP_ASSERT(nnp_pool_threads(n->pool) <= (n->threads > 1 ? n->threads : 1));
+    nnp_gemm_units(n->pool, units, s->cg_out, s->oprod, s->kdim, conv_unit, &r, n->scratch,
+                   s->slice_bytes);
     return NNP_OK;
 }
 
@@ -668,6 +506,7 @@ const struct nnp_op nnp_op_Conv = {
     .forward = conv_forward,
     .reference = conv_reference,
     .backward = NULL,
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
 };
 
 /* --------------------------------------------------------- ConvTranspose */

@@ -984,6 +984,7 @@ static enum nnp_status plan(struct nnp_runtime *rt)
         rt->run[rt->n_run++] = n;
         if (n->scratch_bytes > rt->mem.scratch_bytes)
             rt->mem.scratch_bytes = n->scratch_bytes;
+        rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->packed_bytes);
         rt->mem.flops += n->flops;
     }
 

@@ -62,13 +62,15 @@ struct pack_src {
     int calls;
 };
 
-static void pack_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
+/* columns past nc get NaN: the kernels must never read them */
+static void pack_rows(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                      float *dst)
 {
-    struct pack_src *s = (struct pack_src *)ctx;
+    struct pack_src *s = (struct pack_src *)g->pack_ctx;
     s->calls++;
     for (int64_t p = 0; p < kc; p++)
         for (int64_t j = 0; j < NNP_GEMM_NR; j++)
-            dst[p * NNP_GEMM_NR + j] = j < nc ? s->b[(k0 + p) * s->ldb + j0 + j] : 0.0f;
+            dst[p * NNP_GEMM_NR + j] = j < nc ? s->b[(k0 + p) * s->ldb + j0 + j] : NAN;
 }
 
 enum { B_ROWS, B_PACKED, B_CALLBACK };
