@@ -1,11 +1,12 @@
 /* tests/unit/test_constants.c — weights wherever the model stores them: the lookup
- * (nnp_value_data, nnp_value_constant) and the conversion of Constant nodes into
- * initializers. Graphs built in C. */
+ * (nnp_value_data, nnp_value_constant), the conversion of Constant nodes into
+ * initializers, and the report counting both forms alike. Graphs built in C. */
 #include <criterion/criterion.h>
 
 #include <string.h>
 
 #include "kernels/graph.h"
+#include "kernels/report.h"
 
 /* A float32 tensor [rank,dims] in g's arena holding 1, 2, 3, ... */
 static struct nnp_tensor *f32_tensor(struct nnp_graph *g, int rank, const int64_t *dims)
@@ -144,5 +145,33 @@ Test(constants, conversion_moves_the_tensor_and_leaves_the_rest)
     cr_assert_str_eq(r.s_node->attrs[0].name, "sparse_value");
     cr_assert_eq(nnp_graph_validate(r.g), NNP_OK, "%s", nnp_error_message());
     cr_assert_eq(nnp_graph_constants_to_initializers(r.g), 0, "nothing left to convert");
+    nnp_graph_free(r.g);
+}
+
+/* The same graph counts the same whether c is a Constant node or an initializer, and
+ * c's elements are charged to add2, the node that reads it. */
+Test(constants, report_counts_both_forms_alike)
+{
+    struct graph4 r = build();
+    struct nnp_summary before, after;
+    nnp_summary_init(&before, r.g);
+    cr_assert_eq(before.params, 12, "w and c, 6 each; the sparse blob is not counted");
+    cr_assert_eq(before.weight_bytes, 48);
+    cr_assert_eq(before.nonzeros, 12);
+    cr_assert_eq(before.n_layers, 2);
+    cr_assert_str_eq(before.layers[1].node, "add2");
+    cr_assert_str_eq(before.layers[1].weight, "c");
+    cr_assert_str_eq(before.layers[1].shape, "[2,3]");
+    cr_assert_eq(before.layers[1].params, 6);
+
+    nnp_graph_constants_to_initializers(r.g);
+    nnp_summary_init(&after, r.g);
+    cr_assert_eq(after.params, before.params);
+    cr_assert_eq(after.weight_bytes, before.weight_bytes);
+    cr_assert_eq(after.n_layers, before.n_layers);
+    cr_assert_str_eq(after.layers[1].weight, "c");
+    cr_assert_eq(after.layers[1].bytes, before.layers[1].bytes);
+    nnp_summary_free(&before);
+    nnp_summary_free(&after);
     nnp_graph_free(r.g);
 }
