@@ -36,6 +36,8 @@ static const struct cli_opt opts[] = {
     {"warmup", 0, "S", "run for S seconds before timing (default 0.2)", false},
     {"duration", 0, "S", "time runs for S seconds, at least 10 runs (default 1)", false},
     {"seed", 0, "N", "seed of the random inputs (default 0)", false},
+    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+     false},
     {"json", 0, NULL, "print the figures as one JSON object", false},
     {0},
 };
@@ -95,6 +97,10 @@ static void print_table(const struct nnp_bench_stats *b)
     if (b->flops > 0 && l->p50_ms > 0)
         printf("%-10s %.3f GFLOP per run in matrix operators, %.1f GFLOP/s at p50\n", "work",
                b->flops * 1e-9, b->flops / (l->p50_ms * 1e6));
+    for (int i = 0; i < b->n_fused; i++) /* one line for all: a long one, but one */
+        printf(i ? ", %s" : "%-10s %s", i ? b->fused[i] : "fused", b->fused[i]);
+    if (b->n_fused)
+        printf("\n");
     printf("%-10s peak %.2f MiB (%.2f without buffer reuse): activations %.2f MiB (%.2f), "
            "scratch %.2f, weights %.2f\n",
            "memory", mib(b->peak_bytes), mib(b->naive_peak_bytes), mib(b->arena_bytes),
@@ -128,6 +134,8 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     double *ms = NULL;
     struct nnp_tensor *shapes = calloc((size_t)m.g->n_inputs + 1, sizeof *shapes);
     struct nnp_input_shape *ins = NULL;
+    char **fused = NULL;
+    int n_fused = 0;
     NNP_ASSERT(shapes);
     if ((rc = infer_input_shapes(a, m.g, batch, batch_given, shapes)) != 0)
         goto done;
@@ -135,6 +143,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     o.threads = threads;
     o.batch = batch;
     o.input_shapes = shapes;
+    o.no_fuse = cli_flag(a, "no-fuse");
     if ((rc = infer_plan(model, m.g, &o, &rt)) != 0)
         goto done;
     int n_in = nnp_runtime_n_inputs(rt);
@@ -184,6 +193,14 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     }
 
     struct nnp_runtime_memory mem = nnp_runtime_memory(rt);
+    n_fused = nnp_runtime_n_fused(rt);
+    fused = calloc((size_t)n_fused + 1, sizeof *fused);
+    NNP_ASSERT(fused);
+    for (int i = 0; i < n_fused; i++) {
+        char item[512];
+        fused[i] = strdup(infer_fused_item(rt, i, item, sizeof item));
+        NNP_ASSERT(fused[i]);
+    }
     struct nnp_bench_stats b = {
         .path = model,
         .blas = nnp_blas_corename(),
@@ -200,6 +217,8 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         .n_inputs = n_in,
         .inputs = ins,
         .flops = mem.flops,
+        .n_fused = n_fused,
+        .fused = (const char *const *)fused,
     };
     nnp_latency_compute(&b.latency, ms, n, (int)samples, threads);
     b.latency.peak_bytes = b.peak_bytes;
@@ -215,6 +234,9 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
                 "%.1f); is the machine busy? a longer --duration may help\n",
                 model, 100 * b.latency.cv, b.latency.cv, MAX_CV);
 done:
+    for (int i = 0; fused && i < n_fused; i++)
+        free(fused[i]);
+    free(fused);
     free(ms);
     free(ins);
     free(shapes);

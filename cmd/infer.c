@@ -294,6 +294,39 @@ int infer_input_shapes(const struct cli_args *a, const struct nnp_graph *g, int6
     return 0;
 }
 
+/* a node as reports name it: its name, or its op type and index when it has none */
+static const char *node_name(const struct nnp_node *n, char *buf, size_t size)
+{
+    if (n->name && *n->name)
+        return n->name;
+    snprintf(buf, size, "%s#%d", n->op_type, n->index);
+    return buf;
+}
+
+char *infer_fused_item(const struct nnp_runtime *rt, int i, char *buf, size_t size)
+{
+    struct nnp_runtime_fused f = nnp_runtime_fused_at(rt, i);
+    char name[64];
+    size_t k = (size_t)snprintf(buf, size, "%s", node_name(f.node, name, sizeof name));
+    for (int j = 0; j < f.n_fused && k < size; j++)
+        k += (size_t)snprintf(buf + k, size - k, "+%s", node_name(f.fused[j], name, sizeof name));
+    return buf;
+}
+
+char *infer_fused_list(const struct nnp_runtime *rt, char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < nnp_runtime_n_fused(rt) && k < size; i++) {
+        char item[512];
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "",
+                              infer_fused_item(rt, i, item, sizeof item));
+    }
+    if (k >= size && size > 4)
+        memcpy(buf + size - 4, "...", 4);
+    return buf;
+}
+
 char *infer_planned_inputs(struct nnp_runtime *rt, char *buf, size_t size)
 {
     size_t k = 0;

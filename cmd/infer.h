@@ -73,6 +73,11 @@ char *infer_expects(const struct nnp_tensor *t, char *buf, size_t size);
  *  @return 0 or 2 (printed). */
 int infer_input_shapes(const struct cli_args *a, const struct nnp_graph *g, int64_t batch,
                        bool batch_given, struct nnp_tensor *shapes);
+/*! "conv2+add1+relu2": the i-th node the plan fused and those it took in. @return buf. */
+char *infer_fused_item(const struct nnp_runtime *rt, int i, char *buf, size_t size);
+/*! "conv1+relu1, conv2+add1+relu2": every one, or "" when none. @return buf. */
+char *infer_fused_list(const struct nnp_runtime *rt, char *buf, size_t size);
+
 /*! "x [1,3,224,224]" for every input the runtime planned, comma-separated. @return buf. */
 char *infer_planned_inputs(struct nnp_runtime *rt, char *buf, size_t size);
 

@@ -35,6 +35,8 @@ static const struct cli_opt opts[] = {
      true},
     {"output", 'o', "DIR", "write each output as DIR/NAME.npy (default: .)", false},
     {"dump-all", 0, NULL, "write every intermediate value too, for bisecting a difference", false},
+    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+     false},
     {"batch", 'b', "N", "run N samples at a time and join the outputs (default: all at once)",
      false},
     {"threads", 't', "N", "threads to use (default: all cores)", false},
@@ -349,7 +351,8 @@ static int collect(struct nnp_runtime *rt, bool dump_all, struct nnp_rt_value **
     NNP_ASSERT(list);
     int n = 0;
     for (int i = 0; i < n_val; i++)
-        list[n++] = nnp_runtime_value_at(rt, i);
+        if (!nnp_runtime_value_at(rt, i)->elided) /* computed inside a fused node */
+            list[n++] = nnp_runtime_value_at(rt, i);
     for (int i = 0; i < n_out; i++) {
         struct nnp_rt_value *v = nnp_runtime_output(rt, i);
         bool seen = false;
@@ -473,8 +476,10 @@ static int ensure_dir(const char *dir, bool *made)
     return 0;
 }
 
-/* Write every result, all or nothing: a failure removes what this run wrote. */
-static int write_results(const char *dir, struct result *res, int n, bool quiet)
+/* Write every result, all or nothing: a failure removes what this run wrote. `fused`:
+ * the fused nodes whose inner values were not stored (--dump-all says so), or NULL. */
+static int write_results(const char *dir, struct result *res, int n, bool quiet,
+                         const char *fused)
 {
     bool made;
     if (ensure_dir(dir, &made))
@@ -504,6 +509,8 @@ static int write_results(const char *dir, struct result *res, int n, bool quiet)
     }
     if (n_more)
         printf("and %d intermediate values in %s/\n", n_more, dir);
+    if (fused && *fused)
+        printf("fused (their inner values are not stored; --no-fuse stores them): %s\n", fused);
     return 0;
 }
 
@@ -653,6 +660,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
             o.threads = threads;
             o.batch = n > 0 ? n : 1;
             o.keep_all = dump_all;
+            o.no_fuse = cli_flag(a, "no-fuse");
             o.input_shapes = shapes;
             o.input_values = values;
             if ((rc = infer_plan(model, m.g, &o, &rt)) != 0)
@@ -667,8 +675,11 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         if (whole || total == 0)
             break;
     }
+    char fused[2048] = "";
+    if (!rc && dump_all && rt)
+        infer_fused_list(rt, fused, sizeof fused);
     if (!rc)
-        rc = write_results(dir, res, n_res, a->quiet);
+        rc = write_results(dir, res, n_res, a->quiet, fused);
 
     nnp_runtime_free(rt);
     free_results(res, n_res);

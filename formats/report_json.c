@@ -271,6 +271,10 @@ char *nnp_bench_json(const struct nnp_bench_stats *b)
     }
     json_object_set_new(root, "inputs", ins);
     json_object_set_new(root, "flops", num(b->flops));
+    json_t *fused = json_array();
+    for (int i = 0; i < b->n_fused; i++)
+        json_array_append_new(fused, json_string(b->fused[i]));
+    json_object_set_new(root, "fused", fused);
     json_object_set_new(root, "gflops_per_s",
                         b->latency.p50_ms > 0 ? num(b->flops / (b->latency.p50_ms * 1e6))
                                               : json_null());

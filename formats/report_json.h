@@ -64,6 +64,8 @@ struct nnp_bench_stats {
     int n_inputs;
     const struct nnp_input_shape *inputs; /* (n_inputs) the shapes the model ran with */
     double flops; /* one run's work in the matrix operators (nnp_runtime_memory) */
+    int n_fused;
+    const char *const *fused; /* (n_fused) "conv1+relu1": a node and those fused into it */
 };
 
 /*! @return `nnpress bench --json` as JSON, malloc'd (NULL on OOM). */

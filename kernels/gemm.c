@@ -132,6 +132,7 @@ AVX512 void body512(const int NV, const bool packed, int64_t kc, const float *a,
     for (int i = 0; i < MR; i++)
         ar[i] = packed ? a + i : a + (i < t->mv ? i : t->mv - 1) * lda;
     const int64_t cs = packed ? MR : 1;
+#pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * ldb;
         __m512 b0 = NV == 1 ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
@@ -363,9 +364,48 @@ void nnp_gemm_pack_b(const float *b, int64_t rs, int64_t cs, int64_t k, int64_t 
     }
 }
 
-size_t nnp_gemm_scratch_bytes(void)
+size_t nnp_gemm_scratch_bytes(int64_t m)
 {
-    return (size_t)KC * NR * sizeof(float);
+    size_t cpanel = (size_t)((m + MR - 1) / MR) * MR * NR * sizeof(float);
+    return (size_t)KC * NR * sizeof(float) + cpanel;
+}
+
+/* --- the rest of the epilogue, after a store_c --- */
+
+__attribute__((target("avx512f"))) static void finish_avx512(const struct tile *t,
+                                                              const float *src,
+                                                              const float *res, float *dst,
+                                                              int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, src + i);
+        if (res)
+            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + i));
+        _mm512_mask_storeu_ps(dst + i, m, act512(t, x));
+    }
+}
+
+static void finish_scalar(const struct tile *t, const float *src, const float *res, float *dst,
+                          int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = act_scalar(t, res ? src[i] + res[i] : src[i]);
+}
+
+void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const float *res,
+                         float *dst, int64_t n)
+{
+    bool in_kernel = act_in_kernel(act->kind);
+    struct tile t = {.act = in_kernel ? act->kind : NNP_ACT_NONE,
+                     .alpha = act->alpha,
+                     .beta = act->beta};
+    if (nnp_isa_best() == NNP_ISA_AVX512)
+        finish_avx512(&t, src, res, dst, n);
+    else
+        finish_scalar(&t, src, res, dst, n);
+    if (!in_kernel)
+        nnp_act_apply(act, n, dst);
 }
 
 /* --- the block loop --- */
@@ -380,7 +420,11 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                                           : isa == NNP_ISA_AVX2 ? kernel_avx2
                                                                 : kernel_scalar;
     const struct nnp_epilogue *e = &g->epi;
-    bool post_act = !act_in_kernel(e->act.kind);
+    bool sink = g->store_c != NULL;
+    bool post_act = !sink && !act_in_kernel(e->act.kind);
+    /* with store_c, tiles go to a panel after the B panel in scratch: (m1 - m0, NR) */
+    float *cpanel = sink ? (float *)scratch + (size_t)KC * NR : NULL;
+    NNP_ASSERT(!sink || scratch);
     int64_t k = g->k;
     for (int64_t j0 = n0; j0 < n1; j0 += NR) {
         int nc = (int)(n1 - j0 < NR ? n1 - j0 : NR);
@@ -402,8 +446,8 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
             bool last = k0 + KC >= k;
             for (int64_t i0 = m0; i0 < m1; i0 += MR) {
                 struct tile t = {
-                    .c = g->c + i0 * g->ldc + j0,
-                    .ldc = g->ldc,
+                    .c = sink ? cpanel + (i0 - m0) * NR : g->c + i0 * g->ldc + j0,
+                    .ldc = sink ? NR : g->ldc,
                     .mv = (int)(m1 - i0 < MR ? m1 - i0 : MR),
                     .nv = nc,
                     .add_c = k0 > 0,
@@ -411,9 +455,9 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                     .scale = e->scale != 0.0f ? e->scale : 1.0f,
                     .bias_m = e->bias_m ? e->bias_m + i0 : NULL,
                     .bias_n = e->bias_n ? e->bias_n + j0 : NULL,
-                    .res = e->res ? e->res + i0 * e->ldr + j0 : NULL,
+                    .res = e->res && !sink ? e->res + i0 * e->ldr + j0 : NULL,
                     .ldr = e->ldr,
-                    .act = post_act ? NNP_ACT_NONE : e->act.kind,
+                    .act = post_act || sink ? NNP_ACT_NONE : e->act.kind,
                     .alpha = e->act.alpha,
                     .beta = e->act.beta,
                 };
@@ -427,6 +471,8 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
             if (k == 0)
                 break;
         }
+        if (sink)
+            g->store_c(g, m0, m1, j0, nc, cpanel);
     }
 }
 
@@ -468,7 +514,7 @@ void nnp_gemm_units(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n
 {
     if (n_units <= 0 || m <= 0 || n <= 0)
         return;
-    NNP_ASSERT(slice_bytes >= nnp_gemm_scratch_bytes() || !scratch);
+    NNP_ASSERT(slice_bytes >= nnp_gemm_scratch_bytes(0) || !scratch);
     struct units_job j = {unit, ctx, m, n, 1, 1, (m + MR - 1) / MR, (n + NR - 1) / NR, scratch,
                           slice_bytes};
     int threads = nnp_pool_threads(pool);

@@ -27,6 +27,12 @@
  *   scratch: that is how convolution makes its column matrix, a panel at a
  *   time, without ever writing the whole im2col matrix (op_conv.c).
  *
+ *   C is written where c and ldc say, or, when the product's columns are not
+ *   the output's (a convolution computed over a padded width), into a panel of
+ *   the block's rows x NR columns in scratch that the caller's store_c takes,
+ *   with the rest of the epilogue (nnp_gemm_finish_row()), once the panel is
+ *   complete: still in L1.
+ *
  *   Loop order, for a block [m0, m1) x [n0, n1): for each panel of NR columns,
  *   for each KC rows of k, (pack B,) for each MR rows: the micro-kernel. The
  *   B panel stays in L1 across the rows; the first KC block starts from 0, the
@@ -71,6 +77,12 @@ struct nnp_gemm;
 typedef void (*nnp_gemm_pack_fn)(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0,
                                  int64_t nc, float *dst);
 
+/* Takes rows [m0, m1) x columns [j0, j0+nc) of C from `panel` (row i - m0 at
+ * panel + (i - m0) * NNP_GEMM_NR), scale, bias_m and bias_n applied, res and act not:
+ * store_c applies those (nnp_gemm_finish_row()) where the columns belong. */
+typedef void (*nnp_gemm_store_fn)(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t j0,
+                                  int64_t nc, const float *panel);
+
 /* One product C (m, n) = A (m, k) . B (k, n), then the epilogue. */
 struct nnp_gemm {
     int64_t m, n, k;
@@ -85,6 +97,7 @@ struct nnp_gemm {
     const float *pack_src;   /* for pack_b: this product's own data (an image) */
     float *c; /* rows ldc apart */
     int64_t ldc;
+    nnp_gemm_store_fn store_c; /* C goes to store_c a panel at a time (NULL: to c) */
     struct nnp_epilogue epi;
 };
 
@@ -99,12 +112,20 @@ void nnp_gemm_pack_a(const float *a, int64_t rs, int64_t cs, int64_t m, int64_t 
  *  columns: dst[(j/NR) * k*NR + p*NR + j%NR], columns past n zero. */
 void nnp_gemm_pack_b(const float *b, int64_t rs, int64_t cs, int64_t k, int64_t n, float *dst);
 
-/*! @return the scratch bytes nnp_gemm_block() needs (one B panel), for one thread. */
-size_t nnp_gemm_scratch_bytes(void);
+/*! @return the scratch bytes nnp_gemm_block() needs for one thread: a B panel, and for a
+ *  product with store_c a C panel of m rows (m: 0 without store_c). */
+size_t nnp_gemm_scratch_bytes(int64_t m);
+
+/*! nnp_gemm_finish_row() : dst[t] = act(src[t] + res[t]) for t < n, the rest of the
+ *  epilogue (res may be NULL; src may be dst). The same bits as an Add then the
+ *  activation's own operator would give. */
+void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const float *res,
+                         float *dst, int64_t n);
 
 /*! nnp_gemm_block() : rows [m0, m1) and columns [n0, n1) of C, on the calling thread,
  *  with the best ISA. m0 must be a multiple of MR and n0 of NR (any m1, n1).
- *  `scratch`: nnp_gemm_scratch_bytes(), 64-byte aligned; unused unless pack_b. */
+ *  `scratch`: nnp_gemm_scratch_bytes(), 64-byte aligned; unused unless pack_b or
+ *  store_c. */
 void nnp_gemm_block(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                     void *scratch);
 /*! The same with a given ISA (tests hold the fast ones to NNP_ISA_SCALAR). */
@@ -118,7 +139,7 @@ typedef void (*nnp_gemm_unit_fn)(const void *ctx, int64_t u, struct nnp_gemm *g)
 struct nnp_pool;
 /*! nnp_gemm_units() : for every unit u < n_units, unit(ctx, u, &g) describes the
  *  product and it is computed. Blocks go to the pool's threads, each with its own
- *  slice of `scratch` (threads x slice_bytes, slice_bytes >= nnp_gemm_scratch_bytes()).
+ *  slice of `scratch` (threads x slice_bytes, slice_bytes >= nnp_gemm_scratch_bytes(m)).
  *  Work below a measured bound stays on the caller (pool ignored). Results do not
  *  depend on the thread count. */
 void nnp_gemm_units(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n, int64_t k,

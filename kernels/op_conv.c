@@ -52,6 +52,7 @@ enum conv_kernel {
 /* Where Conv's column matrix comes from (CONV_GEMM). */
 enum conv_col {
     COL_DIRECT, /* 1x1, stride 1, unpadded: the input image, rows of iprod */
+    COL_SHIFT,  /* stride 1, 2-D: over the padded width, rows sliced from padded planes */
     COL_2D,     /* pack_2d, from the 2-D window w2d */
     COL_ND,     /* pack_nd, from the N-D window w */
 };
@@ -72,6 +73,9 @@ struct conv_state {
     const float *wp;       /* Conv: weights packed at plan time, group after group, or NULL
                               (weights computed at run time: read as rows) */
     size_t wp_group;       /* floats of wp per group */
+    int64_t hp, wpad;      /* COL_SHIFT: the padded plane (H + pads, W + pads) */
+    int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wpad + OW */
+    size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
     bool has_bias;
     enum conv_kernel kernel;
@@ -175,6 +179,22 @@ static void valid_range(int64_t off, int64_t stride, int64_t n_in, int64_t n_out
 
 /* ------------------------------------------------------------------ Conv */
 
+/* Stride-1 windows computed over the padded width take each row of the column matrix
+ * as one slice of a padded input plane (no gather, no pads to test), at the price of
+ * wpad - OW = (kw - 1) * dw extra columns per output row, computed and dropped. That
+ * pays while it is small next to what the gather costs, which falls with the output
+ * channels the gathered panel serves: shifted while the waste times the channels stays
+ * under SHIFT_WASTE_COLS output columns. */
+#define SHIFT_WASTE_COLS 32
+
+static bool shift_pays(const struct conv_state *s)
+{
+    const struct nnp_window *w = &s->w2d;
+    int64_t waste = (w->kernel[1] - 1) * w->dil[1];
+    return w->stride[0] == 1 && w->stride[1] == 1 &&
+           waste * s->cg_out <= SHIFT_WASTE_COLS * w->out[1];
+}
+
 static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
     struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
@@ -201,15 +221,34 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         unit &= s->w.kernel[i] == 1 && s->w.stride[i] == 1 && s->w.pad_begin[i] == 0 &&
                 s->w.pad_end[i] == 0;
     s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
-    s->col = unit ? COL_DIRECT : n_sp <= 2 ? COL_2D : COL_ND;
+    s->col = unit ? COL_DIRECT : n_sp <= 2 ? (shift_pays(s) ? COL_SHIFT : COL_2D) : COL_ND;
     n->state = s;
     n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
 
     if (s->kernel == CONV_GEMM) {
         /* a B panel per thread, and constant weights packed for the micro-kernel */
         int threads = n->threads > 1 ? n->threads : 1;
-        s->slice_bytes = (nnp_gemm_scratch_bytes() + 63) & ~(size_t)63;
-        n->scratch_bytes = s->slice_bytes * (size_t)threads;
+        s->slice_bytes = (nnp_gemm_scratch_bytes(s->col == COL_SHIFT ? s->cg_out : 0) + 63) &
+                         ~(size_t)63;
+        if (s->col == COL_SHIFT) {
+            /* every image's padded planes, and slack for the last slice, which runs
+             * (kw - 1) * dw + NR floats past the last plane */
+            const struct nnp_window *w2 = &s->w2d;
+            s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
+            s->wpad = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
+            s->shift_cols = (w2->out[0] - 1) * s->wpad + w2->out[1];
+            int64_t floats;
+            NNP_OP_CHECK(n,
+                         !__builtin_mul_overflow(s->hp, s->wpad, &floats) &&
+                             !__builtin_mul_overflow(floats, s->batch * s->c_in, &floats) &&
+                             floats < INT64_MAX / 8 - (1 << 20),
+                         "the padded input is too large");
+            floats += (w2->kernel[1] - 1) * w2->dil[1] + NNP_GEMM_NR;
+            s->pad_bytes = ((size_t)floats * sizeof(float) + 63) & ~(size_t)63;
+        }
+        NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
+                     "the scratch is too large");
+        n->scratch_bytes = s->pad_bytes + s->slice_bytes * (size_t)threads;
         if (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0) {
             s->wp_group = nnp_gemm_a_floats(s->cg_out, s->kdim);
             NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
@@ -297,6 +336,76 @@ static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0
     }
 }
 
+/* COL_SHIFT: row k of the column matrix (channel c, tap ki, kj) over the padded width is
+ * the slice of channel c's padded plane that starts at (ki*dh, kj*dw): columns
+ * j0 .. j0+nc-1 of it are one copy. g->pack_src: the group's padded planes. */
+static void pack_shift(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                       float *dst)
+{
+    const struct conv_state *s = g->pack_ctx;
+    const struct nnp_window *w = &s->w2d;
+    int64_t kh = w->kernel[0], kw = w->kernel[1], plane = s->hp * s->wpad;
+    for (int64_t r = 0; r < kc; r++) {
+        int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
+        const float *src = g->pack_src + c * plane + ki * w->dil[0] * s->wpad + kj * w->dil[1];
+        memcpy(dst + r * NNP_GEMM_NR, src + j0, (size_t)nc * sizeof *dst);
+    }
+}
+
+/* COL_SHIFT: the product's column j is output position (j / wpad, j % wpad), real when
+ * j % wpad < OW: each row of the panel goes to the output as the runs of real columns,
+ * with the residual and the activation on the way. */
+static void store_shift(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t j0,
+                        int64_t nc, const float *panel)
+{
+    const struct conv_state *s = g->pack_ctx;
+    int64_t OW = s->w2d.out[1];
+    for (int64_t j = j0; j < j0 + nc;) {
+        int64_t oh = j / s->wpad, ow = j % s->wpad;
+        if (ow >= OW) { /* the garbage columns of one padded row */
+            j += s->wpad - ow;
+            continue;
+        }
+        int64_t len = OW - ow < j0 + nc - j ? OW - ow : j0 + nc - j;
+        int64_t at = oh * OW + ow; /* in the output plane */
+        for (int64_t i = m0; i < m1; i++) {
+            const float *res = g->epi.res ? g->epi.res + i * g->epi.ldr + at : NULL;
+            nnp_gemm_finish_row(&g->epi.act, panel + (i - m0) * NNP_GEMM_NR + (j - j0), res,
+                                g->c + i * g->ldc + at, len);
+        }
+        j += len;
+    }
+}
+
+/* COL_SHIFT: planes [begin, end) of the input (image-major) into the padded planes: zero
+ * borders, the image copied inside */
+struct pad_job {
+    const struct conv_state *s;
+    const float *x;
+    float *xpad;
+};
+
+static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct pad_job *j = ctx;
+    const struct conv_state *s = j->s;
+    const struct nnp_window *w = &s->w2d;
+    int64_t H = w->in[0], W = w->in[1], pt = w->pad_begin[0], pl = w->pad_begin[1];
+    (void)tid;
+    for (int64_t p = begin; p < end; p++) {
+        float *dst = j->xpad + p * s->hp * s->wpad;
+        const float *src = j->x + p * H * W;
+        memset(dst, 0, (size_t)(pt * s->wpad) * sizeof *dst);
+        for (int64_t h = 0; h < H; h++) {
+            float *row = dst + (pt + h) * s->wpad;
+            memset(row, 0, (size_t)pl * sizeof *row);
+            memcpy(row + pl, src + h * W, (size_t)W * sizeof *row);
+            memset(row + pl + W, 0, (size_t)(s->wpad - pl - W) * sizeof *row);
+        }
+        memset(dst + (pt + H) * s->wpad, 0, (size_t)((s->hp - pt - H) * s->wpad) * sizeof *dst);
+    }
+}
+
 /* The same for any number of spatial axes, position by position. */
 static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                     float *dst)
@@ -373,6 +482,7 @@ static void depthwise_2d(const struct conv_state *s, const float *x, const float
 struct conv_run {
     const struct conv_state *s;
     const float *x, *w, *bias; /* (N, C, in...), (M, C/group, k...), (M) or NULL */
+    const float *xpad;         /* COL_SHIFT: (N, C, hp, wpad), the padded input */
     const float *res;          /* a fused Add's other input, like y, or NULL */
     const struct nnp_act *act;
     float *y; /* (N, M, out...) */
@@ -386,20 +496,25 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
     int64_t b = u / s->group, gi = u % s->group;
     const float *xg = r->x + (b * s->c_in + gi * s->cg_in) * s->iprod;
     int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
+    bool shift = s->col == COL_SHIFT;
     *g = (struct nnp_gemm){
         .m = s->cg_out,
-        .n = s->oprod,
+        .n = shift ? s->shift_cols : s->oprod,
         .k = s->kdim,
         .a = s->wp ? s->wp + (size_t)gi * s->wp_group : r->w + gi * s->cg_out * s->kdim,
         .lda = s->kdim,
         .a_packed = s->wp != NULL,
         .b = xg,
         .ldb = s->iprod,
-        .pack_b = s->col == COL_2D ? pack_2d : s->col == COL_ND ? pack_nd : NULL,
+        .pack_b = shift                 ? pack_shift
+                  : s->col == COL_2D ? pack_2d
+                  : s->col == COL_ND ? pack_nd
+                                     : NULL,
         .pack_ctx = s,
-        .pack_src = xg,
+        .pack_src = shift ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hp * s->wpad : xg,
         .c = r->y + yo,
         .ldc = s->oprod,
+        .store_c = shift ? store_shift : NULL,
         .epi = {.scale = 1.0f,
                 .bias_m = r->bias ? r->bias + gi * s->cg_out : NULL,
                 .res = r->res ? r->res + yo : NULL,
@@ -449,7 +564,17 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         return NNP_OK;
     }
     NNP_ASSERT(nnp_pool_threads(n->pool) <= (n->threads > 1 ? n->threads : 1));
-    nnp_gemm_units(n->pool, units, s->cg_out, s->oprod, s->kdim, conv_unit, &r, n->scratch,
+    uint8_t *slices = (uint8_t *)n->scratch + s->pad_bytes;
+    int64_t cols = s->oprod;
+    if (s->col == COL_SHIFT) {
+        struct pad_job pj = {s, r.x, n->scratch};
+        int64_t planes = s->batch * s->c_in;
+        nnp_parallel_for(planes * s->hp * s->wpad >= DW_PAR_MIN_MACS ? n->pool : NULL, planes,
+                         pad_task, &pj);
+        r.xpad = n->scratch;
+        cols = s->shift_cols;
+    }
+    nnp_gemm_units(n->pool, units, s->cg_out, cols, s->kdim, conv_unit, &r, slices,
                    s->slice_bytes);
     return NNP_OK;
 }

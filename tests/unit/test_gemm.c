@@ -94,7 +94,7 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
     float *ap = randv(nnp_gemm_a_floats(m, k)), *bp = randv(nnp_gemm_b_floats(k, n));
     nnp_gemm_pack_a(a, k, 1, m, k, ap);
     nnp_gemm_pack_b(b, n, 1, k, n, bp);
-    void *scratch = aligned_alloc(64, nnp_gemm_scratch_bytes());
+    void *scratch = aligned_alloc(64, nnp_gemm_scratch_bytes(0));
     for (int64_t i = 0; i < m * n; i++)
         out[i] = NAN;
     struct pack_src src = {b, n, 0};
@@ -204,7 +204,7 @@ Test(gemm_kernel, thread_split_is_bit_identical)
     struct nnp_gemm g = {.m = m, .n = n, .k = k, .a = ap, .a_packed = true, .b = b, .ldb = n,
                          .c = c1, .ldc = n,
                          .epi = {.scale = 1, .bias_m = bias, .act = {NNP_ACT_RELU, 0, 0}}};
-    size_t slice = nnp_gemm_scratch_bytes();
+    size_t slice = nnp_gemm_scratch_bytes(0);
     void *scratch = aligned_alloc(64, 2 * slice);
     nnp_gemm_block(&g, 0, m, 0, n, scratch);
     g.c = c0;
