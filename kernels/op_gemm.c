@@ -6,7 +6,14 @@
  *          matrix-vector pass per row of A (kernels/gemv.h)
  *   cols   M <= GEMV_MAX_M and the weight laid out [K,N] (Gemm transB = 0,
  *          MatMul): y += x[k] * B[k,:], again streaming the weight once
- *   sgemm  everything else: OpenBLAS cblas_sgemm
+ *   gemm   everything else: the matrix product of kernels/gemm.c, A read as rows
+ *          (or packed when transposed), B packed once at plan time when it is a
+ *          constant (the weights), else read as rows; C, alpha, a fused Add and
+ *          a fused activation in its epilogue
+ *   sgemm  Gemm whose C is computed at run time and must be scaled, or is a
+ *          scalar: OpenBLAS cblas_sgemm (C copied in first), then the rest
+ * The matrix-vector kernels and sgemm apply a fused Add and activation in one
+ * pass over the output after the product (nnp_gemm_finish_row, the same bits).
  * With 2..GEMV_MAX_M rows the weight is walked in blocks that stay in L2
  * across the rows, so it comes from memory once. Measured on the project's
  * machine (4096x4096, one thread): sgemm takes about the same 7 ms for any M
@@ -18,6 +25,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "gemv.h"
 #include "op.h"
 #include "threads.h"
@@ -30,7 +38,50 @@ enum mm_kernel {
     MM_SGEMM, /* cblas_sgemm */
     MM_ROWS,  /* nnp_gemv_rows on a weight [N,K] */
     MM_COLS,  /* nnp_gemv_cols on a weight [K,N] */
+    MM_GEMM,  /* the matrix product of gemm.c */
 };
+
+/* How the matrix product of gemm.c reads the operands of a Gemm or a MatMul. */
+struct mm_operands {
+    const float *bp;    /* B packed at plan time (a constant B), or NULL */
+    bool pack_a;        /* A given transposed: packed into scratch every run */
+    bool pack_b;        /* B computed at run time and transposed: likewise */
+    size_t a_floats;    /* scratch for them: A's panels first, then B's */
+    size_t b_floats;
+};
+
+/* The fused Add and activation after a kernel that has no epilogue of its own: one
+ * pass over y (len floats). */
+static void fused_tail(const struct nnp_exec_node *n, float *y, int64_t len)
+{
+    const struct nnp_rt_value *res = n->fusion.residual;
+    if (res || n->fusion.act.kind != NNP_ACT_NONE)
+        nnp_gemm_finish_row(&n->fusion.act, y, res ? res->data : NULL, y, len);
+}
+
+/* B (k, n), element (p, j) at b[p*rs + j*cs], packed into the plan's arena. */
+static enum nnp_status pack_weights(struct nnp_exec_node *n, struct nnp_arena *arena,
+                                    const float *b, int64_t rs, int64_t cs, int64_t k,
+                                    int64_t nn, const float **out)
+{
+    size_t floats = nnp_gemm_b_floats(k, nn);
+    NNP_OP_CHECK(n, floats <= SIZE_MAX / sizeof(float) - 16, "the weights are too large to pack");
+    uint8_t *raw = nnp_arena_alloc_big(arena, floats * sizeof(float) + 64);
+    if (!raw)
+        return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed weights",
+                          n->node->name, floats * sizeof(float));
+    float *bp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
+    nnp_gemm_pack_b(b, rs, cs, k, nn, bp);
+    n->packed_bytes += floats * sizeof(float);
+    *out = bp;
+    return NNP_OK;
+}
+
+/* Scratch for operands packed every run, 64-byte aligned pieces. */
+static size_t operand_bytes(const struct mm_operands *o)
+{
+    return ((o->a_floats * sizeof(float) + 63) & ~(size_t)63) + o->b_floats * sizeof(float);
+}
 
 static enum nnp_status need_f32(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
                                 const char *what)
@@ -144,6 +195,7 @@ static void mm_block(const struct mm_job *j, int64_t j0, int64_t j1)
                     (int)max1(n));
         return;
     }
+    case MM_GEMM: NNP_ASSERT(0); /* runs through gemm.c, not here */
     }
     /* the matrix-vector kernels: alpha and C afterwards */
     for (int64_t i = 0; i < m; i++) {
@@ -201,15 +253,75 @@ static enum nnp_status fits_int(const struct nnp_exec_node *n, int64_t m, int64_
 
 /* ------------------------------------------------------------------ Gemm */
 
+/* What Gemm's beta * C is to the matrix product's epilogue (MM_GEMM). */
+enum gemm_c {
+    GC_NONE,
+    GC_ROW,  /* the same row for every i: bias_n (n) */
+    GC_COL,  /* the same column for every j: bias_m (m) */
+    GC_FULL, /* (m, n): res */
+};
+
 struct gemm_state {
     float alpha, beta;
     bool trans_a, trans_b;
     int64_t m, n, k;
     bool has_c;                     /* C given and beta != 0 */
     int64_t c_stride_m, c_stride_n; /* C element (i, j) at i*c_stride_m + j*c_stride_n */
+    enum gemm_c c_kind;             /* MM_GEMM */
+    const float *cb;                /* MM_GEMM, a constant C: beta * C as c_kind says, or NULL
+                                       (then C itself, beta = 1) */
+    struct mm_operands ops;         /* MM_GEMM */
     enum mm_kernel kernel;
     enum nnp_isa isa;
 };
+
+/* Gemm on the matrix product: how it reads A, B and C (see gemm_state), or false when
+ * it cannot (a C computed at run time that must be scaled, or that is a scalar). */
+static enum nnp_status gemm_plan_product(struct nnp_exec_node *n, struct nnp_arena *arena,
+                                         struct gemm_state *s, bool *ok)
+{
+    const struct nnp_rt_value *a = n->in[0], *b = n->in[1];
+    const struct nnp_rt_value *c = s->has_c ? n->in[2] : NULL;
+    *ok = false;
+    if (c) {
+        bool row = s->c_stride_m == 0, col = s->c_stride_n == 0;
+        s->c_kind = row && col ? GC_ROW : row ? GC_ROW : col ? GC_COL : GC_FULL;
+        bool scalar = row && col;
+        if (c->is_const && c->data) { /* beta * C once, in the layout the epilogue reads */
+            int64_t len = s->c_kind == GC_ROW ? s->n : s->c_kind == GC_COL ? s->m : s->m * s->n;
+            float *cb = nnp_arena_alloc_big(arena, (size_t)(len > 0 ? len : 1) * sizeof *cb);
+            if (!cb)
+                return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for C", n->node->name);
+            const float *cd = c->data;
+            for (int64_t i = 0; i < len; i++) {
+                int64_t r = s->c_kind == GC_FULL ? i / s->n : s->c_kind == GC_COL ? i : 0;
+                int64_t q = s->c_kind == GC_FULL ? i % s->n : s->c_kind == GC_ROW ? i : 0;
+                cb[i] = s->beta * cd[r * s->c_stride_m + q * s->c_stride_n];
+            }
+            s->cb = cb;
+            n->packed_bytes += (size_t)len * sizeof *cb;
+        } else if (s->beta != 1.0f || scalar) {
+            return NNP_OK; /* MM_SGEMM */
+        }
+    }
+    if (b->is_const && b->data) {
+        enum nnp_status st = pack_weights(n, arena, b->data, s->trans_b ? 1 : s->n,
+                                          s->trans_b ? s->k : 1, s->k, s->n, &s->ops.bp);
+        if (st != NNP_OK)
+            return st;
+    } else if (s->trans_b) {
+        s->ops.pack_b = true;
+        s->ops.b_floats = nnp_gemm_b_floats(s->k, s->n);
+    }
+    if (s->trans_a) {
+        s->ops.pack_a = true;
+        s->ops.a_floats = nnp_gemm_a_floats(s->m, s->k);
+    }
+    (void)a;
+    n->scratch_bytes = operand_bytes(&s->ops);
+    *ok = true;
+    return NNP_OK;
+}
 
 static enum nnp_status gemm_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
@@ -268,11 +380,70 @@ static enum nnp_status gemm_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     bool rows_contig = !s->trans_a || s->m == 1;
     s->isa = nnp_isa_best();
     s->kernel = MM_SGEMM;
-    if (s->m <= GEMV_MAX_M && rows_contig && s->k > 0)
+    if (s->m <= GEMV_MAX_M && rows_contig && s->k > 0) {
         s->kernel = s->trans_b ? MM_ROWS : MM_COLS;
+    } else {
+        bool product;
+        if ((st = gemm_plan_product(n, arena, s, &product)) != NNP_OK)
+            return st;
+        if (product)
+            s->kernel = MM_GEMM;
+    }
     n->state = s;
     n->flops = 2.0 * (double)s->m * (double)s->n * (double)s->k;
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, 2, (int64_t[]){s->m, s->n});
+}
+
+/* MM_GEMM: the one product of a Gemm */
+struct gemm_run {
+    const struct gemm_state *s;
+    struct nnp_gemm g;
+};
+
+static void gemm_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+{
+    (void)u;
+    *g = ((const struct gemm_run *)ctx)->g;
+}
+
+static void gemm_product(struct nnp_exec_node *n)
+{
+    const struct gemm_state *s = n->state;
+    const float *a = n->in[0]->data, *b = n->in[1]->data;
+    float *y = n->out[0]->data;
+    float *ap = n->scratch, *bpk = NULL; /* operands packed this run */
+    if (s->ops.pack_a)
+        nnp_gemm_pack_a(a, 1, s->m, s->m, s->k, ap); /* A^T: element (i, p) at a[p*m + i] */
+    if (s->ops.pack_b) {
+        bpk = (float *)((uint8_t *)n->scratch + operand_bytes(&s->ops) -
+                        s->ops.b_floats * sizeof(float));
+        nnp_gemm_pack_b(b, 1, s->k, s->k, s->n, bpk); /* B^T: (p, j) at b[j*k + p] */
+    }
+    const float *c = s->cb ? s->cb : s->has_c ? n->in[2]->data : NULL;
+    const struct nnp_rt_value *res = n->fusion.residual;
+    bool c_full = c && s->c_kind == GC_FULL;
+    struct gemm_run r = {s,
+                         {.m = s->m,
+                          .n = s->n,
+                          .k = s->k,
+                          .a = s->ops.pack_a ? ap : a,
+                          .lda = s->k,
+                          .a_packed = s->ops.pack_a,
+                          .b = s->ops.bp ? s->ops.bp : bpk ? bpk : b,
+                          .ldb = s->n,
+                          .b_packed = s->ops.bp || bpk,
+                          .c = y,
+                          .ldc = s->n,
+                          .epi = {.scale = s->alpha,
+                                  .bias_m = c && s->c_kind == GC_COL ? c : NULL,
+                                  .bias_n = c && s->c_kind == GC_ROW ? c : NULL,
+                                  .res = c_full ? c : res ? res->data : NULL,
+                                  .ldr = s->n,
+                                  .act = c_full && res ? (struct nnp_act){NNP_ACT_NONE, 0, 0}
+                                                       : n->fusion.act}}};
+    nnp_gemm_units(n->pool, 1, s->m, s->n, s->k, gemm_unit, &r, NULL, 0);
+    if (c_full && res) /* both an (m, n) C and a fused Add: the Add after */
+        fused_tail(n, y, s->m * s->n);
 }
 
 static enum nnp_status gemm_forward(struct nnp_exec_node *n)
@@ -280,6 +451,10 @@ static enum nnp_status gemm_forward(struct nnp_exec_node *n)
     const struct gemm_state *s = n->state;
     if (s->m == 0 || s->n == 0)
         return NNP_OK;
+    if (s->kernel == MM_GEMM) {
+        gemm_product(n);
+        return NNP_OK;
+    }
     struct mm_job j = {
         .kernel = s->kernel,
         .isa = s->isa,
@@ -298,6 +473,7 @@ static enum nnp_status gemm_forward(struct nnp_exec_node *n)
         .c_stride_n = s->c_stride_n,
     };
     mm_run(&j, n->pool);
+    fused_tail(n, n->out[0]->data, s->m * s->n);
     return NNP_OK;
 }
 
@@ -333,6 +509,7 @@ const struct nnp_op nnp_op_Gemm = {
     .forward = gemm_forward,
     .reference = gemm_reference,
     .backward = NULL,
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
 };
 
 /* ---------------------------------------------------------------- MatMul */
@@ -346,6 +523,7 @@ struct matmul_state {
     int64_t n_batch;       /* product of batch_dims */
     bool b_shared;         /* B has no batch: A's batches fold into rows */
     enum mm_kernel kernel; /* for one product of rows x k by k x n */
+    const float *bp;       /* MM_GEMM: a constant, shared B packed at plan time, or NULL */
     enum nnp_isa isa;
 };
 
@@ -413,12 +591,15 @@ static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena 
     if ((st = fits_int(n, rows, s->n, s->k)))
         return st;
     s->isa = nnp_isa_best();
-    s->kernel = MM_SGEMM;
+    s->kernel = MM_GEMM;
     if (s->k > 0 && s->n == 1)
         s->kernel =
             MM_ROWS; /* y = A . b: A itself is the [rows,K] weight of a matrix-vector product */
     else if (s->k > 0 && rows <= GEMV_MAX_M)
         s->kernel = MM_COLS;
+    if (s->kernel == MM_GEMM && s->b_shared && b->is_const && b->data && s->k > 0 && s->n > 0 &&
+        (st = pack_weights(n, arena, b->data, s->n, 1, s->k, s->n, &s->bp)) != NNP_OK)
+        return st;
     n->state = s;
     n->flops = 2.0 * (double)s->n_batch * (double)s->m * (double)s->n * (double)s->k;
 
@@ -477,6 +658,36 @@ static void matmul_batches_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
+/* MM_GEMM: product u of a MatMul (all of it when B is shared: A's batches are rows) */
+struct matmul_run {
+    const struct matmul_state *s;
+    const float *a, *b, *res;
+    const struct nnp_act *act;
+    float *y;
+};
+
+static void matmul_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+{
+    const struct matmul_run *r = ctx;
+    const struct matmul_state *s = r->s;
+    int64_t ao = 0, bo = 0, yo = u * s->m * s->n;
+    if (!s->b_shared)
+        matmul_offsets(s, u, &ao, &bo);
+    *g = (struct nnp_gemm){
+        .m = s->b_shared ? s->n_batch * s->m : s->m,
+        .n = s->n,
+        .k = s->k,
+        .a = r->a + ao,
+        .lda = s->k,
+        .b = s->bp ? s->bp : r->b + bo,
+        .ldb = s->n,
+        .b_packed = s->bp != NULL,
+        .c = r->y + yo,
+        .ldc = s->n,
+        .epi = {.scale = 1.0f, .res = r->res ? r->res + yo : NULL, .ldr = s->n, .act = *r->act},
+    };
+}
+
 static enum nnp_status matmul_forward(struct nnp_exec_node *n)
 {
     const struct matmul_state *s = n->state;
@@ -484,10 +695,19 @@ static enum nnp_status matmul_forward(struct nnp_exec_node *n)
     float *y = n->out[0]->data; /* (batch..., m, n) */
     if (s->m == 0 || s->n == 0 || s->n_batch == 0)
         return NNP_OK;
+    if (s->kernel == MM_GEMM) {
+        const struct nnp_rt_value *res = n->fusion.residual;
+        struct matmul_run r = {s, a, b, res ? res->data : NULL, &n->fusion.act, y};
+        int64_t units = s->b_shared ? 1 : s->n_batch;
+        int64_t rows = s->b_shared ? s->n_batch * s->m : s->m;
+        nnp_gemm_units(n->pool, units, rows, s->n, s->k, matmul_unit, &r, NULL, 0);
+        return NNP_OK;
+    }
     if (s->b_shared) {
         /* A's batches may still broadcast (a stride 0 axis) against B's size-1 axes only,
          * so A is contiguous over all output rows */
         matmul_one(s, a, b, y, s->n_batch * s->m, n->pool);
+        fused_tail(n, y, s->n_batch * s->m * s->n);
         return NNP_OK;
     }
     /* separate products: whole products per thread (each as on one thread) when there
@@ -496,6 +716,7 @@ static enum nnp_status matmul_forward(struct nnp_exec_node *n)
     int64_t work = s->n_batch * s->m * s->n * (s->k > 0 ? s->k : 1);
     if (s->n_batch >= nnp_pool_threads(n->pool) && work >= MM_PAR_MIN_MACS) {
         nnp_parallel_for(n->pool, s->n_batch, matmul_batches_task, &j);
+        fused_tail(n, y, s->n_batch * s->m * s->n);
         return NNP_OK;
     }
     for (int64_t bi = 0; bi < s->n_batch; bi++) {
@@ -503,6 +724,7 @@ static enum nnp_status matmul_forward(struct nnp_exec_node *n)
         matmul_offsets(s, bi, &ao, &bo);
         matmul_one(s, a + ao, b + bo, y + bi * s->m * s->n, s->m, n->pool);
     }
+    fused_tail(n, y, s->n_batch * s->m * s->n);
     return NNP_OK;
 }
 
@@ -535,4 +757,5 @@ const struct nnp_op nnp_op_MatMul = {
     .forward = matmul_forward,
     .reference = matmul_reference,
     .backward = NULL,
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
 };
