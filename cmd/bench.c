@@ -97,10 +97,9 @@ static void print_table(const struct nnp_bench_stats *b)
     if (b->flops > 0 && l->p50_ms > 0)
         printf("%-10s %.3f GFLOP per run in matrix operators, %.1f GFLOP/s at p50\n", "work",
                b->flops * 1e-9, b->flops / (l->p50_ms * 1e6));
-    for (int i = 0; i < b->n_fused; i++) /* one line for all: a long one, but one */
-        printf(i ? ", %s" : "%-10s %s", i ? b->fused[i] : "fused", b->fused[i]);
     if (b->n_fused)
-        printf("\n");
+        printf("%-10s %d nodes run with an Add or activation in their epilogue (--json lists "
+               "them)\n", "fused", b->n_fused);
     printf("%-10s peak %.2f MiB (%.2f without buffer reuse): activations %.2f MiB (%.2f), "
            "scratch %.2f, weights %.2f\n",
            "memory", mib(b->peak_bytes), mib(b->naive_peak_bytes), mib(b->arena_bytes),
