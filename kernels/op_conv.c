@@ -32,6 +32,7 @@
  * position, in double, that the tests hold the fast paths to.
  */
 #include <cblas.h>
+#include <immintrin.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -273,10 +274,42 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
 }
 
 /* dst[t] = src[t * stride] for t < len: the gather of one run of a column-matrix row */
-static void gather_run(float *dst, const float *src, int64_t len, int64_t stride)
+static inline void gather_run(float *dst, const float *src, int64_t len, int64_t stride)
 {
     if (stride == 1) {
         memcpy(dst, src, (size_t)len * sizeof *dst);
+        return;
+    }
+    for (int64_t t = 0; t < len; t++)
+        dst[t] = src[t * stride];
+}
+
+/* The same with AVX-512: a run is at most a panel (48 floats), so libc's memcpy, with
+ * its dispatch, cost more than the copy. Stride 2 takes the even lanes of 32 consecutive inputs. The
+ * loads are masked to the run: nothing past it is read. */
+__attribute__((target("avx512f"))) static void gather_run512(float *dst, const float *src,
+                                                              int64_t len, int64_t stride)
+{
+    if (stride == 1) {
+        for (int64_t t = 0; t < len; t += 16) {
+            __mmask16 m = len - t >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - t)) - 1);
+            _mm512_mask_storeu_ps(dst + t, m, _mm512_maskz_loadu_ps(m, src + t));
+        }
+        return;
+    }
+    if (stride == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                              2, 0);
+        for (int64_t t = 0; t < len; t += 16) {
+            int64_t n = len - t < 16 ? len - t : 16; /* outputs; they read 2n - 1 inputs */
+            int64_t in = 2 * n - 1;
+            __mmask16 lo = in >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << in) - 1);
+            __mmask16 hi = in > 16 ? (__mmask16)((1u << (in - 16)) - 1) : 0;
+            __m512 a = _mm512_maskz_loadu_ps(lo, src + 2 * t);
+            __m512 b = _mm512_maskz_loadu_ps(hi, src + 2 * t + 16);
+            __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+            _mm512_mask_storeu_ps(dst + t, m, _mm512_permutex2var_ps(a, even, b));
+        }
         return;
     }
     for (int64_t t = 0; t < len; t++)
@@ -293,9 +326,10 @@ struct col_run {
  * (g->pack_src: x_g (Cg, H, W)), 2-D window: row k is input channel k / (kh*kw) at tap
  * (ki, kj); column p is output position (p / OW, p % OW). Each row of the panel is a
  * few runs, one per output row the columns span, each a strided read of one input row
- * with the pads as zeros. */
-static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
-                    float *dst)
+ * with the pads as zeros. Built twice, with and without AVX-512, from one body. */
+__attribute__((always_inline)) static inline void
+pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+             float *dst, bool avx512)
 {
     const struct conv_state *s = g->pack_ctx;
     const struct nnp_window *w = &s->w2d;
@@ -319,7 +353,8 @@ static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0
             float *out = row + u->at;
             int64_t ih = u->oh * sh + dh;
             if (ih < 0 || ih >= H) {
-                memset(out, 0, (size_t)u->len * sizeof *out);
+                for (int64_t t2 = 0; t2 < u->len; t2++)
+                    out[t2] = 0.0f;
                 continue;
             }
             /* output columns ow0 + t read input column iw0 + t*sw: those inside [0, W) */
@@ -329,11 +364,28 @@ static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0
                 hi = lo;
             for (int64_t t2 = 0; t2 < lo; t2++)
                 out[t2] = 0.0f;
-            gather_run(out + lo, xc + ih * W + iw0 + lo * sw, hi - lo, sw);
+            const float *src = xc + ih * W + iw0 + lo * sw;
+            if (avx512)
+                gather_run512(out + lo, src, hi - lo, sw);
+            else
+                gather_run(out + lo, src, hi - lo, sw);
             for (int64_t t2 = hi; t2 < u->len; t2++)
                 out[t2] = 0.0f;
         }
     }
+}
+
+static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                    float *dst)
+{
+    pack_2d_body(g, k0, kc, j0, nc, dst, false);
+}
+
+__attribute__((target("avx512f"))) static void pack_2d_avx512(const struct nnp_gemm *g,
+                                                               int64_t k0, int64_t kc,
+                                                               int64_t j0, int64_t nc, float *dst)
+{
+    pack_2d_body(g, k0, kc, j0, nc, dst, true);
 }
 
 /* COL_SHIFT: row k of the column matrix (channel c, tap ki, kj) over the padded width is
@@ -348,7 +400,10 @@ static void pack_shift(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t
     for (int64_t r = 0; r < kc; r++) {
         int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
         const float *src = g->pack_src + c * plane + ki * w->dil[0] * s->wpad + kj * w->dil[1];
-        memcpy(dst + r * NNP_GEMM_NR, src + j0, (size_t)nc * sizeof *dst);
+        if (s->isa == NNP_ISA_AVX512)
+            gather_run512(dst + r * NNP_GEMM_NR, src + j0, nc, 1);
+        else
+            memcpy(dst + r * NNP_GEMM_NR, src + j0, (size_t)nc * sizeof *dst);
     }
 }
 
@@ -507,7 +562,7 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
         .b = xg,
         .ldb = s->iprod,
         .pack_b = shift                 ? pack_shift
-                  : s->col == COL_2D ? pack_2d
+                  : s->col == COL_2D ? (s->isa == NNP_ISA_AVX512 ? pack_2d_avx512 : pack_2d)
                   : s->col == COL_ND ? pack_nd
                                      : NULL,
         .pack_ctx = s,
