@@ -115,8 +115,9 @@ AVX512 __m512 act512(const struct tile *t, __m512 x)
 
 /* NV vectors of 16 columns (1..3), A packed or rows: inlined into six wrappers so
  * that the accumulators stay in registers. */
-AVX512 void body512(const int NV, const bool packed, int64_t kc, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, const struct tile *t)
+AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc,
+                    const float *a, int64_t lda, const float *b, int64_t ldb,
+                    const struct tile *t)
 {
     __m512 acc[MR][3];
 #pragma GCC unroll 8
@@ -135,11 +136,15 @@ AVX512 void body512(const int NV, const bool packed, int64_t kc, const float *a,
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * ldb;
-        __m512 b0 = NV == 1 ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
-        __m512 b1 = NV == 2   ? _mm512_maskz_loadu_ps(ml, bp + 16)
-                    : NV == 3 ? _mm512_loadu_ps(bp + 16)
-                              : _mm512_setzero_ps();
-        __m512 b2 = NV == 3 ? _mm512_maskz_loadu_ps(ml, bp + 32) : _mm512_setzero_ps();
+        /* a masked load costs an extra uop on the FMA ports of some cores: full tiles,
+         * the common case, load without */
+        __m512 b0 = NV == 1 && !full ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
+        __m512 b1 = NV == 2 && !full ? _mm512_maskz_loadu_ps(ml, bp + 16)
+                    : NV >= 2        ? _mm512_loadu_ps(bp + 16)
+                                     : _mm512_setzero_ps();
+        __m512 b2 = NV == 3 && !full ? _mm512_maskz_loadu_ps(ml, bp + 32)
+                    : NV == 3        ? _mm512_loadu_ps(bp + 32)
+                                     : _mm512_setzero_ps();
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(ar[i][p * cs]);
@@ -177,27 +182,30 @@ AVX512 void body512(const int NV, const bool packed, int64_t kc, const float *a,
     }
 }
 
-#define K512(NV, packed, name)                                                                     \
+#define K512(NV, packed, full, name)                                                               \
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a, int64_t lda,   \
                                                         const float *b, int64_t ldb,               \
                                                         const struct tile *t)                      \
     {                                                                                              \
-        body512(NV, packed, kc, a, lda, b, ldb, t);                                                \
+        body512(NV, packed, full, kc, a, lda, b, ldb, t);                                          \
     }
-K512(1, true, k512_p1)
-K512(2, true, k512_p2)
-K512(3, true, k512_p3)
-K512(1, false, k512_r1)
-K512(2, false, k512_r2)
-K512(3, false, k512_r3)
+K512(1, true, false, k512_p1)
+K512(2, true, false, k512_p2)
+K512(3, true, false, k512_p3)
+K512(3, true, true, k512_p3_full)
+K512(1, false, false, k512_r1)
+K512(2, false, false, k512_r2)
+K512(3, false, false, k512_r3)
+K512(3, false, true, k512_r3_full)
 
 static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
                           int64_t ldb, const struct tile *t)
 {
     typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
                        const struct tile *);
-    static const fn table[2][3] = {{k512_r1, k512_r2, k512_r3}, {k512_p1, k512_p2, k512_p3}};
-    table[packed][(t->nv - 1) / 16](kc, a, lda, b, ldb, t);
+    static const fn table[2][4] = {{k512_r1, k512_r2, k512_r3, k512_r3_full},
+                                   {k512_p1, k512_p2, k512_p3, k512_p3_full}};
+    table[packed][t->nv == NR ? 3 : (t->nv - 1) / 16](kc, a, lda, b, ldb, t);
 }
 
 /* --- AVX2 + FMA: 4 x 24 tiles in 12 ymm, four of them per 8 x 48 --- */
