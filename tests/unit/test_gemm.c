@@ -27,9 +27,17 @@ static float urand(void) /* uniform in [-1, 1) */
     return (float)((rng >> 40) * (1.0 / (1u << 24))) * 2.0f - 1.0f;
 }
 
+/* aligned_alloc wants a multiple of the alignment */
+static void *alloc64(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    cr_assert_not_null(p);
+    return p;
+}
+
 static float *randv(size_t n)
 {
-    float *p = aligned_alloc(64, (n + 16) * sizeof *p);
+    float *p = alloc64((n + 16) * sizeof *p);
     cr_assert_not_null(p);
     for (size_t i = 0; i < n + 16; i++)
         p[i] = urand();
@@ -94,7 +102,7 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
     float *ap = randv(nnp_gemm_a_floats(m, k)), *bp = randv(nnp_gemm_b_floats(k, n));
     nnp_gemm_pack_a(a, k, 1, m, k, ap);
     nnp_gemm_pack_b(b, n, 1, k, n, bp);
-    void *scratch = aligned_alloc(64, nnp_gemm_scratch_bytes(0));
+    void *scratch = alloc64(nnp_gemm_scratch_bytes(0));
     for (int64_t i = 0; i < m * n; i++)
         out[i] = NAN;
     struct pack_src src = {b, n, 0};
@@ -205,7 +213,7 @@ Test(gemm_kernel, thread_split_is_bit_identical)
                          .c = c1, .ldc = n,
                          .epi = {.scale = 1, .bias_m = bias, .act = {NNP_ACT_RELU, 0, 0}}};
     size_t slice = nnp_gemm_scratch_bytes(0);
-    void *scratch = aligned_alloc(64, 2 * slice);
+    void *scratch = alloc64(2 * slice);
     nnp_gemm_block(&g, 0, m, 0, n, scratch);
     g.c = c0;
     nnp_gemm_block_isa(NNP_ISA_SCALAR, &g, 0, m, 0, n, scratch);
