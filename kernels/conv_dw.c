@@ -526,9 +526,11 @@ AVX512 void dw_block512(const int NV, const int R, const bool PERM, const bool K
                                                         w1, acc[r][v]);
                     }
 #pragma GCC unroll 8
-                    for (int v = 0; v < NV; v++)
-                        acc[r][v] =
-                            _mm512_fmadd_ps(dw_shift512(a[v], a[v + 1], 3 - S), w2, acc[r][v]);
+                    for (int v = 0; v < NV; v++) { /* tap 2: 2 columns on, or 1 in phase 0 */
+                        __m512 x2 = S == 1 ? dw_shift512(a[v], a[v + 1], 2)
+                                           : dw_shift512(a[v], a[v + 1], 1);
+                        acc[r][v] = _mm512_fmadd_ps(x2, w2, acc[r][v]);
+                    }
                     continue;
                 }
                 int64_t off = 0;

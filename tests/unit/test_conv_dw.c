@@ -201,7 +201,7 @@ Test(dwconv, every_isa_against_reference_on_odd_shapes)
                                           .sh = strides[is][0],
                                           .sw = strides[is][1],
                                           .dh = d,
-                                          .dw = d,
+                                          .dw = sel % 3 == 0 ? 3 - d : d, /* some mixed */
                                           .pt = sel % 4,
                                           .pl = sel / 4 % 4,
                                           .pb = sel / 16 % 4,
