@@ -28,8 +28,9 @@
 
 /* Vectors of a band: 8 zmm (128 columns) hold a 112-wide MobileNet row at once. */
 #define DW_NV_MAX 8
-/* The staged rows of a band, on the stack: 32 KiB, with room for kernels up to 31x31
- * at 8 vectors. A window that does not fit with one vector (hundreds of kernel rows
+/* The staged rows of a band, on the stack: 32 KiB, room for bands of 8 vectors with
+ * kernels up to 29 rows by 113 columns (stride and dilation 1); larger windows get
+ * narrower bands, and one that does not fit with one vector (hundreds of kernel rows
  * or thousands of columns) is computed one output at a time. */
 #define DW_STAGE_FLOATS 8192
 /* Output rows a block computes at once, at most; the ring holds the input rows of this
