@@ -17,9 +17,9 @@
  * channels), each packing its own panels: nothing is serial, and one image at
  * batch 1 keeps both threads busy. The split does not change a bit (gemm.h).
  *
- *   depthwise  one input channel per group (group = C), up to 2-D: direct
- *              loops per output plane, each kernel tap one axpy along an
- *              output row; the epilogue on the plane after
+ *   depthwise  one input channel per group (group = C), up to 2-D: the direct
+ *              kernel of conv_dw.c, one output plane at a time, the bias, a
+ *              fused Add and activation in its epilogue
  *
  * A 1-D window is run as a 2-D one of height 1 (window.h).
  *
@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "conv_dw.h"
 #include "gemm.h"
 #include "gemv.h"
 #include "op.h"
@@ -495,40 +496,6 @@ static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0
     }
 }
 
-/* y (mult, OH, OW) += the depthwise convolution of one channel x (H, W) with
- * mult filters w (mult, kh, kw); y holds the bias already */
-static void depthwise_2d(const struct conv_state *s, const float *x, const float *w, float *y)
-{
-    const struct nnp_window *win = &s->w2d;
-    int64_t H = win->in[0], W = win->in[1], OH = win->out[0], OW = win->out[1];
-    int64_t kh = win->kernel[0], kw = win->kernel[1], sw = win->stride[1];
-    for (int64_t m = 0; m < s->cg_out; m++) {
-        const float *wm = w + m * kh * kw;
-        float *ym = y + m * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            float *yrow = ym + oh * OW;
-            for (int64_t ki = 0; ki < kh; ki++) {
-                int64_t ih = oh * win->stride[0] + ki * win->dil[0] - win->pad_begin[0];
-                if (ih < 0 || ih >= H)
-                    continue;
-                const float *xrow = x + ih * W;
-                for (int64_t kj = 0; kj < kw; kj++) {
-                    int64_t iw0 = kj * win->dil[1] - win->pad_begin[1], lo, hi;
-                    valid_range(iw0, sw, W, OW, &lo, &hi);
-                    float wv = wm[ki * kw + kj];
-                    if (sw == 1) {
-                        if (hi > lo)
-                            nnp_axpy(s->isa, hi - lo, wv, xrow + iw0 + lo, yrow + lo);
-                    } else {
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            yrow[ow] += wv * xrow[iw0 + ow * sw];
-                    }
-                }
-            }
-        }
-    }
-}
-
 /* Depthwise planes below this many multiply-adds in all stay on one thread: waking the
  * other costs a few microseconds. */
 #define DW_PAR_MIN_MACS (1 << 17)
@@ -578,24 +545,19 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
     };
 }
 
-/* depthwise planes (image, channel) [begin, end): the convolution onto the bias, then
- * the fused Add and activation on the plane while it is in cache */
+/* depthwise: output planes (image, output channel) [begin, end), each with its bias,
+ * fused Add and activation (conv_dw.c) */
 static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
     const struct conv_run *r = ctx;
     const struct conv_state *s = r->s;
     (void)tid;
     for (int64_t u = begin; u < end; u++) {
-        int64_t b = u / s->group, gi = u % s->group;
+        int64_t b = u / s->c_out, oc = u % s->c_out, gi = oc / s->cg_out;
         const float *xg = r->x + (b * s->c_in + gi) * s->iprod;
-        int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
-        float *yg = r->y + yo;
-        fill_bias(s->isa, yg, r->bias ? r->bias + gi * s->cg_out : NULL, s->cg_out, s->oprod);
-        depthwise_2d(s, xg, r->w + gi * s->cg_out * s->kprod, yg);
-        int64_t len = s->cg_out * s->oprod;
-        if (r->res) /* y + 1 * res is rounded once: the same bits as an Add */
-            nnp_axpy(s->isa, len, 1.0f, r->res + yo, yg);
-        nnp_act_apply(r->act, len, yg);
+        int64_t yo = (b * s->c_out + oc) * s->oprod;
+        nnp_conv_dw2d(s->isa, &s->w2d, xg, r->w + oc * s->kprod, r->bias ? r->bias[oc] : 0.0f,
+                      r->res ? r->res + yo : NULL, r->act, r->y + yo);
     }
 }
 
@@ -614,8 +576,9 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
     };
     int64_t units = s->batch * s->group;
     if (s->kernel == CONV_DEPTHWISE) {
-        double macs = (double)units * (double)s->cg_out * (double)s->oprod * (double)s->kprod;
-        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, units, dw_task, &r);
+        int64_t planes = s->batch * s->c_out;
+        double macs = (double)planes * (double)s->oprod * (double)s->kprod;
+        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, planes, dw_task, &r);
         return NNP_OK;
     }
     NNP_ASSERT(nnp_pool_threads(n->pool) <= (n->threads > 1 ? n->threads : 1));
