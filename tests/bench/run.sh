@@ -71,11 +71,15 @@ RECORDS=$T/records.jsonl
 cp "$B/nnpress" "$T/nnpress"
 NNPRESS=$T/nnpress
 
-# shellcheck disable=SC2086
-if ! NNPRESS=$NNPRESS sh tests/bench/agree_nets.sh $NETS; then
-    echo "bench: nnpress and ONNX Runtime disagree on the torchvision networks; not timing" >&2
-    exit 1
-fi
+# with the planner's fusion, and every node on its own
+for flags in "" --no-fuse; do
+    # shellcheck disable=SC2086
+    if ! NNPRESS=$NNPRESS NNPRESS_RUN_FLAGS=$flags sh tests/bench/agree_nets.sh $NETS; then
+        echo "bench: nnpress${flags:+ $flags} and ONNX Runtime disagree on the torchvision" \
+             "networks; not timing" >&2
+        exit 1
+    fi
+done
 "$B/bench/peak" 1 2 > "$T/peak-before.json"
 
 nnpress_once() { # model batch threads round
