@@ -119,7 +119,7 @@ demo: deps
 	sh tests/demo.sh $(B)
 
 bench: deps
-	$(MAKE) $(B)/nnpress
+	$(MAKE) $(B)/nnpress $(B)/libnnpress.a
 	sh tests/bench/run.sh $(B)
 
 # man/build.sh stamps each page with the date its source gives, never today's

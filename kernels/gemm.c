@@ -517,17 +517,32 @@ static void units_task(void *arg, int64_t begin, int64_t end, int tid)
     }
 }
 
+int nnp_gemm_par_min_macs(void)
+{
+    return GEMM_PAR_MIN_MACS;
+}
+
 void nnp_gemm_units(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n, int64_t k,
                     nnp_gemm_unit_fn unit, const void *ctx, uint8_t *scratch, size_t slice_bytes)
 {
+    double macs = (double)n_units * (double)m * (double)n * (double)(k > 0 ? k : 1);
+    if (macs < GEMM_PAR_MIN_MACS)
+        pool = NULL;
+    nnp_gemm_units_split(pool, n_units, m, n, k, unit, ctx, scratch, slice_bytes);
+}
+
+void nnp_gemm_units_split(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n,
+                          int64_t k, nnp_gemm_unit_fn unit, const void *ctx, uint8_t *scratch,
+                          size_t slice_bytes)
+{
+    (void)k;
     if (n_units <= 0 || m <= 0 || n <= 0)
         return;
     NNP_ASSERT(slice_bytes >= nnp_gemm_scratch_bytes(0) || !scratch);
     struct units_job j = {unit, ctx, m, n, 1, 1, (m + MR - 1) / MR, (n + NR - 1) / NR, scratch,
                           slice_bytes};
     int threads = nnp_pool_threads(pool);
-    double macs = (double)n_units * (double)m * (double)n * (double)(k > 0 ? k : 1);
-    if (threads <= 1 || macs < GEMM_PAR_MIN_MACS) {
+    if (threads <= 1) {
         units_task(&j, 0, n_units, 0);
         return;
     }

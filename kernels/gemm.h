@@ -145,5 +145,12 @@ struct nnp_pool;
 void nnp_gemm_units(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n, int64_t k,
                     nnp_gemm_unit_fn unit, const void *ctx, uint8_t *scratch,
                     size_t slice_bytes);
+/*! The same, split over the pool whatever the size (tests/bench/crossover.c measures
+ *  where the split starts to pay, against nnp_gemm_par_min_macs()). */
+void nnp_gemm_units_split(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n,
+                          int64_t k, nnp_gemm_unit_fn unit, const void *ctx, uint8_t *scratch,
+                          size_t slice_bytes);
+/*! @return the multiply-adds below which nnp_gemm_units() stays on the calling thread. */
+int nnp_gemm_par_min_macs(void);
 
 #endif

@@ -63,6 +63,12 @@ if ! cc -std=c11 -O2 -pthread -o "$B/bench/peak.tmp" tests/bench/peak.c; then
     exit 1
 fi
 mv "$B/bench/peak.tmp" "$B/bench/peak"
+# where the second thread starts to pay (the bounds in kernels/gemm.c are checked by it)
+if ! cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I. -I"$B/gen" -o "$B/bench/crossover" \
+        tests/bench/crossover.c "$B/libnnpress.a" $(pkg-config --libs openblas) -lm -pthread; then
+    echo "bench: cannot compile tests/bench/crossover.c" >&2
+    exit 1
+fi
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -81,6 +87,7 @@ for flags in "" --no-fuse; do
     fi
 done
 "$B/bench/peak" 1 2 > "$T/peak-before.json"
+"$B/bench/crossover" | tee "$T/crossover.txt"
 
 nnpress_once() { # model batch threads round
     "$NNPRESS" bench "$1" --batch "$2" --threads "$3" --warmup "$WARMUP" \
