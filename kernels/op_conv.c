@@ -282,6 +282,7 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         n, s->cg_out <= INT32_MAX && s->oprod <= INT32_MAX && s->cg_in * s->kprod <= INT32_MAX,
         "the layer is too large for BLAS (sizes above 2^31-1)");
     n->state = s;
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
 
     int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
     memcpy(od + 2, s->w.out, sizeof(int64_t) * (size_t)n_sp);
@@ -770,6 +771,7 @@ static enum nnp_status convt_prepare(struct nnp_exec_node *n, struct nnp_arena *
     if (!unit && (st = scratch_floats(n, s->cg_out * s->kprod, s->iprod, &n->scratch_bytes)))
         return st;
     n->state = s;
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_in, s->iprod, s->cg_out, s->kprod});
 
     int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
     memcpy(od + 2, win->in, sizeof(int64_t) * (size_t)n_sp);

@@ -271,6 +271,7 @@ static enum nnp_status gemm_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     if (s->m <= GEMV_MAX_M && rows_contig && s->k > 0)
         s->kernel = s->trans_b ? MM_ROWS : MM_COLS;
     n->state = s;
+    n->work = nnp_work_prod(3, (int64_t[]){s->m, s->n, s->k});
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, 2, (int64_t[]){s->m, s->n});
 }
 
@@ -419,6 +420,7 @@ static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena 
     else if (s->k > 0 && rows <= GEMV_MAX_M)
         s->kernel = MM_COLS;
     n->state = s;
+    n->work = nnp_work_prod(4, (int64_t[]){s->n_batch, s->m, s->n, s->k});
 
     int64_t od[NNP_MAX_RANK];
     int orank = 0;

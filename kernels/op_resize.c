@@ -233,6 +233,9 @@ static enum nnp_status resize_prepare(struct nnp_exec_node *n, struct nnp_arena 
     }
     if ((st = nnp_rt_set_shape(n->out[0], x->dtype, r, dims)) != NNP_OK)
         return st;
+    /* linear: the reference kernel blends all 2^rank corners of every output */
+    if (s->linear)
+        n->work = nnp_work_prod(2, (int64_t[]){n->out[0]->numel, (int64_t)1 << r});
     for (int i = 0; i < r; i++)
         if (dims[i] > 0 && x->dims[i] == 0)
             return nnp_op_error(n, "Resize of an empty dim %d to %" PRId64, i, dims[i]);
