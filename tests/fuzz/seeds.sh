@@ -1,0 +1,16 @@
+#!/bin/sh
+# The seeds of fuzz target NAME besides its own corpus (tests/fuzz/corpus/NAME): one
+# path a line, files or folders (their regular files). `make fuzz` starts from them,
+# and `make check` replays them (tests/fuzz/replay.sh), so that a fuzzer's corpus
+# needs to keep only what they do not cover already.
+#   sh tests/fuzz/seeds.sh onnx
+set -eu
+case ${1:?usage: seeds.sh NAME} in
+onnx) printf '%s\n' tests/corpus tests/data/onnx testdata/lenet5_bn.onnx testdata/transformer.onnx ;;
+npy | idx) printf '%s\n' tests/data tests/corpus ;;
+pipeline) ;;
+*)
+    echo "seeds.sh: no fuzz target '$1'" >&2
+    exit 1
+    ;;
+esac
