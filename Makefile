@@ -5,7 +5,7 @@
 #   make check      every test, then again under AddressSanitizer + UBSan
 #   make demo       the main job on the bundled default model
 #   make bench      nnpress against ONNX Runtime, same machine, same run
-#   make fuzz FUZZ=onnx FUZZ_SECONDS=60   one fuzz target under libFuzzer (clang)
+#   make fuzz FUZZ=run FUZZ_SECONDS=600   one fuzz target under libFuzzer (clang)
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined; FUZZ_BUILD=1 (what
@@ -93,8 +93,8 @@ $(B)/conformance: $(B)/tests/conformance.o $(B)/libnnpress.a
 # driver so that `make check` runs every corpus through them (under ASan+UBSan in
 # the SAN build); `make fuzz FUZZ=onnx` builds one with libFuzzer (clang, FUZZ_BUILD=1,
 # its own build-fuzz/ from scratch) and runs it (tests/fuzz/fuzz.sh). The whole archive
-# goes in, as for the program (the operator table).
-FUZZ_TARGETS := onnx npy idx pipeline
+# goes in: fuzz-run reaches the operator table.
+FUZZ_TARGETS := onnx npy idx pipeline run
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz-%)
 FUZZ_OBJ := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/replay.o
 ifeq ($(FUZZ_BUILD),1)

@@ -29,13 +29,14 @@ for p in $(sh tests/fuzz/seeds.sh "$name"); do
     fi
 done
 # libFuzzer truncates inputs to -max_len (by default at most 1 MiB): let the largest
-# seed in whole
+# seed (testdata's 9.6 MB MLP) in whole
 max=4096
 for f in "$seeds"/* tests/fuzz/corpus/"$name"/*; do
     [ -f "$f" ] || continue
     s=$(wc -c <"$f")
     [ "$s" -gt "$max" ] && max=$s
 done
-# a hang or a runaway allocation is a finding too
+# -timeout and -rss_limit_mb are the backstop only: fuzz_run.c has the runtime refuse
+# plans above its own memory and work limits first
 exec "$bin" -max_total_time="$seconds" -max_len="$max" -timeout=30 -rss_limit_mb=2048 \
     -print_final_stats=1 "$@" "tests/fuzz/corpus/$name" "$seeds"

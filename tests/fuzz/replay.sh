@@ -8,7 +8,7 @@ passed=0
 run() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $*"; fi
 }
-for t in onnx npy idx pipeline; do
+for t in onnx npy idx pipeline run; do
     mkdir -p "tests/fuzz/corpus/$t"
     # shellcheck disable=SC2046
     run "$B/fuzz-$t" "tests/fuzz/corpus/$t" $(sh tests/fuzz/seeds.sh "$t")
