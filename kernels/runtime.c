@@ -389,6 +389,14 @@ static enum nnp_status check_arity(const struct nnp_exec_node *n)
 
 static enum nnp_status run_node(const struct nnp_runtime *rt, struct nnp_exec_node *n)
 {
+    /* Outputs without elements: nothing to compute. Kernels loop over products of dims
+     * (rows, planes, images); with a 0 among the others the loops would still turn, as
+     * many times as hostile dims like [2^40,16,0] say. */
+    bool empty = true;
+    for (int j = 0; j < n->n_out && empty; j++)
+        empty = !n->out[j] || n->out[j]->numel == 0;
+    if (empty)
+        return NNP_OK;
     if (rt->opts.use_reference && n->op->reference)
         return n->op->reference(n);
     return n->op->forward(n);
