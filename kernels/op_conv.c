@@ -241,7 +241,9 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                 s->w.pad_end[i] == 0;
         stride1 &= s->w.stride[i] == 1;
     }
-    if (unit)
+    /* no input channels: the output is the bias, which the pointwise path writes without
+     * the scratch the others would size to nothing */
+    if (unit || s->cg_in == 0)
         s->kernel = CONV_POINTWISE;
     else if (s->cg_in == 1 && s->group > 1 && n_sp <= 2)
         s->kernel = CONV_DEPTHWISE;
@@ -586,13 +588,7 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
     j.m_chunk = 16; /* the sgemm kernel's row block */
     int64_t m_items = (s->cg_out + j.m_chunk - 1) / j.m_chunk;
 
-    if (s->kernel == CONV_POINTWISE || s->kernel == CONV_DEPTHWISE ||
-        (s->kernel == CONV_SHIFT_2D && kdim == 0)) {
-        if (s->kernel == CONV_SHIFT_2D) { /* no input channels: the output is the bias */
-            for (int64_t b = 0; b < s->batch; b++)
-                fill_bias(s->isa, j.y + b * s->c_out * s->oprod, j.bias, s->c_out, s->oprod);
-            return NNP_OK;
-        }
+    if (s->kernel == CONV_POINTWISE || s->kernel == CONV_DEPTHWISE) {
         if (split_m && s->kernel == CONV_POINTWISE)
             nnp_parallel_for(n->pool, m_items, conv_unit_mchunks_task, &j);
         else
