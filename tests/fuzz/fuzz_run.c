@@ -27,15 +27,15 @@
 #include "kernels/op_tensor.h"
 #include "kernels/runtime.h"
 
-/* The runtime's limits, per plan. Under ASan and UBSan at -O1 a step of the fast
- * kernels (mostly OpenBLAS, not instrumented) costs about 0.1 us; the naive reference
- * loops cost up to 0.35 us a step (Conv's, which recompute every tap's position).
- * These budgets keep the slowest inputs near a second (testdata/resnet.onnx, 9.5M steps
- * a run, runs the fast kernels only), and 128 MiB a plan stays well within the rss
- * limit with both plans alive. */
+/* The runtime's limits, per plan. Under ASan, UBSan and libFuzzer's coverage at -O1 a
+ * step costs 0.05 us in OpenBLAS (not instrumented) but up to 0.5 us in our own loops:
+ * the N-D pooling windows, the naive reference kernels. 2^22 steps keep the slowest
+ * inputs to a few seconds with the fast plan run twice (an AveragePool over
+ * [16,3,32,32,32], 11M steps, took 11 s before); testdata/resnet.onnx (9.5M steps a
+ * run) is planned, not run. 128 MiB a plan stays well within the rss limit with both
+ * plans alive. */
 #define FUZZ_MAX_BYTES ((size_t)128 << 20)
-#define FUZZ_MAX_WORK_FAST ((uint64_t)1 << 24)
-#define FUZZ_MAX_WORK_REFERENCE ((uint64_t)1 << 22)
+#define FUZZ_MAX_WORK ((uint64_t)1 << 22)
 
 /* Small values of every sign, zeros included: Gather indices, Reshape shapes and
  * divisors read from inputs stay near the edges where checks matter. */
@@ -68,7 +68,7 @@ static struct nnp_runtime *plan(const struct nnp_graph *g, bool reference)
     o.use_reference = reference;
     o.keep_all = reference; /* the other memory plan: every value its own buffer */
     o.max_bytes = FUZZ_MAX_BYTES;
-    o.max_work = reference ? FUZZ_MAX_WORK_REFERENCE : FUZZ_MAX_WORK_FAST;
+    o.max_work = FUZZ_MAX_WORK;
     struct nnp_runtime *rt = NULL;
     if (nnp_runtime_new(g, &o, &rt) != NNP_OK)
         return NULL;
@@ -171,10 +171,29 @@ static int64_t pick(uint64_t *r, int64_t n)
  * int64 limits, and sizes whose products overflow */
 static int64_t edge_int(uint64_t *r, int64_t old)
 {
-    static const int64_t edges[] = {0,  1,  -1, 2,  -2, 3,  4, 7,  8,  9,  16, 64, 1000,
-                                    (int64_t)1 << 20, (int64_t)1 << 30, INT32_MAX,
-                                    (int64_t)INT32_MAX + 1, INT32_MIN, (int64_t)1 << 40,
-                                    (int64_t)1 << 62, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    static const int64_t edges[] = {0,
+                                    1,
+                                    -1,
+                                    2,
+                                    -2,
+                                    3,
+                                    4,
+                                    7,
+                                    8,
+                                    9,
+                                    16,
+                                    64,
+                                    1000,
+                                    (int64_t)1 << 20,
+                                    (int64_t)1 << 30,
+                                    INT32_MAX,
+                                    (int64_t)INT32_MAX + 1,
+                                    INT32_MIN,
+                                    (int64_t)1 << 40,
+                                    (int64_t)1 << 62,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    INT64_MIN + 1};
     if (pick(r, 3) == 0) /* a step away, wrapping at the ends */
         return (int64_t)((uint64_t)old + (uint64_t)(pick(r, 5) - 2));
     return edges[pick(r, sizeof edges / sizeof *edges)];
@@ -182,8 +201,8 @@ static int64_t edge_int(uint64_t *r, int64_t old)
 
 static float edge_float(uint64_t *r)
 {
-    static const float edges[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, 2.0f, 1e-30f, 1e30f,
-                                  FLT_MAX, -FLT_MAX, 1e-45f, 0.1f, 7.0f};
+    static const float edges[] = {0.0f,  -0.0f,   1.0f,     -1.0f,  0.5f, 2.0f, 1e-30f,
+                                  1e30f, FLT_MAX, -FLT_MAX, 1e-45f, 0.1f, 7.0f};
     switch (pick(r, 8)) {
     case 0: return INFINITY;
     case 1: return -INFINITY;
@@ -192,20 +211,84 @@ static float edge_float(uint64_t *r)
     }
 }
 
-static const char *const attr_names[] = {
-    "axis", "axes", "keepdims", "perm", "kernel_shape", "strides", "pads", "dilations", "group",
-    "auto_pad", "ceil_mode", "count_include_pad", "storage_order", "epsilon", "alpha", "beta",
-    "transA", "transB", "mode", "split", "num_outputs", "to", "noop_with_empty_axes",
-    "output_padding", "output_shape", "allowzero", "coordinate_transformation_mode",
-    "nearest_mode", "extrapolation_value", "min", "max", "approximate", "stash_type",
-    "momentum", "training_mode", "batch_dims", "start", "end", "broadcast", "consumed_inputs",
-    "exclude_outside", "cubic_coeff_a", "antialias", "keep_aspect_ratio_policy", "value_int",
-    "value_ints", "value_float", "value_floats", "spatial", "is_test", "shape"};
-static const char *const attr_strings[] = {
-    "", "nearest", "linear", "cubic", "constant", "reflect", "edge", "wrap", "NOTSET",
-    "SAME_UPPER", "SAME_LOWER", "VALID", "half_pixel", "pytorch_half_pixel", "align_corners",
-    "asymmetric", "tf_crop_and_resize", "tf_half_pixel_for_nn", "round_prefer_floor",
-    "round_prefer_ceil", "floor", "ceil", "tanh", "none", "stretch", "FLOAT", "INT64"};
+static const char *const attr_names[] = {"axis",
+                                         "axes",
+                                         "keepdims",
+                                         "perm",
+                                         "kernel_shape",
+                                         "strides",
+                                         "pads",
+                                         "dilations",
+                                         "group",
+                                         "auto_pad",
+                                         "ceil_mode",
+                                         "count_include_pad",
+                                         "storage_order",
+                                         "epsilon",
+                                         "alpha",
+                                         "beta",
+                                         "transA",
+                                         "transB",
+                                         "mode",
+                                         "split",
+                                         "num_outputs",
+                                         "to",
+                                         "noop_with_empty_axes",
+                                         "output_padding",
+                                         "output_shape",
+                                         "allowzero",
+                                         "coordinate_transformation_mode",
+                                         "nearest_mode",
+                                         "extrapolation_value",
+                                         "min",
+                                         "max",
+                                         "approximate",
+                                         "stash_type",
+                                         "momentum",
+                                         "training_mode",
+                                         "batch_dims",
+                                         "start",
+                                         "end",
+                                         "broadcast",
+                                         "consumed_inputs",
+                                         "exclude_outside",
+                                         "cubic_coeff_a",
+                                         "antialias",
+                                         "keep_aspect_ratio_policy",
+                                         "value_int",
+                                         "value_ints",
+                                         "value_float",
+                                         "value_floats",
+                                         "spatial",
+                                         "is_test",
+                                         "shape"};
+static const char *const attr_strings[] = {"",
+                                           "nearest",
+                                           "linear",
+                                           "cubic",
+                                           "constant",
+                                           "reflect",
+                                           "edge",
+                                           "wrap",
+                                           "NOTSET",
+                                           "SAME_UPPER",
+                                           "SAME_LOWER",
+                                           "VALID",
+                                           "half_pixel",
+                                           "pytorch_half_pixel",
+                                           "align_corners",
+                                           "asymmetric",
+                                           "tf_crop_and_resize",
+                                           "tf_half_pixel_for_nn",
+                                           "round_prefer_floor",
+                                           "round_prefer_ceil",
+                                           "floor",
+                                           "ceil",
+                                           "tanh",
+                                           "none",
+                                           "stretch",
+                                           "FLOAT",
+                                           "INT64"};
 
 static void set_string(struct nnp_graph *g, struct nnp_string *s, uint64_t *r)
 {
@@ -218,12 +301,8 @@ static void mutate_ints(struct nnp_graph *g, struct nnp_attr *a, uint64_t *r)
 {
     int64_t n = a->n;
     switch (pick(r, 4)) {
-    case 0: /* one element fewer or more */
-        n = n > 0 && pick(r, 2) ? n - 1 : n + 1;
-        break;
-    case 1: /* another length, up to a rank and a half */
-        n = pick(r, NNP_MAX_RANK * 2 + 2);
-        break;
+    case 0: /* one element fewer or more */ n = n > 0 && pick(r, 2) ? n - 1 : n + 1; break;
+    case 1: /* another length, up to a rank and a half */ n = pick(r, NNP_MAX_RANK * 2 + 2); break;
     default:
         if (n > 0) {
             a->ints[pick(r, n)] = edge_int(r, a->ints[pick(r, n)]);
@@ -282,7 +361,7 @@ static void add_attr(struct nnp_graph *g, struct nnp_node *n, uint64_t *r)
 static void mutate_input(struct nnp_graph *g, struct nnp_value *v, uint64_t *r)
 {
     static const enum nnp_dtype types[] = {NNP_DTYPE_F32, NNP_DTYPE_I64, NNP_DTYPE_I32,
-                                           NNP_DTYPE_U8, NNP_DTYPE_I8, NNP_DTYPE_BOOL,
+                                           NNP_DTYPE_U8,  NNP_DTYPE_I8,  NNP_DTYPE_BOOL,
                                            NNP_DTYPE_F16, NNP_DTYPE_F64, NNP_DTYPE_STRING};
     struct nnp_tensor *t = &v->t;
     (void)g;
@@ -300,8 +379,8 @@ static void mutate_input(struct nnp_graph *g, struct nnp_value *v, uint64_t *r)
         if (t->rank == 0)
             return;
         int i = (int)pick(r, t->rank);
-        static const int64_t dims[] = {0, 1, 2, 3, 5, 7, 16, 33, -1, 1 << 12, 1 << 20,
-                                       (int64_t)1 << 31, (int64_t)1 << 40};
+        static const int64_t dims[] = {
+            0, 1, 2, 3, 5, 7, 16, 33, -1, 1 << 12, 1 << 20, (int64_t)1 << 31, (int64_t)1 << 40};
         t->dims[i] = dims[pick(r, sizeof dims / sizeof *dims)];
         t->dim_params[i] = NULL; /* -1 alone: unknown, bound to the batch */
         return;
