@@ -9,7 +9,8 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # SAN=1 builds into build-san/ with -fsanitize=address,undefined; FUZZ_BUILD=1 (what
-# `make fuzz` asks of itself) into build-fuzz/ with clang, libFuzzer and both.
+# `make fuzz` asks of itself) into build-fuzz/ with clang, libFuzzer's hooks and the same
+# sanitizers.
 
 PREFIX ?= /usr/local
 DESTDIR ?=

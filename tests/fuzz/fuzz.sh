@@ -4,8 +4,12 @@
 # New inputs go to tests/fuzz/corpus/NAME; the seeds (tests/fuzz/seeds.sh) are copied
 # into build-fuzz/seeds-NAME, because libFuzzer reads folders, not lists of files.
 # A crash leaves crash-* / timeout-* / oom-* in the current folder. To keep the
-# committed corpus small, merge it into a fresh folder against the seeds, e.g.
-#   build-fuzz/fuzz-onnx -merge=1 fresh-folder tests/fuzz/corpus/onnx
+# committed corpus small, merge it into a fresh folder that holds copies of the seeds
+# (make check replays those anyway), then delete the copies again:
+#   mkdir m && cp build-fuzz/seeds-run/* m/
+#   build-fuzz/fuzz-run -set_cover_merge=1 -use_counters=0 -max_len=9581648 m \
+#       tests/fuzz/corpus/run
+# (-use_counters=0: edges, not hit counts, so a few hundred inputs rather than thousands)
 set -eu
 name=${1:?usage: fuzz.sh NAME SECONDS [flags]}
 seconds=${2:?usage: fuzz.sh NAME SECONDS [flags]}
