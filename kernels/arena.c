@@ -1,6 +1,7 @@
 /* kernels/arena.c — a bump allocator over a list of blocks. */
 #include "arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@ struct block {
 struct nnp_arena {
     struct block *head; /* the block small allocations are carved from */
     struct block *big;  /* blocks holding one large allocation each */
-    size_t total;
+    size_t total;       /* bytes of every block */
+    size_t limit;       /* nnp_arena_alloc_big() refuses to take total past this; 0 = none */
 };
 
 /* Header rounded up so the data starts aligned. */
@@ -64,7 +66,14 @@ void nnp_arena_free(struct nnp_arena *a)
     free(a);
 }
 
-void *nnp_arena_alloc_big(struct nnp_arena *a, size_t size)
+void nnp_arena_set_limit(struct nnp_arena *a, size_t max_bytes)
+{
+    a->limit = max_bytes;
+}
+
+/* `limited`: the caller sized it by input and handles NULL; bookkeeping is not limited
+ * (nnp_arena_alloc aborts on NULL), so a limit never turns into an abort. */
+static void *arena_alloc(struct nnp_arena *a, size_t size, bool limited)
 {
     if (size == 0)
         size = 1;
@@ -73,6 +82,10 @@ void *nnp_arena_alloc_big(struct nnp_arena *a, size_t size)
     size_t align = size > ARENA_BLOCK / 4 ? ARENA_ALIGN : 16;
     size_t need = (size + align - 1) & ~(size_t)(align - 1);
     if (need < size)
+        return NULL;
+    bool fits_head = a->head && a->head->size - a->head->used >= need;
+    size_t grow = need > ARENA_BLOCK / 4 ? need : fits_head ? 0 : ARENA_BLOCK;
+    if (limited && a->limit && (grow > a->limit || a->total > a->limit - grow))
         return NULL;
     if (need > ARENA_BLOCK / 4) {
         struct block *b = block_new(need);
@@ -98,9 +111,14 @@ void *nnp_arena_alloc_big(struct nnp_arena *a, size_t size)
     return p;
 }
 
+void *nnp_arena_alloc_big(struct nnp_arena *a, size_t size)
+{
+    return arena_alloc(a, size, true);
+}
+
 void *nnp_arena_alloc(struct nnp_arena *a, size_t size)
 {
-    void *p = nnp_arena_alloc_big(a, size);
+    void *p = arena_alloc(a, size, false);
     if (!p) {
         fputs("nnpress: error: out of memory\n", stderr);
         abort();

@@ -29,6 +29,11 @@ void *nnp_arena_alloc(struct nnp_arena *a, size_t size);
 /*! nnp_arena_alloc_big() : zeroed memory sized by input data (weights, tensors).
  *  @return NULL when the system refuses; the caller reports NNP_ERR_NOMEM. */
 void *nnp_arena_alloc_big(struct nnp_arena *a, size_t size);
+/*! nnp_arena_set_limit() : from now on nnp_arena_alloc_big() (and memdup) returns NULL
+ *  rather than take the arena's bytes (nnp_arena_bytes) past `max_bytes`; 0 = no limit.
+ *  A runtime plan sets its memory limit here, so that whatever a kernel's prepare sizes
+ *  by hostile dims is refused before it is allocated. */
+void nnp_arena_set_limit(struct nnp_arena *a, size_t max_bytes);
 /*! @return a NUL-terminated copy of `s` (NULL gives NULL). */
 char *nnp_arena_strdup(struct nnp_arena *a, const char *s);
 /*! @return a NUL-terminated copy of the first `n` bytes of `s`. */

@@ -152,6 +152,19 @@ int64_t nnp_rt_get_int(const struct nnp_rt_value *v, int64_t i)
     }
 }
 
+uint64_t nnp_work_prod(int count, const int64_t *sizes)
+{
+    uint64_t w = 1;
+    for (int i = 0; i < count; i++) {
+        NNP_ASSERT(sizes[i] >= 0);
+        if (sizes[i] == 0)
+            return 0;
+        if (__builtin_mul_overflow(w, (uint64_t)sizes[i], &w))
+            w = UINT64_MAX; /* later factors are >= 1: it stays saturated */
+    }
+    return w;
+}
+
 int nnp_attr_ints(const struct nnp_node *node, const char *name, int64_t *out, int max)
 {
     const struct nnp_attr *a = nnp_node_attr(node, name);

@@ -78,6 +78,9 @@ struct nnp_exec_node {
     size_t scratch_bytes;      /* asked by prepare */
     size_t packed_bytes;       /* constant data prepare made in the plan's arena (packed
                                   weights), counted with the plan's constants */
+    uint64_t work;             /* prepare's estimate of forward's steps (multiply-adds,
+                                * window taps) where one per input and output element,
+                                * the runtime's default, is far too few; 0 = default */
     void *scratch;             /* given by the plan before forward; shared between nodes */
     int threads;               /* the plan's thread count (prepare sizes scratch by it) */
     struct nnp_pool *pool;     /* the plan's threads, for nnp_parallel_for; NULL = serial */
@@ -149,6 +152,11 @@ enum nnp_status nnp_rt_broadcast(const struct nnp_exec_node *n, const struct nnp
 char *nnp_rt_shape_str(const struct nnp_rt_value *v, char *buf, size_t size);
 /*! Read an integer tensor (int32/int64) element i as int64. */
 int64_t nnp_rt_get_int(const struct nnp_rt_value *v, int64_t i);
+/*! The product of `count` sizes >= 0, saturating at UINT64_MAX: forward's work as a
+ *  prepare records it for the runtime's limit (nnp_runtime_opts.max_work) when its kernel
+ *  does far more than one step per element, e.g. for MatMul
+ *  `n->work = nnp_work_prod(4, (int64_t[]){batch, m, n, k});` */
+uint64_t nnp_work_prod(int count, const int64_t *sizes);
 /*! Read attribute `name` as a list of ints into out[max]. @return count, -1 if absent. */
 int nnp_attr_ints(const struct nnp_node *node, const char *name, int64_t *out, int max);
 

@@ -226,6 +226,7 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     s->col = unit ? COL_DIRECT : n_sp <= 2 ? (shift_pays(s) ? COL_SHIFT : COL_2D) : COL_ND;
     n->state = s;
     n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
 
     if (s->kernel == CONV_GEMM) {
         /* a B panel per thread, and constant weights packed for the micro-kernel */
@@ -756,6 +757,7 @@ static enum nnp_status convt_prepare(struct nnp_exec_node *n, struct nnp_arena *
     n->state = s;
     n->flops = 2.0 * (double)s->batch * (double)s->c_in * (double)s->iprod *
                (double)(s->cg_out * s->kprod);
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_in, s->iprod, s->cg_out, s->kprod});
 
     int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
     memcpy(od + 2, win->in, sizeof(int64_t) * (size_t)n_sp);

@@ -391,6 +391,7 @@ static enum nnp_status gemm_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     }
     n->state = s;
     n->flops = 2.0 * (double)s->m * (double)s->n * (double)s->k;
+    n->work = nnp_work_prod(3, (int64_t[]){s->m, s->n, s->k});
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, 2, (int64_t[]){s->m, s->n});
 }
 
@@ -602,6 +603,7 @@ static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena 
         return st;
     n->state = s;
     n->flops = 2.0 * (double)s->n_batch * (double)s->m * (double)s->n * (double)s->k;
+    n->work = nnp_work_prod(4, (int64_t[]){s->n_batch, s->m, s->n, s->k});
 
     int64_t od[NNP_MAX_RANK];
     int orank = 0;

@@ -195,8 +195,10 @@ static enum nnp_status ln_prepare(struct nnp_exec_node *n, struct nnp_arena *are
     if ((st = ln_check_param(n, s, scale, "Scale")) ||
         (bias && (st = ln_check_param(n, s, bias, "B"))))
         return st;
-    s->scale_full = scale->numel == s->inner;
-    s->bias_full = !bias || bias->numel == s->inner;
+    /* an empty row (a 0 among the normalized dims) needs no expanded copy, and gets no
+     * scratch to hold one */
+    s->scale_full = scale->numel == s->inner || s->inner == 0;
+    s->bias_full = !bias || bias->numel == s->inner || s->inner == 0;
     /* room to expand a broadcast Scale or B to a full row */
     if (!s->scale_full || !s->bias_full) {
         NNP_OP_CHECK(n, (uint64_t)s->inner <= SIZE_MAX / 16, "the normalized shape is too large");
@@ -351,6 +353,10 @@ static enum nnp_status softmax_prepare_kind(struct nnp_exec_node *n, struct nnp_
     } else {
         s->len = x->dims[axis];
         s->inner = prod(x->dims, (int)axis + 1, r);
+    }
+    if (x->numel == 0) { /* nothing to compute: no rows, and the path that needs no scratch */
+        s->outer = 0;
+        s->inner = 1;
     }
     if (s->inner > 1) { /* running max and sum per inner position */
         NNP_OP_CHECK(n, (uint64_t)s->inner <= SIZE_MAX / 16, "input too large");

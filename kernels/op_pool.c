@@ -121,6 +121,10 @@ static enum nnp_status pool_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                            (size_t)(n->threads > 1 ? n->threads : 1);
     }
     n->state = s;
+    /* every output visits its whole window (the reference kernel does) */
+    int64_t taps[2 + NNP_WINDOW_MAX] = {s->planes, s->oprod};
+    memcpy(taps + 2, s->w.kernel, sizeof(int64_t) * (size_t)n_sp);
+    n->work = nnp_work_prod(2 + n_sp, taps);
 
     int64_t od[NNP_MAX_RANK] = {x->dims[0], x->dims[1]};
     memcpy(od + 2, s->w.out, sizeof(int64_t) * (size_t)n_sp);

@@ -134,6 +134,14 @@ static enum nnp_status reduce_prepare(struct nnp_exec_node *n, struct nnp_arena 
         s->reduced[0] = true;
         s->rank = 1;
     }
+    if (x->numel == 0) {
+        /* nothing to read: every output is the reduction of nothing. The walk must not
+         * count rows either, whose number the other dims decide ([2^40,16,0] reduced
+         * over axis 0 is 2^44 empty rows) */
+        s->dims[0] = 0;
+        s->reduced[0] = false;
+        s->rank = 1;
+    }
     int64_t st = 1;
     for (int i = s->rank - 1; i >= 0; i--) {
         s->ostride[i] = s->reduced[i] ? 0 : st;

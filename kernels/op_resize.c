@@ -205,9 +205,14 @@ static enum nnp_status resize_prepare(struct nnp_exec_node *n, struct nnp_arena 
         if ((st = rs_const_floats(n, k_scales, "scales", scales, r, &cnt)) != NNP_OK)
             return st;
         for (int i = 0; i < r; i++) {
-            if (!(scales[i] > 0))
-                return nnp_op_error(n, "Resize scale %d is %g, it must be > 0", i, scales[i]);
+            if (!(scales[i] > 0) || !isfinite(scales[i]))
+                return nnp_op_error(n, "Resize scale %d is %g, it must be > 0 and finite", i,
+                                    scales[i]);
             len_out[i] = (double)x->dims[i] * scales[i];
+            /* 2^62: far above any tensor set_shape accepts, and exact as an int64 */
+            if (len_out[i] >= 0x1p62)
+                return nnp_op_error(n, "Resize scale %d (%g) makes dim %d %g long", i,
+                                    scales[i], i, len_out[i]);
             dims[i] = (int64_t)floor(len_out[i]);
         }
     } else {
@@ -230,9 +235,16 @@ static enum nnp_status resize_prepare(struct nnp_exec_node *n, struct nnp_arena 
             return nnp_op_error(n, "Resize tf_crop_and_resize needs roi");
         if ((st = rs_const_floats(n, 1, "roi", roi, 2 * r, &cnt)) != NNP_OK)
             return st;
+        for (int i = 0; i < 2 * r; i++)
+            if (!isfinite(roi[i]))
+                return nnp_op_error(n, "Resize roi value %d is %g, expected a finite number", i,
+                                    roi[i]);
     }
     if ((st = nnp_rt_set_shape(n->out[0], x->dtype, r, dims)) != NNP_OK)
         return st;
+    /* linear: the reference kernel blends all 2^rank corners of every output */
+    if (s->linear)
+        n->work = nnp_work_prod(2, (int64_t[]){n->out[0]->numel, (int64_t)1 << r});
     for (int i = 0; i < r; i++)
         if (dims[i] > 0 && x->dims[i] == 0)
             return nnp_op_error(n, "Resize of an empty dim %d to %" PRId64, i, dims[i]);
@@ -260,7 +272,10 @@ static enum nnp_status resize_prepare(struct nnp_exec_node *n, struct nnp_arena 
             if (s->crop && (xo < 0.0 || xo > (double)(len_in - 1)))
                 t->outside[o] = 1;
             if (!s->linear) {
-                int64_t i = rs_nearest(nm, xo, scales[d]);
+                /* a tiny scale maps far outside the input, past what an int64 holds; any
+                 * index outside is clamped to the edge below anyway */
+                double xn = xo < -1.0 ? -1.0 : xo > (double)len_in ? (double)len_in : xo;
+                int64_t i = rs_nearest(nm, xn, scales[d]);
                 t->i0[o] = t->i1[o] = i < 0 ? 0 : i >= len_in ? len_in - 1 : i;
                 continue;
             }

@@ -21,7 +21,10 @@
  *      liveness: it is free again after the last reader of any value in it ran.
  *
  * Everything is sized before anything big is allocated, so a plan that does not
- * fit is refused with the number of bytes it needed instead of dying later.
+ * fit is refused with the number of bytes it needed instead of dying later. The
+ * same goes for time when opts.max_work is set: each node's work is estimated
+ * after its prepare, and a node folded at plan time, or the plan's run as a
+ * whole, that would exceed the budget is refused before it is computed.
  */
 #include "runtime.h"
 
@@ -66,8 +69,9 @@ struct nnp_runtime {
     size_t grad_bytes;    /* training: bytes of gradient buffers */
     int threads;
     struct nnp_pool *pool; /* threads - 1 workers, or NULL for one thread */
-    size_t limit; /* physical memory: a plan needing more is refused */
-    struct nnp_runtime_memory mem;
+    size_t limit; /* opts.max_bytes or physical memory, the lower: a plan needing more is
+                   * refused */
+    struct nnp_runtime_memory mem; /* .work_*: estimated steps so far (opts.max_work) */
 };
 
 struct nnp_runtime_opts nnp_runtime_opts_default(void)
@@ -107,15 +111,33 @@ static int online_cpus(void)
     return n > 0 && n < 1024 ? (int)n : 1;
 }
 
+/* "the 25769803776 bytes of memory this machine has" or "the memory limit of 67108864
+ * bytes", for messages about rt->limit. */
+static const char *limit_str(const struct nnp_runtime *rt, char *buf, size_t size)
+{
+    if (rt->opts.max_bytes && rt->opts.max_bytes == rt->limit)
+        snprintf(buf, size, "the memory limit of %zu bytes", rt->limit);
+    else
+        snprintf(buf, size, "the %zu bytes of memory this machine has", rt->limit);
+    return buf;
+}
+
 /* Zeroed memory from the plan's arena, 64-byte aligned, refused (NNP_ERR_NOMEM naming
- * `what`) when it is more than the machine has: with overcommit a huge malloc
- * "succeeds" and the process is killed later, when the pages are touched. */
+ * `what`) when it and what the plan holds already would be more than rt->limit: with
+ * overcommit a huge malloc "succeeds" and the process is killed later, when the pages
+ * are touched; and many plan-time constants each below the limit add up. */
 static enum nnp_status rt_alloc(struct nnp_runtime *rt, size_t size, const char *what, void **out)
 {
     *out = NULL;
+    size_t held = nnp_arena_bytes(rt->arena);
+    char lim[96];
     if (size > rt->limit)
-        return nnp_errorf(NNP_ERR_NOMEM, "%s need %zu bytes, more than the %zu bytes of memory "
-                          "this machine has", what, size, rt->limit);
+        return nnp_errorf(NNP_ERR_NOMEM, "%s need %zu bytes, more than %s", what, size,
+                          limit_str(rt, lim, sizeof lim));
+    if (held > rt->limit - size)
+        return nnp_errorf(NNP_ERR_NOMEM, "%s need %zu bytes, which with the %zu the plan holds "
+                          "already is more than %s", what, size, held,
+                          limit_str(rt, lim, sizeof lim));
     /* the arena aligns only large blocks to 64 bytes: ask for a line more and align here */
     uint8_t *p = size <= SIZE_MAX - RT_ALIGN ? nnp_arena_alloc_big(rt->arena, size + RT_ALIGN)
                                              : NULL;
@@ -422,9 +444,36 @@ static enum nnp_status check_arity(const struct nnp_exec_node *n)
 
 static enum nnp_status run_node(const struct nnp_runtime *rt, struct nnp_exec_node *n)
 {
+    /* Outputs without elements: nothing to compute. Kernels loop over products of dims
+     * (rows, planes, images); with a 0 among the others the loops would still turn, as
+     * many times as hostile dims like [2^40,16,0] say. */
+    bool empty = true;
+    for (int j = 0; j < n->n_out && empty; j++)
+        empty = !n->out[j] || n->out[j]->numel == 0;
+    if (empty)
+        return NNP_OK;
     if (rt->opts.use_reference && n->op->reference)
         return n->op->reference(n);
     return n->op->forward(n);
+}
+
+static uint64_t add_sat64(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* A node's work for opts.max_work: what its prepare estimated, and at least one step
+ * per element it reads or writes. Shape and Size read dims only. */
+static uint64_t node_work(const struct nnp_exec_node *n)
+{
+    uint64_t w = 0;
+    for (int j = 0; j < n->n_in && !is_shape_only(n); j++)
+        if (n->in[j])
+            w = add_sat64(w, (uint64_t)n->in[j]->numel);
+    for (int j = 0; j < n->n_out; j++)
+        if (n->out[j])
+            w = add_sat64(w, (uint64_t)n->out[j]->numel);
+    return n->work > w ? n->work : w;
 }
 
 /* Compute a node whose outputs are known at plan time; they become constants. */
@@ -432,6 +481,12 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
 {
     char label[300];
     node_label(n->node, label, sizeof label);
+    uint64_t max = rt->opts.max_work, done = rt->mem.work_folded;
+    if (max && (n->work > max || done > max - n->work))
+        return nnp_op_unsupported(n, "computing it at plan time takes about %" PRIu64 " steps, "
+                                  "which with the %" PRIu64 " before it is more than the work "
+                                  "limit of %" PRIu64, n->work, done, max);
+    rt->mem.work_folded = done + n->work;
     for (int j = 0; j < n->n_out; j++) {
         struct nnp_rt_value *o = n->out[j];
         if (!o)
@@ -443,7 +498,9 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
     }
     void *scratch = NULL;
     if (n->scratch_bytes) {
-        if (n->scratch_bytes > rt->limit ||
+        /* freed right after, but held meanwhile on top of the plan's arena */
+        size_t held = nnp_arena_bytes(rt->arena);
+        if (n->scratch_bytes > rt->limit || held > rt->limit - n->scratch_bytes ||
             posix_memalign(&scratch, RT_ALIGN, n->scratch_bytes) != 0)
             return nnp_errorf(NNP_ERR_NOMEM, "%s: cannot allocate %zu bytes of scratch", label,
                               n->scratch_bytes);
@@ -518,6 +575,14 @@ static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
     st = name_node(n->op->prepare(n, rt->arena), node);
     if (st != NNP_OK)
         return st;
+    n->work = node_work(n);
+    /* what prepare kept (states, tables, constants it computed) counts against the limit */
+    if (nnp_arena_bytes(rt->arena) > rt->limit) {
+        char label[300], lim[96];
+        return nnp_errorf(NNP_ERR_NOMEM, "%s: the plan holds %zu bytes once it is prepared, "
+                          "more than %s", node_label(node, label, sizeof label),
+                          nnp_arena_bytes(rt->arena), limit_str(rt, lim, sizeof lim));
+    }
 
     bool all_const_out = n->n_out > 0;
     for (int j = 0; j < n->n_out; j++) {
@@ -533,6 +598,7 @@ static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
         for (int j = 0; j < n->n_out; j++)
             if (n->out[j])
                 rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->out[j]->nbytes);
+        rt->mem.work_folded = add_sat64(rt->mem.work_folded, n->work);
         *folded = true;
         return NNP_OK;
     }
@@ -982,11 +1048,18 @@ static enum nnp_status plan(struct nnp_runtime *rt)
         if (folded)
             continue;
         rt->run[rt->n_run++] = n;
+        rt->mem.work_run = add_sat64(rt->mem.work_run, n->work);
         if (n->scratch_bytes > rt->mem.scratch_bytes)
             rt->mem.scratch_bytes = n->scratch_bytes;
         rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->packed_bytes);
         rt->mem.flops += n->flops;
     }
+
+    uint64_t max = rt->opts.max_work;
+    if (max && (rt->mem.work_run > max || rt->mem.work_folded > max - rt->mem.work_run))
+        return nnp_errorf(NNP_ERR_UNSUPPORTED, "a run takes about %" PRIu64 " steps, which with "
+                          "the %" PRIu64 " computed at plan time is more than the work limit "
+                          "of %" PRIu64, rt->mem.work_run, rt->mem.work_folded, max);
 
     /* graph outputs: must exist at the end */
     rt->outputs = nnp_arena_alloc(rt->arena, (size_t)(g->n_outputs + 1) * sizeof *rt->outputs);
@@ -1034,11 +1107,13 @@ static enum nnp_status plan(struct nnp_runtime *rt)
     size_t grads = grad_bytes_needed(rt);
     size_t need = add_sat(add_sat(rt->mem.arena_bytes, rt->mem.scratch_bytes),
                           add_sat(rt->mem.const_bytes, grads));
-    if (need > rt->limit)
+    if (need > rt->limit) {
+        char lim[96];
         return nnp_errorf(NNP_ERR_NOMEM, "the plan needs %zu bytes (activations %zu, scratch "
-                          "%zu, constants %zu, gradients %zu), more than the %zu bytes of "
-                          "memory this machine has", need, rt->mem.arena_bytes,
-                          rt->mem.scratch_bytes, rt->mem.const_bytes, grads, rt->limit);
+                          "%zu, constants %zu, gradients %zu), more than %s", need,
+                          rt->mem.arena_bytes, rt->mem.scratch_bytes, rt->mem.const_bytes, grads,
+                          limit_str(rt, lim, sizeof lim));
+    }
     st = rt_alloc(rt, rt->mem.arena_bytes ? rt->mem.arena_bytes : 1, "activations",
                   (void **)&rt->activations);
     if (st != NNP_OK)
@@ -1077,6 +1152,10 @@ enum nnp_status nnp_runtime_new(const struct nnp_graph *g, const struct nnp_runt
     rt->g = g;
     rt->opts = o ? *o : nnp_runtime_opts_default();
     rt->limit = physical_memory();
+    if (rt->opts.max_bytes && rt->opts.max_bytes < rt->limit)
+        rt->limit = rt->opts.max_bytes;
+    /* what prepare functions allocate by input sizes (tables, constants) is bounded too */
+    nnp_arena_set_limit(a, rt->limit);
     rt->threads = rt->opts.threads > 0 ? rt->opts.threads : online_cpus();
     /* the kernels split work over the runtime's own pool; OpenBLAS runs on one thread in
      * each (never a threaded sgemm inside our parallel region: PERF-NOTES.md) */

@@ -41,6 +41,17 @@ struct nnp_runtime_opts {
      * starts) is then as static as an initializer. Such an input is still among
      * nnp_runtime_input(); a run refuses when it holds other values than these. */
     const struct nnp_tensor *input_values;
+    /* refuse (NNP_ERR_NOMEM) a plan whose memory would exceed this many bytes: the
+     * activation arena, scratch, gradients and everything the plan holds (constants
+     * computed at plan time, kernel tables). 0 = the machine's physical memory, which
+     * is also the ceiling of any larger value */
+    size_t max_bytes;
+    /* refuse (NNP_ERR_UNSUPPORTED) a plan whose estimated work exceeds this many steps:
+     * the nodes computed at plan time plus one run, each counted as its multiply-adds or
+     * window taps (Conv, MatMul, pools, Resize: what its prepare estimates) or else one
+     * step per input and output element. Checked before anything is computed; bounds
+     * the time of hostile models (tests/fuzz/fuzz_run.c). 0 = no limit */
+    uint64_t max_work;
 };
 
 /*! @return threads 0 (all cores), batch 1, everything else off. */
@@ -55,8 +66,9 @@ struct nnp_runtime;
 int nnp_runtime_const_inputs(const struct nnp_graph *g, bool *needed);
 
 /*! nnp_runtime_new() : plan g for running. @return NNP_OK and *out; or
- *  NNP_ERR_UNSUPPORTED (an op the runtime lacks, named with its node),
- *  NNP_ERR_INVALID (shapes or attributes that do not fit), NNP_ERR_NOMEM. */
+ *  NNP_ERR_UNSUPPORTED (an op the runtime lacks, named with its node; or more work
+ *  than o->max_work), NNP_ERR_INVALID (shapes or attributes that do not fit),
+ *  NNP_ERR_NOMEM (more memory than o->max_bytes or the machine has). */
 enum nnp_status nnp_runtime_new(const struct nnp_graph *g, const struct nnp_runtime_opts *o,
                                 struct nnp_runtime **out);
 /*! Frees the runtime and its buffers; accepts NULL. */
@@ -104,6 +116,8 @@ struct nnp_runtime_memory {
     size_t const_bytes;   /* weights and plan-time constants */
     double flops;         /* one run's floating-point work in the matrix operators (Conv,
                              Gemm, MatMul...: 2 x multiply-adds); elementwise work not counted */
+    uint64_t work_folded; /* estimated steps computed at plan time (see max_work) */
+    uint64_t work_run;    /* estimated steps of one run */
 };
 struct nnp_runtime_memory nnp_runtime_memory(const struct nnp_runtime *rt);
 

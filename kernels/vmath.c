@@ -50,6 +50,11 @@ typedef double vd __attribute__((vector_size(VL * sizeof(double))));
 typedef int64_t vl __attribute__((vector_size(VL * sizeof(int64_t))));
 
 #define VM_INLINE static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define VM_NO_VECTORIZE _Pragma("clang loop vectorize(disable)")
+#else
+#define VM_NO_VECTORIZE /* GCC leaves these scalar loops alone at -O2 */
+#endif
 #define VM_AVX512 __attribute__((target("avx512f,fma")))
 #define VM_AVX2 __attribute__((target("avx2,fma")))
 
@@ -255,33 +260,49 @@ float nnp_erff_v(float x)
 
 /* Horizontal reductions as a tree of shuffles (four steps for 16 lanes): the
  * lane-by-lane loop is a 16-long chain of dependent adds, which cost more than
- * the arithmetic of a 16- or 48-element row. */
+ * the arithmetic of a 16- or 48-element row.
+ *
+ * VM_SHUFFLE(v, mask type, lanes...) is the lane permutation in each compiler's
+ * spelling: GCC's __builtin_shuffle takes the lanes as a vector of the mask
+ * type, clang knows only __builtin_shufflevector, which takes them as constant
+ * arguments. The same lanes move either way, so the sums are the same. */
+#if defined(__clang__)
+#define VM_SHUFFLE(v, mask_type, ...) __builtin_shufflevector((v), (v), __VA_ARGS__)
+#else
+#define VM_SHUFFLE(v, mask_type, ...) __builtin_shuffle((v), (mask_type){__VA_ARGS__})
+#endif
+/* each step folds the upper half of the lanes still in play onto the lower half */
+#define VM_FOLD8 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7
+#define VM_FOLD4 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3
+#define VM_FOLD2 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1
+#define VM_FOLD1 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0
+
 VM_INLINE float hsum_f(vf v)
 {
-    v += __builtin_shuffle(v, (vi){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
-    v += __builtin_shuffle(v, (vi){4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
-    v += __builtin_shuffle(v, (vi){2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1});
-    v += __builtin_shuffle(v, (vi){1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
+    v += VM_SHUFFLE(v, vi, VM_FOLD8);
+    v += VM_SHUFFLE(v, vi, VM_FOLD4);
+    v += VM_SHUFFLE(v, vi, VM_FOLD2);
+    v += VM_SHUFFLE(v, vi, VM_FOLD1);
     return v[0];
 }
 VM_INLINE double hsum_d(vd v)
 {
-    v += __builtin_shuffle(v, (vl){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
-    v += __builtin_shuffle(v, (vl){4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
-    v += __builtin_shuffle(v, (vl){2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1});
-    v += __builtin_shuffle(v, (vl){1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
+    v += VM_SHUFFLE(v, vl, VM_FOLD8);
+    v += VM_SHUFFLE(v, vl, VM_FOLD4);
+    v += VM_SHUFFLE(v, vl, VM_FOLD2);
+    v += VM_SHUFFLE(v, vl, VM_FOLD1);
     return v[0];
 }
 /* NaN lanes are skipped as the reference's `x > m ? x : m` skips them */
 VM_INLINE float hmax_f(vf v)
 {
-    vf w = __builtin_shuffle(v, (vi){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+    vf w = VM_SHUFFLE(v, vi, VM_FOLD8);
     v = vmaxf(v, w);
-    w = __builtin_shuffle(v, (vi){4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
+    w = VM_SHUFFLE(v, vi, VM_FOLD4);
     v = vmaxf(v, w);
-    w = __builtin_shuffle(v, (vi){2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1});
+    w = VM_SHUFFLE(v, vi, VM_FOLD2);
     v = vmaxf(v, w);
-    w = __builtin_shuffle(v, (vi){1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
+    w = VM_SHUFFLE(v, vi, VM_FOLD1);
     v = vmaxf(v, w);
     return v[0];
 }
@@ -384,6 +405,10 @@ VM_INLINE void layernorm_rows_body(int64_t rows, int64_t n, float *y, const floa
                 v += vload(bias + i);
             vstore(yr + i, v);
         }
+        /* Kept scalar: vectorised, clang turns the bias select into a masked load and
+         * fuses the multiply-add, which its scalar code and GCC's do not, so rows with
+         * 8 or more tail elements would round differently in the last bit by compiler. */
+        VM_NO_VECTORIZE
         for (int64_t i = full; i < n; i++)
             yr[i] = (xr[i] - m) * is * scale[i] + (bias ? bias[i] : 0.0f);
         if (mean_out)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Replay every fuzz target's corpus: its own folder under tests/fuzz/corpus/
-# (what `make fuzz` found) plus the seeds the other tests keep.
+# (what `make fuzz` found) plus the seeds the other tests keep (tests/fuzz/seeds.sh).
 set -u
 B=${1:-build}
 failed=0
@@ -8,11 +8,10 @@ passed=0
 run() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $*"; fi
 }
-mkdir -p tests/fuzz/corpus/onnx tests/fuzz/corpus/npy tests/fuzz/corpus/idx
-run "$B/fuzz-onnx" tests/fuzz/corpus/onnx tests/corpus tests/data/onnx testdata/lenet5_bn.onnx \
-    testdata/transformer.onnx
-run "$B/fuzz-npy" tests/fuzz/corpus/npy tests/data tests/corpus
-run "$B/fuzz-idx" tests/fuzz/corpus/idx tests/data tests/corpus
-run "$B/fuzz-pipeline" tests/fuzz/corpus/pipeline
+for t in onnx npy idx pipeline run; do
+    mkdir -p "tests/fuzz/corpus/$t"
+    # shellcheck disable=SC2046
+    run "$B/fuzz-$t" "tests/fuzz/corpus/$t" $(sh tests/fuzz/seeds.sh "$t")
+done
 echo "fuzz-replay: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

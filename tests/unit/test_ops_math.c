@@ -1054,6 +1054,27 @@ static void shape_only(struct t_node *t, int i, int rank, const int64_t *dims)
         t->n_in = i + 1;
 }
 
+/* No input channels: the output is the bias, whichever path the window would take
+ * (fuzz-run: the strided im2col path offset a NULL scratch) */
+Test(conv, no_input_channels_give_the_bias)
+{
+    for (int stride = 1; stride <= 2; stride++) {
+        struct t_node t;
+        tn_init(&t, "Conv", 1);
+        tn_what(&t, "Conv C=0 stride %d", stride);
+        tn_input(&t, 0, NNP_DTYPE_F32, 4, (int64_t[]){2, 0, 5, 5});
+        tn_input(&t, 1, NNP_DTYPE_F32, 4, (int64_t[]){4, 0, 3, 3});
+        tn_input(&t, 2, NNP_DTYPE_F32, 1, (int64_t[]){4});
+        attr_ints(&t, "strides", 2, (int64_t[]){stride, stride});
+        tn_check(&t, 17, 1);
+        const float *y = t.out[0].data, *b = t.in[2].data;
+        int64_t plane = t.out[0].dims[2] * t.out[0].dims[3];
+        for (int64_t i = 0; i < t.out[0].numel; i++)
+            cr_assert_eq(y[i], b[i / plane % 4], "%s: element %lld", t.what, (long long)i);
+        tn_free(&t);
+    }
+}
+
 Test(conv, hostile_sizes_refused)
 {
     const int64_t big = (int64_t)1 << 30;
@@ -1514,6 +1535,28 @@ static void softmax_want(const float *x, double *want, int64_t outer, int64_t le
         }
 }
 
+/* Empty inputs get no scratch, and the kernels must not offset the NULL (fuzz-run) */
+Test(norm, empty_inputs)
+{
+    struct t_node t;
+    tn_init(&t, "LayerNormalization", 1);
+    tn_input(&t, 0, NNP_DTYPE_F32, 2, (int64_t[]){3, 0});
+    tn_input(&t, 1, NNP_DTYPE_F32, 1, (int64_t[]){1}); /* Scale broadcast over nothing */
+    tn_input(&t, 2, NNP_DTYPE_F32, 1, (int64_t[]){1});
+    attr_int(&t, "axis", 1);
+    tn_check(&t, 17, 1);
+    tn_free(&t);
+
+    for (int axis = 0; axis < 3; axis++) {
+        tn_init(&t, "Softmax", 1);
+        tn_what(&t, "Softmax [3,0,4] axis %d", axis);
+        tn_input(&t, 0, NNP_DTYPE_F32, 3, (int64_t[]){3, 0, 4});
+        attr_int(&t, "axis", axis);
+        tn_check(&t, 13, 1);
+        tn_free(&t);
+    }
+}
+
 Test(norm, softmax_axis_semantics_by_opset)
 {
     /* [2,3,5] with axis 1: opset 11 normalizes the 15 elements of each row of the 2-D
@@ -1622,6 +1665,40 @@ Test(reduce, every_axis_set_and_dtype)
                     }
                     tn_free(&t);
                 }
+}
+
+/* An empty input: the reduction of nothing in every output element, and no walk over
+ * the rows the other dims would count (fuzz-run: [2^40,16,5,0,...] ran for minutes) */
+Test(reduce, empty_input)
+{
+    static const char *const ops[] = {"ReduceSum", "ReduceMax", "ReduceMean"};
+    for (int o = 0; o < 3; o++) {
+        struct t_node t;
+        tn_init(&t, ops[o], 1);
+        tn_input(&t, 0, NNP_DTYPE_F32, 3, (int64_t[]){3, 0, 2});
+        attr_ints(&t, "axes", 1, (int64_t[]){1});
+        cr_assert_eq(tn_prepare(&t, 13), NNP_OK, "%s", nnp_error_message());
+        tn_run(&t, false);
+        cr_assert_eq(t.out[0].numel, 6);
+        for (int64_t i = 0; i < 6; i++) {
+            float y = ((float *)t.out[0].data)[i];
+            if (o == 0)
+                cr_assert_eq(y, 0.0f, "%s", ops[o]);
+            else if (o == 1)
+                cr_assert(isinf(y) && y < 0, "%s: %g", ops[o], (double)y);
+            else
+                cr_assert(isnan(y), "%s: %g", ops[o], (double)y);
+        }
+        tn_free(&t);
+
+        tn_init(&t, ops[o], 1);
+        tn_input(&t, 0, NNP_DTYPE_F32, 3, (int64_t[]){(int64_t)1 << 40, 16, 0});
+        attr_ints(&t, "axes", 1, (int64_t[]){0});
+        cr_assert_eq(tn_prepare(&t, 13), NNP_OK, "%s", nnp_error_message());
+        tn_run(&t, false); /* 2^44 empty rows, were it to walk them */
+        cr_assert_eq(t.out[0].numel, 0);
+        tn_free(&t);
+    }
 }
 
 Test(reduce, noop_with_empty_axes_and_errors)

@@ -1119,6 +1119,32 @@ Test(resize, fast_matches_reference)
         }
 }
 
+/* fuzz-run: these reached a float-to-int64 cast out of range */
+Test(resize, non_finite_and_huge_scales_are_refused)
+{
+    static const float bad[] = {INFINITY, NAN, 1e30f, -1.0f};
+    for (int i = 0; i < 4; i++) {
+        struct fx f;
+        fx_init(&f, "Resize", 3, 1, 13);
+        fx_in(&f, 0, NNP_DTYPE_F32, 2, (int64_t[]){2, 2}, NULL, false);
+        fx_in(&f, 2, NNP_DTYPE_F32, 1, (int64_t[]){2}, (float[]){1, bad[i]}, true);
+        cr_assert_eq(fx_prepare(&f), NNP_ERR_INVALID, "scale %g", (double)bad[i]);
+        cr_assert(strstr(nnp_error_message(), "Resize scale 1") != NULL, "%s",
+                  nnp_error_message());
+        fx_free(&f);
+    }
+    struct fx f;
+    fx_init(&f, "Resize", 3, 1, 13);
+    fx_attr_string(&f, "coordinate_transformation_mode", "tf_crop_and_resize");
+    fx_in(&f, 0, NNP_DTYPE_F32, 2, (int64_t[]){2, 2}, NULL, false);
+    fx_in(&f, 1, NNP_DTYPE_F32, 1, (int64_t[]){4}, (float[]){0, NAN, 1, 1}, true);
+    fx_in(&f, 2, NNP_DTYPE_F32, 1, (int64_t[]){2}, (float[]){1, 2}, true);
+    cr_assert_eq(fx_prepare(&f), NNP_ERR_INVALID);
+    cr_assert(strstr(nnp_error_message(), "roi value 1 is nan") != NULL, "%s",
+              nnp_error_message());
+    fx_free(&f);
+}
+
 Test(resize, cubic_is_refused)
 {
     struct fx f;

@@ -393,6 +393,85 @@ Test(runtime, too_large_a_plan_is_refused_before_allocating)
     nnp_graph_free(g);
 }
 
+Test(runtime, max_bytes_limits_the_plan)
+{
+    /* 4 Relus of [1,1000] float32: 4000 bytes each, two live at a time */
+    struct nnp_graph *g = relu_chain(4);
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.max_bytes = 4096;
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_NOMEM);
+    cr_assert_null(rt);
+    cr_assert(strstr(nnp_error_message(), "more than the memory limit of 4096 bytes"), "%s",
+              nnp_error_message());
+    o.max_bytes = 1 << 20;
+    rt = plan_ok(g, &o);
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+}
+
+/* Constants computed at plan time count too, and are refused before they are made. */
+Test(runtime, max_bytes_covers_plan_time_constants)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *w = f32_init(g, "w", 1, (int64_t[]){100000}, 1.0f);
+    struct nnp_value *y = nnp_graph_value(g, "y");
+    node(g, "Relu", "r", 1, &w, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK);
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.max_bytes = 200000; /* y is 400000 bytes */
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_NOMEM);
+    cr_assert(strstr(nnp_error_message(), "node r (Relu) need 400000 bytes"), "%s",
+              nnp_error_message());
+    nnp_graph_free(g);
+}
+
+Test(runtime, max_work_refuses_before_computing)
+{
+    /* x [1,64] . w [64,64] at run time: 4096 multiply-adds, but 4224 elements read and
+     * written, which is the larger estimate */
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F32, 2, (int64_t[]){1, 64});
+    struct nnp_value *w = f32_init(g, "w", 2, (int64_t[]){64, 64}, 0.5f);
+    struct nnp_value *y = nnp_graph_value(g, "y");
+    node(g, "MatMul", "mm", 2, (struct nnp_value *[]){x, w}, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK);
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.max_work = 4223;
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_UNSUPPORTED);
+    cr_assert(strstr(nnp_error_message(), "a run takes about 4224 steps"), "%s",
+              nnp_error_message());
+    o.max_work = 4224;
+    rt = plan_ok(g, &o);
+    cr_assert_eq(nnp_runtime_memory(rt).work_run, 4224);
+    cr_assert_eq(nnp_runtime_memory(rt).work_folded, 0);
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+
+    /* the same product of two constants is computed at plan time: refused there */
+    g = nnp_graph_new();
+    x = f32_init(g, "x", 2, (int64_t[]){1, 64}, 1.0f);
+    w = f32_init(g, "w", 2, (int64_t[]){64, 64}, 0.5f);
+    y = nnp_graph_value(g, "y");
+    node(g, "MatMul", "mm", 2, (struct nnp_value *[]){x, w}, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK);
+    o.max_work = 1000;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_ERR_UNSUPPORTED);
+    cr_assert(strstr(nnp_error_message(), "node mm (MatMul): computing it at plan time takes "
+                                          "about 4224 steps"),
+              "%s", nnp_error_message());
+    o.max_work = 0; /* no limit */
+    rt = plan_ok(g, &o);
+    cr_assert_eq(nnp_runtime_memory(rt).work_folded, 4224);
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+}
+
 /* --- the memory plan --- */
 
 Test(runtime, chain_reuses_buffers)
