@@ -1,5 +1,5 @@
 /* kernels/graph.c — building, editing, linking and validating the graph IR. */
-#include "graph.h"
+#include "kernels/graph.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -369,7 +369,7 @@ static const struct {
     enum nnp_attr_type type;
 } attr_types[] = {
 #define X(op, attr, type) {op, attr, NNP_ATTR_##type},
-#include "op_attrs.def"
+#include "kernels/ops/op_attrs.def"
 #undef X
 };
 

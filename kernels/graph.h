@@ -28,9 +28,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "dtype.h"
-#include "status.h"
+#include "kernels/arena.h"
+#include "kernels/dtype.h"
+#include "kernels/status.h"
 
 /* ONNX allows any rank; 8 covers every model and node test we know of, and
  * a fixed bound keeps shapes inline. Deeper tensors are refused on read. */

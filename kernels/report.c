@@ -1,5 +1,5 @@
 /* kernels/report.c — the model summary: parameters, nonzeros, bytes, layers, ops. */
-#include "report.h"
+#include "kernels/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #ifndef NNP_REPORT_H
 #define NNP_REPORT_H
 
-#include "graph.h"
+#include "kernels/graph.h"
 
 /* One row of the per-layer table: a node that reads weights (constants, stored as
  * initializers or Constant nodes: nnp_value_data()). */

@@ -26,9 +26,9 @@
  * after its prepare, and a node folded at plan time, or the plan's run as a
  * whole, that would exceed the budget is refused before it is computed.
  */
-#include "runtime.h"
+#include "kernels/runtime.h"
 
-#include "threads.h"
+#include "kernels/threads.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -14,15 +14,15 @@
  * Load -> shape inference (nodes whose inputs are all constant are computed
  * once, at plan time: the Shape/Gather/Concat chains exporters put in front of
  * Reshape) -> memory plan (activation buffers reused by liveness, one arena)
- * -> execute nodes through the operator table (kernels/ops.def).
+ * -> execute nodes through the operator table (kernels/ops/ops.def).
  *
  * The graph must outlive the runtime (attributes are read from it at plan time).
  */
 #ifndef NNP_RUNTIME_H
 #define NNP_RUNTIME_H
 
-#include "graph.h"
-#include "op.h"
+#include "kernels/graph.h"
+#include "kernels/ops/op.h"
 
 struct nnp_runtime_opts {
     int threads;       /* the runtime's thread pool (OpenBLAS runs on 1); 0 = all cores */
@@ -61,7 +61,7 @@ struct nnp_runtime;
 
 /*! nnp_runtime_const_inputs() : which graph inputs decide a shape, so that a plan needs
  *  their values (opts.input_values): those that reach an input slot an operator reads at
- *  plan time (kernels/op.h const_inputs), directly or through other nodes. Sets
+ *  plan time (kernels/ops/op.h const_inputs), directly or through other nodes. Sets
  *  needed[i] for each g->inputs[i]. @return how many are needed. */
 int nnp_runtime_const_inputs(const struct nnp_graph *g, bool *needed);
 

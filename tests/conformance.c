@@ -6,7 +6,7 @@
  *
  * A case is a folder with model.onnx and test_data_set_N/{input_K,output_K}.pb
  * (ONNX TensorProto), from Debian's libonnx-testdata (opsets up to 17). A case
- * is in scope when every node of its graph is a row of kernels/ops.def in the
+ * is in scope when every node of its graph is a row of kernels/ops/ops.def in the
  * default domain; those are planned with the inputs' shapes, run, and every
  * output compared: same dtype and shape, floats within 1e-5 + 1e-3 * |want|
  * (NaN equals NaN), integers and bools exactly. Each test data set runs twice:
@@ -53,7 +53,7 @@ static const char *const default_dirs[] = {"node", "pytorch-converted", "pytorch
 
 static const char *const scope_ops[] = {
 #define X(name, file) #name,
-#include "kernels/ops.def"
+#include "kernels/ops/ops.def"
 #undef X
 };
 #define N_SCOPE (int)(sizeof scope_ops / sizeof *scope_ops)
@@ -157,7 +157,7 @@ static const struct skip skips[] = {
     {NULL, bn_training, "BatchNormalization in training mode (batch statistics, running-mean "
                         "outputs): refused by design, the runtime infers (training is roadmap "
                         "step 5)"},
-    {NULL, resize_cubic, "Resize mode cubic: refused by design (kernels/op_resize.c "
+    {NULL, resize_cubic, "Resize mode cubic: refused by design (kernels/ops/op_resize.c "
                          "interpolates nearest and linear)"},
     {"node/test_training_dropout*", NULL,
      "Dropout with training_mode=true: refused by design, the runtime infers (training is "
@@ -167,7 +167,7 @@ static const struct skip skips[] = {
      "inputs that contradict the model, as ONNX Runtime does"},
     {"node/test_cast_FLOAT_to_BFLOAT16", NULL,
      "this test data expects float32 truncated toward zero to bfloat16; Cast rounds to "
-     "nearest even (kernels/op_shape.c), as every other float conversion does"},
+     "nearest even (kernels/ops/op_shape.c), as every other float conversion does"},
 };
 
 static const char *skip_reason(const struct kase *k)
@@ -839,7 +839,7 @@ int main(int argc, char **argv)
         }
     }
     if (r.only_op && scope_index(r.only_op) < 0) {
-        fprintf(stderr, "conformance: %s is not a row of kernels/ops.def\n", r.only_op);
+        fprintf(stderr, "conformance: %s is not a row of kernels/ops/ops.def\n", r.only_op);
         return 2;
     }
     if (r.cli) {

@@ -6,7 +6,7 @@
  * Prints the round trip of an empty job through the runtime's pool (kernels/threads.c)
  * and, for matrix products of growing size (the shape of a convolution layer: 64 rows,
  * 576 deep, a growing number of columns), the time on one thread and on two, split
- * as kernels/gemm.c splits them. The smallest product two threads run faster is the
+ * as kernels/simd/gemm.c splits them. The smallest product two threads run faster is the
  * bound below which gemm.c keeps work on the caller (GEMM_PAR_MIN_MACS); make bench
  * prints this so that the bound is checked on the machine the figures come from.
  * Times are medians of many runs on the monotonic clock.
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kernels/gemm.h"
+#include "kernels/simd/gemm.h"
 #include "kernels/threads.h"
 
 static double now_us(void)

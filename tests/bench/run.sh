@@ -63,7 +63,7 @@ if ! cc -std=c11 -O2 -pthread -o "$B/bench/peak.tmp" tests/bench/peak.c; then
     exit 1
 fi
 mv "$B/bench/peak.tmp" "$B/bench/peak"
-# where the second thread starts to pay (the bounds in kernels/gemm.c are checked by it)
+# where the second thread starts to pay (the bounds in kernels/simd/gemm.c are checked by it)
 if ! cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I. -I"$B/gen" -o "$B/bench/crossover" \
         tests/bench/crossover.c "$B/libnnpress.a" $(pkg-config --libs openblas) -lm -pthread; then
     echo "bench: cannot compile tests/bench/crossover.c" >&2

@@ -1,5 +1,5 @@
 /* tests/unit/test_conv_dw.c — the direct depthwise convolution of one plane
- * (kernels/conv_dw.c) against its double-precision reference.
+ * (kernels/simd/conv_dw.c) against its double-precision reference.
  *
  * Every ISA the CPU runs, on odd planes (H, W in 1, 2, 7, 15, 16, 17, 33, 129), kernels
  * 1x1, 3x3, 5x5, 3x1, 1x7 and wider than the kernel's mask table, strides 1, 2, 3 and
@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kernels/conv_dw.h"
+#include "kernels/simd/conv_dw.h"
 
 static uint64_t rng = 0xD1B54A32D192ED03u;
 

@@ -1,5 +1,5 @@
 /* tests/unit/test_gemm.c — the matrix product under Conv, Gemm and MatMul
- * (kernels/gemm.c) against a double-precision reference.
+ * (kernels/simd/gemm.c) against a double-precision reference.
  *
  * Every ISA the CPU runs, every way of reading A (packed panels, rows) and B
  * (rows, packed panels, a pack callback), odd shapes (1, 7, 33, 129, and past
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/gemm.h"
+#include "kernels/simd/gemm.h"
 #include "kernels/threads.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Du;

@@ -1,6 +1,6 @@
 /* tests/unit/test_ops_math.c — the matrix, convolution, pooling, normalization
- * and reduction operators (kernels/op_gemm.c, op_conv.c, op_pool.c, op_norm.c,
- * op_reduce.c) and the matrix-vector kernels under them (kernels/gemv.c).
+ * and reduction operators (kernels/ops/op_gemm.c, op_conv.c, op_pool.c, op_norm.c,
+ * op_reduce.c) and the matrix-vector kernels under them (kernels/simd/gemv.c).
  *
  * Each fast kernel is run against the operator's naive reference kernel on odd
  * shapes (1, 7, 33, 129) with every attribute varied; every ISA version of the
@@ -21,9 +21,9 @@
 
 #include <cblas.h>
 
-#include "kernels/gemv.h"
-#include "kernels/op.h"
-#include "kernels/act.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/op.h"
+#include "kernels/ops/act.h"
 #include "kernels/threads.h"
 
 /* --- random data, reproducible --- */

@@ -1,4 +1,4 @@
-/* kernels/op_slice.c — data movement: Transpose, Concat, Split, Slice, Gather, Pad.
+/* kernels/ops/op_slice.c — data movement: Transpose, Concat, Split, Slice, Gather, Pad.
  *
  * Everything moves elements by their size in bytes, so every fixed-size dtype
  * (float16, int64 shape tensors, bool masks...) works the same way; strings
@@ -15,7 +15,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "op_tensor.h"
+#include "kernels/ops/op_tensor.h"
 
 /* --- a strided N-D copy: the loop under Transpose, Slice and the references --- */
 

@@ -1,4 +1,4 @@
-/* kernels/op_binary.c — elementwise operators with NumPy broadcasting:
+/* kernels/ops/op_binary.c — elementwise operators with NumPy broadcasting:
  * Add, Sub, Mul, Div, Pow, Equal, Less, Greater, Max, Min (variadic), Where.
  *
  * Every operator is one row kernel (nnp_row_fn) per dtype, run by the shared
@@ -20,7 +20,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op_tensor.h"
+#include "kernels/ops/op_tensor.h"
 
 enum bin_kind { B_ADD, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_POW, B_WHERE };
 

@@ -1,4 +1,4 @@
-/* kernels/op_tensor.h — helpers shared by the tensor operators (op_unary.c,
+/* kernels/ops/op_tensor.h — helpers shared by the tensor operators (op_unary.c,
  * op_binary.c, op_shape.c, op_slice.c, op_resize.c): a broadcast iterator,
  * element conversions, and checked readers for attributes and the constant
  * inputs that decide a shape.
@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "op.h"
+#include "kernels/ops/op.h"
 
 #define NNP_BCAST_MAX_IN 3
 

@@ -1,4 +1,4 @@
-/* kernels/op_unary.c — elementwise operators of one input: Relu, LeakyRelu,
+/* kernels/ops/op_unary.c — elementwise operators of one input: Relu, LeakyRelu,
  * Sigmoid, Tanh, Erf, Gelu, HardSigmoid, HardSwish, Sqrt, Exp, Log, Neg, Abs,
  * Reciprocal, Clip.
  *
@@ -20,9 +20,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "act.h"
-#include "op_tensor.h"
-#include "vmath.h"
+#include "kernels/ops/act.h"
+#include "kernels/ops/op_tensor.h"
+#include "kernels/simd/vmath.h"
 
 struct un_params {
     float alpha, beta; /* LeakyRelu alpha; HardSigmoid alpha, beta */

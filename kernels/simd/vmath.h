@@ -1,4 +1,4 @@
-/* kernels/vmath.h — vectorised float32 exp, erf and the row kernels built on
+/* kernels/simd/vmath.h — vectorised float32 exp, erf and the row kernels built on
  * them (Softmax rows, LayerNormalization rows), for the fast forward kernels of
  * op_unary.c and op_norm.c. Their reference kernels keep libm.
  *

@@ -1,4 +1,4 @@
-/* kernels/gemm.h — the fp32 matrix product under Conv, Gemm and MatMul, with its
+/* kernels/simd/gemm.h — the fp32 matrix product under Conv, Gemm and MatMul, with its
  * epilogue (bias, residual, activation) applied while each output tile is hot.
  *
  *     // plan time: the constant operand in the layout the kernel reads
@@ -51,8 +51,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "act.h"
-#include "gemv.h"
+#include "kernels/ops/act.h"
+#include "kernels/simd/gemv.h"
 
 #define NNP_GEMM_MR 8   /* rows of a tile, and of an A panel */
 #define NNP_GEMM_NR 48  /* columns of a tile, and of a B panel */

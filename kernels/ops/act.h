@@ -1,13 +1,13 @@
-/* kernels/act.h — the activations an operator can apply to its own output
+/* kernels/ops/act.h — the activations an operator can apply to its own output
  * (a fused epilogue) instead of leaving them to a node of their own.
  *
  *     struct nnp_act a = {NNP_ACT_CLIP, 0.0f, 6.0f};   // Relu6
  *     nnp_act_apply(&a, n, y);                        // y[i] = min(max(y[i], 0), 6)
  *
  * nnp_act_apply() runs the very loops the Relu, Clip, Sigmoid... operators run
- * (kernels/op_unary.c), so a fused activation gives the same bits as the
+ * (kernels/ops/op_unary.c), so a fused activation gives the same bits as the
  * unfused node. The matrix kernels apply RELU, LEAKY_RELU and CLIP in registers
- * with the same comparisons (kernels/gemm.c); the others through this function,
+ * with the same comparisons (kernels/simd/gemm.c); the others through this function,
  * on a tile that is still in cache.
  */
 #ifndef NNP_ACT_H

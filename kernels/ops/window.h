@@ -1,4 +1,4 @@
-/* kernels/window.h — sliding-window geometry shared by Conv, ConvTranspose,
+/* kernels/ops/window.h — sliding-window geometry shared by Conv, ConvTranspose,
  * MaxPool and AveragePool: the attributes kernel_shape, strides, dilations,
  * pads and auto_pad, checked once and turned into output sizes and pads.
  *
@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "op.h"
+#include "kernels/ops/op.h"
 
 /* Spatial axes: everything after N and C. */
 #define NNP_WINDOW_MAX (NNP_MAX_RANK - 2)

@@ -1,4 +1,4 @@
-/* kernels/conv_dw.h — the direct depthwise 2-D convolution of one channel plane, fp32,
+/* kernels/simd/conv_dw.h — the direct depthwise 2-D convolution of one channel plane, fp32,
  * with its epilogue (bias, residual, activation) applied before the output is stored.
  *
  *     // x (C, H, W), w (C, kh, kw), bias (C), y (C, OH, OW); win from nnp_window_forward()
@@ -20,7 +20,7 @@
  * border, vector lane or tail), the AVX-512, AVX2 and scalar versions give the same
  * bits: all three fuse every multiply-add (the scalar one through fmaf()). RELU,
  * LEAKY_RELU and CLIP are applied in registers with the comparisons of
- * kernels/op_unary.c; the other activations by nnp_act_apply() on the stored row.
+ * kernels/ops/op_unary.c; the other activations by nnp_act_apply() on the stored row.
  *
  * Why the kernel is shaped this way: a depthwise layer does kh * kw multiply-adds per
  * output (9 for 3x3), far too few for a matrix product, so what costs is moving data
@@ -44,9 +44,9 @@
 #ifndef NNP_CONV_DW_H
 #define NNP_CONV_DW_H
 
-#include "act.h"
-#include "gemv.h"
-#include "window.h"
+#include "kernels/ops/act.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/window.h"
 
 /*! nnp_conv_dw2d() : y (OH, OW) = act(conv(x (H, W), w (kh, kw)) + bias [+ res (OH, OW)])
  *  for one channel of a depthwise convolution (or of any group with one input channel

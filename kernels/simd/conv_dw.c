@@ -1,4 +1,4 @@
-/* kernels/conv_dw.c — the direct depthwise convolution of one plane (see conv_dw.h).
+/* kernels/simd/conv_dw.c — the direct depthwise convolution of one plane (see conv_dw.h).
  *
  * The output is cut into bands of up to DW_NV_MAX vectors of columns. For a band, each
  * input row it needs is copied once ("staged") into a ring of rows on the stack:
@@ -17,14 +17,14 @@
  * line), and unrolling the 3 taps of 3x3 with immediate shifts another 1.05x at
  * 112x112 and 1.3-1.5x on 28x28 to 7x7 (1.1-1.3x with stride 2).
  */
-#include "conv_dw.h"
+#include "kernels/simd/conv_dw.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "status.h"
+#include "kernels/status.h"
 
 /* Vectors of a band: 8 zmm (128 columns) hold a 112-wide MobileNet row at once. */
 #define DW_NV_MAX 8
@@ -77,7 +77,7 @@ static int64_t ceil_div(int64_t a, int64_t b) /* a >= 0, b > 0 */
 }
 
 /* The activations applied where each value is made, with comparisons that give the
- * bits of kernels/op_unary.c's loops (NaN passes through each); the others go through
+ * bits of kernels/ops/op_unary.c's loops (NaN passes through each); the others go through
  * nnp_act_apply() on the stored row. */
 static bool act_in_regs(enum nnp_act_kind k)
 {
@@ -108,7 +108,7 @@ ALWAYS_INLINE float dw_point(const struct dw_geo *g, const float *x, const float
     return acc;
 }
 
-/* relu_f, leakyrelu_f and clip_f of kernels/op_unary.c */
+/* relu_f, leakyrelu_f and clip_f of kernels/ops/op_unary.c */
 ALWAYS_INLINE float dw_act1(const struct nnp_act *a, float v)
 {
     switch (a->kind) {

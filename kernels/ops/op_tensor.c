@@ -1,5 +1,5 @@
-/* kernels/op_tensor.c — helpers shared by the tensor operators (see op_tensor.h). */
-#include "op_tensor.h"
+/* kernels/ops/op_tensor.c — helpers shared by the tensor operators (see op_tensor.h). */
+#include "kernels/ops/op_tensor.h"
 
 #include <float.h>
 #include <inttypes.h>

@@ -1,9 +1,9 @@
-/* kernels/gemv.c — fp32 matrix-vector kernels, one version per ISA (see gemv.h). */
-#include "gemv.h"
+/* kernels/simd/gemv.c — fp32 matrix-vector kernels, one version per ISA (see gemv.h). */
+#include "kernels/simd/gemv.h"
 
 #include <immintrin.h>
 
-#include "status.h"
+#include "kernels/status.h"
 
 /* Columns of y kept in L1 while the cols kernel sweeps B's rows: 16 KiB of y,
  * well inside the 32-48 KiB L1 of current x86 cores, with room left for the

@@ -1,5 +1,5 @@
-/* kernels/window.c — sliding-window attributes and output sizes (see window.h). */
-#include "window.h"
+/* kernels/ops/window.c — sliding-window attributes and output sizes (see window.h). */
+#include "kernels/ops/window.h"
 
 #include <inttypes.h>
 #include <string.h>

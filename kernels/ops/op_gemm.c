@@ -1,12 +1,12 @@
-/* kernels/op_gemm.c — Gemm and MatMul: fp32 matrix products.
+/* kernels/ops/op_gemm.c — Gemm and MatMul: fp32 matrix products.
  *
  * Kernel choice, made in prepare from the shapes:
  *   rows   M <= GEMV_MAX_M and the weight laid out [N,K] (Gemm transB = 1, the
  *          PyTorch Linear layout; MatMul by a vector): one bandwidth-bound
- *          matrix-vector pass per row of A (kernels/gemv.h)
+ *          matrix-vector pass per row of A (kernels/simd/gemv.h)
  *   cols   M <= GEMV_MAX_M and the weight laid out [K,N] (Gemm transB = 0,
  *          MatMul): y += x[k] * B[k,:], again streaming the weight once
- *   gemm   everything else: the matrix product of kernels/gemm.c, A read as rows
+ *   gemm   everything else: the matrix product of kernels/simd/gemm.c, A read as rows
  *          (or packed when transposed), B packed once at plan time when it is a
  *          constant (the weights), else read as rows; C, alpha, a fused Add and
  *          a fused activation in its epilogue
@@ -25,10 +25,10 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "gemv.h"
-#include "op.h"
-#include "threads.h"
+#include "kernels/simd/gemm.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/op.h"
+#include "kernels/threads.h"
 
 #define GEMV_MAX_M 4
 /* bytes of weight walked per block when several rows share it: fits L2 */

@@ -1,4 +1,4 @@
-/* kernels/gemv.h — fp32 matrix-vector kernels for batch-1 layers, and the row
+/* kernels/simd/gemv.h — fp32 matrix-vector kernels for batch-1 layers, and the row
  * helpers of the convolution loops.
  *
  *     enum nnp_isa isa = nnp_isa_best();              // once; AVX-512, AVX2+FMA or scalar

@@ -1,6 +1,6 @@
-/* kernels/op_conv.c — Conv and ConvTranspose, fp32, 1-D to 6-D.
+/* kernels/ops/op_conv.c — Conv and ConvTranspose, fp32, 1-D to 6-D.
  *
- * Conv runs on the matrix product of kernels/gemm.c, one product per (image,
+ * Conv runs on the matrix product of kernels/simd/gemm.c, one product per (image,
  * group): Y_g (Mg, OH*OW) = W_g (Mg, Cg*kh*kw) . col (Cg*kh*kw, OH*OW), with
  * the bias, a fused residual Add and a fused activation in its epilogue. The
  * column matrix col is never written out whole: the product asks for it a
@@ -36,12 +36,12 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "conv_dw.h"
-#include "gemm.h"
-#include "gemv.h"
-#include "op.h"
-#include "threads.h"
-#include "window.h"
+#include "kernels/simd/conv_dw.h"
+#include "kernels/simd/gemm.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/op.h"
+#include "kernels/threads.h"
+#include "kernels/ops/window.h"
 
 enum conv_kernel {
     CONV_GEMM,      /* Conv: the matrix product (gemm.c), col made as `col` says */

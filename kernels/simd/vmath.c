@@ -1,4 +1,4 @@
-/* kernels/vmath.c — vectorised exp, erf and row kernels (see vmath.h).
+/* kernels/simd/vmath.c — vectorised exp, erf and row kernels (see vmath.h).
  *
  * Every kernel is a body over `vf` (16 floats, GCC vector extension) that is
  * inlined into three wrappers compiled for AVX-512, AVX2 and the baseline; a
@@ -19,8 +19,8 @@
  *      polynomial: erf = 1 - exp(q(|x|)), q(t) = t K(t) - t, K of degree 6;
  *      sign restored. Both pieces are computed and blended.
  *
- * All polynomial coefficients (and exp's C2) come from kernels/vmath_fit.py
- * (rerun: /usr/bin/python3 kernels/vmath_fit.py): relative-error weighted
+ * All polynomial coefficients (and exp's C2) come from kernels/simd/vmath_fit.py
+ * (rerun: /usr/bin/python3 kernels/simd/vmath_fit.py): relative-error weighted
  * least squares on Chebyshev nodes against Python's math.exp / math.erf /
  * math.erfc, Lawson reweighting toward minimax, then rounded to float one
  * coefficient at a time with the rest refitted.
@@ -32,7 +32,7 @@
  * erf 1.063; baseline exp 0.960, erf 1.267. Over every 4th float: AVX2 /
  * AVX-512 exp 0.982, erf 1.205; baseline exp 0.960, erf 1.316.
  */
-#include "vmath.h"
+#include "kernels/simd/vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -92,7 +92,7 @@ VM_INLINE vf v_exp(vf x)
     vf t = xc * 1.44269504088896341f + 12582912.0f;         /* 1.5 * 2^23: round to nearest */
     vf n = t - 12582912.0f;
     /* C1 = 355/512 (ln 2 to 9 bits), C2 = float(ln 2 - C1) and P(r), highest
-     * degree first: from kernels/vmath_fit.py (/usr/bin/python3 kernels/vmath_fit.py) */
+     * degree first: from kernels/simd/vmath_fit.py (/usr/bin/python3 kernels/simd/vmath_fit.py) */
     vf r = xc - n * 0.693359375f;
     r = r - n * -0.000212194442f;
     vf p = vsplat(0.000197903573f);
@@ -114,7 +114,7 @@ VM_INLINE vf v_erf(vf a)
     vf t = (vf)((vi)a & 0x7fffffff);
     vf s = a * a;
     /* |a| <= 0.927734375: a + a P(a^2); P highest degree first, from
-     * kernels/vmath_fit.py (/usr/bin/python3 kernels/vmath_fit.py) */
+     * kernels/simd/vmath_fit.py (/usr/bin/python3 kernels/simd/vmath_fit.py) */
     vf r = vsplat(-0.000596423924f);
     r = r * s + 0.00498800725f;
     r = r * s + -0.0267631318f;
@@ -123,8 +123,8 @@ VM_INLINE vf v_erf(vf a)
     r = r * s + 0.128379151f;
     vf small = r * a + a;
     /* above: 1 - exp(q(t)), q = t K(t) - t, t clamped (erf is 1 in float from
-     * 3.92 on); K highest degree first, from kernels/vmath_fit.py
-     * (/usr/bin/python3 kernels/vmath_fit.py) */
+     * 3.92 on); K highest degree first, from kernels/simd/vmath_fit.py
+     * (/usr/bin/python3 kernels/simd/vmath_fit.py) */
     vf tc = vmin(t, vsplat(6.0f));
     vf sc = tc * tc;
     vf q = vsplat(-1.15272287e-05f) * tc + 0.0003257684f;

@@ -1,4 +1,4 @@
-/* kernels/op_norm.c — BatchNormalization (inference), LayerNormalization,
+/* kernels/ops/op_norm.c — BatchNormalization (inference), LayerNormalization,
  * Softmax and LogSoftmax; float32.
  *
  * BatchNormalization folds its four per-channel inputs into one scale and one
@@ -21,8 +21,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
-#include "vmath.h"
+#include "kernels/ops/op.h"
+#include "kernels/simd/vmath.h"
 
 static enum nnp_status need_f32(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
                                 const char *what)

@@ -1,4 +1,4 @@
-/* kernels/op_reduce.c — ReduceMean, ReduceSum, ReduceMax over float32,
+/* kernels/ops/op_reduce.c — ReduceMean, ReduceSum, ReduceMax over float32,
  * float64, int32 and int64.
  *
  * Axes: an attribute up to opset 17 (ReduceSum: up to opset 11), an optional
@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op.h"
+#include "kernels/ops/op.h"
 
 enum reduce_kind { RED_SUM, RED_MEAN, RED_MAX };
 

@@ -1,4 +1,4 @@
-/* kernels/op_resize.c — Resize: nearest and N-D linear interpolation.
+/* kernels/ops/op_resize.c — Resize: nearest and N-D linear interpolation.
  *
  * Opset 10 takes (X, scales); 11 takes (X, roi, scales[, sizes]) with either
  * scales or sizes non-empty; 13 makes roi and scales optional. The output
@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "op_tensor.h"
+#include "kernels/ops/op_tensor.h"
 
 enum rs_coord { C_HALF_PIXEL, C_PYTORCH_HALF_PIXEL, C_ALIGN_CORNERS, C_ASYMMETRIC,
                 C_TF_HALF_PIXEL_FOR_NN, C_TF_CROP_AND_RESIZE };

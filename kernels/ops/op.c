@@ -1,5 +1,5 @@
-/* kernels/op.c — the operator table and the helpers prepare functions share. */
-#include "op.h"
+/* kernels/ops/op.c — the operator table and the helpers prepare functions share. */
+#include "kernels/ops/op.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -9,18 +9,18 @@
 /* Weak references: while an operator's file is being written the table simply
  * lacks it (tests/unit/test_ops.c fails until every row is defined). */
 #define X(name, file) extern const struct nnp_op nnp_op_##name __attribute__((weak));
-#include "ops.def"
+#include "kernels/ops/ops.def"
 #undef X
 
 static const struct nnp_op *const op_table[] = {
 #define X(name, file) &nnp_op_##name,
-#include "ops.def"
+#include "kernels/ops/ops.def"
 #undef X
 };
 
 static const char *const op_names[] = {
 #define X(name, file) #name,
-#include "ops.def"
+#include "kernels/ops/ops.def"
 #undef X
 };
 

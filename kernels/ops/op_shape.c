@@ -1,4 +1,4 @@
-/* kernels/op_shape.c — shapes and plain copies: Identity, Dropout (inference),
+/* kernels/ops/op_shape.c — shapes and plain copies: Identity, Dropout (inference),
  * Cast, Shape, Flatten, Reshape, Squeeze, Unsqueeze, Constant,
  * ConstantOfShape, Expand.
  *
@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "op_tensor.h"
+#include "kernels/ops/op_tensor.h"
 
 /* Views (NNP_OP_VIEW): the planner usually gives Y the buffer of X, and then there is
  * nothing to do; a copy when it could not (X a constant, --dump-all). */

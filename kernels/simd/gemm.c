@@ -1,11 +1,11 @@
-/* kernels/gemm.c — the fp32 matrix product and its micro-kernels (see gemm.h). */
-#include "gemm.h"
+/* kernels/simd/gemm.c — the fp32 matrix product and its micro-kernels (see gemm.h). */
+#include "kernels/simd/gemm.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#include "status.h"
-#include "threads.h"
+#include "kernels/status.h"
+#include "kernels/threads.h"
 
 #define MR NNP_GEMM_MR
 #define NR NNP_GEMM_NR
@@ -35,7 +35,7 @@ struct tile {
 };
 
 /* The activations applied in registers: those whose comparisons the SIMD code can
- * mirror exactly (kernels/op_unary.c's relu_f, leakyrelu_f, clip_f). The others
+ * mirror exactly (kernels/ops/op_unary.c's relu_f, leakyrelu_f, clip_f). The others
  * go through nnp_act_apply() on the stored tile. */
 static bool act_in_kernel(enum nnp_act_kind k)
 {

@@ -1,6 +1,6 @@
-/* kernels/op.h — the contract between the executor and an operator.
+/* kernels/ops/op.h — the contract between the executor and an operator.
  *
- * An operator is one row in kernels/ops.def and a `const struct nnp_op
+ * An operator is one row in kernels/ops/ops.def and a `const struct nnp_op
  * nnp_op_<Name>` defined in the file that row names. It is run in two steps,
  * as cONNXr does:
  *
@@ -30,9 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "act.h"
-#include "arena.h"
-#include "graph.h"
+#include "kernels/ops/act.h"
+#include "kernels/arena.h"
+#include "kernels/graph.h"
 
 /* A tensor as the runtime sees it: a static shape and one buffer. */
 struct nnp_rt_value {

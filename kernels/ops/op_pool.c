@@ -1,4 +1,4 @@
-/* kernels/op_pool.c — MaxPool, AveragePool, GlobalAveragePool; 1-D to 6-D.
+/* kernels/ops/op_pool.c — MaxPool, AveragePool, GlobalAveragePool; 1-D to 6-D.
  *
  * Every output position reduces the taps of its window that land inside the
  * input (MaxPool ignores padding; AveragePool counts it only with
@@ -21,10 +21,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "gemv.h"
-#include "op.h"
-#include "threads.h"
-#include "window.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/op.h"
+#include "kernels/threads.h"
+#include "kernels/ops/window.h"
 
 enum pool_kind { POOL_MAX, POOL_AVG };
 

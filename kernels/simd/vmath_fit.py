@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""kernels/vmath_fit.py — fit the polynomial coefficients of kernels/vmath.c.
+"""kernels/simd/vmath_fit.py — fit the polynomial coefficients of kernels/simd/vmath.c.
 
-Run:  /usr/bin/python3 kernels/vmath_fit.py      (needs numpy only)
+Run:  /usr/bin/python3 kernels/simd/vmath_fit.py      (needs numpy only)
 
 The reference functions are Python's math.exp, math.erf and math.erfc. Each
 polynomial is fitted for the error that matters to the float result (relative
