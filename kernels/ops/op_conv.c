@@ -324,6 +324,18 @@ struct col_run {
     int64_t at;           /* its first column in the panel */
 };
 
+/* What kernel column kj reads of run q: columns [lo, hi) of the run are inside the
+ * input row, from input column `from` on (the rest are pads). The same for every
+ * channel and kernel row, so made once per panel: the division in valid_range() cost
+ * more than the copy of a short run. */
+struct tap_span {
+    int32_t lo, hi;
+    int64_t from;
+};
+
+/* kernel columns a panel's table holds; wider kernels compute the spans row by row */
+#define PACK_TAP_MAX 16
+
 /* Rows k0 .. k0+kc-1, columns j0 .. j0+nc-1 of the column matrix of one image and group
  * (g->pack_src: x_g (Cg, H, W)), 2-D window: row k is input channel k / (kh*kw) at tap
  * (ki, kj); column p is output position (p / OW, p % OW). Each row of the panel is a
@@ -345,11 +357,22 @@ pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64
         runs[n_runs++] = (struct col_run){oh, ow, len, p - j0};
         p += len;
     }
+    bool table = kw <= PACK_TAP_MAX;
+    struct tap_span spans[PACK_TAP_MAX][NNP_GEMM_NR];
+    for (int64_t kj = 0; table && kj < kw; kj++)
+        for (int q = 0; q < n_runs; q++) {
+            int64_t iw0 = runs[q].ow0 * sw + kj * w->dil[1] - w->pad_begin[1], lo, hi;
+            valid_range(iw0, sw, W, runs[q].len, &lo, &hi);
+            if (hi < lo)
+                hi = lo;
+            spans[kj][q] = (struct tap_span){(int32_t)lo, (int32_t)hi, iw0 + lo * sw};
+        }
+    /* (c, ki, kj) of row k0, then counted up row by row */
+    int64_t c = k0 / (kh * kw), ki = k0 % (kh * kw) / kw, kj = k0 % kw;
     for (int64_t r = 0; r < kc; r++) {
-        int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
         const float *xc = x + c * H * W;
         float *row = dst + r * NNP_GEMM_NR;
-        int64_t dh = ki * w->dil[0] - w->pad_begin[0], dw = kj * w->dil[1] - w->pad_begin[1];
+        int64_t dh = ki * w->dil[0] - w->pad_begin[0];
         for (int q = 0; q < n_runs; q++) {
             const struct col_run *u = &runs[q];
             float *out = row + u->at;
@@ -360,19 +383,32 @@ pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64
                 continue;
             }
             /* output columns ow0 + t read input column iw0 + t*sw: those inside [0, W) */
-            int64_t iw0 = u->ow0 * sw + dw, lo, hi;
-            valid_range(iw0, sw, W, u->len, &lo, &hi);
-            if (hi < lo)
-                hi = lo;
-            for (int64_t t2 = 0; t2 < lo; t2++)
+            struct tap_span sp;
+            if (table) {
+                sp = spans[kj][q];
+            } else {
+                int64_t iw0 = u->ow0 * sw + kj * w->dil[1] - w->pad_begin[1], lo, hi;
+                valid_range(iw0, sw, W, u->len, &lo, &hi);
+                if (hi < lo)
+                    hi = lo;
+                sp = (struct tap_span){(int32_t)lo, (int32_t)hi, iw0 + lo * sw};
+            }
+            for (int64_t t2 = 0; t2 < sp.lo; t2++)
                 out[t2] = 0.0f;
-            const float *src = xc + ih * W + iw0 + lo * sw;
+            const float *src = xc + ih * W + sp.from;
             if (avx512)
-                gather_run512(out + lo, src, hi - lo, sw);
+                gather_run512(out + sp.lo, src, sp.hi - sp.lo, sw);
             else
-                gather_run(out + lo, src, hi - lo, sw);
-            for (int64_t t2 = hi; t2 < u->len; t2++)
+                gather_run(out + sp.lo, src, sp.hi - sp.lo, sw);
+            for (int64_t t2 = sp.hi; t2 < u->len; t2++)
                 out[t2] = 0.0f;
+        }
+        if (++kj == kw) {
+            kj = 0;
+            if (++ki == kh) {
+                ki = 0;
+                c++;
+            }
         }
     }
 }

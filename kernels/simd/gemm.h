@@ -56,7 +56,9 @@
 
 #define NNP_GEMM_MR 8   /* rows of a tile, and of an A panel */
 #define NNP_GEMM_NR 48  /* columns of a tile, and of a B panel */
+#ifndef NNP_GEMM_KC
 #define NNP_GEMM_KC 128 /* rows of B packed at once: 128 x 48 floats = 24 KiB, half an L1 */
+#endif
 
 /* What is applied to C on the way out, in this order:
  *   c = act(scale * (A . B) + bias_m[i] + bias_n[j] + res[i * ldr + j])

@@ -788,6 +788,9 @@ Test(conv, named_fast_paths)
         /* stride 1 with many output channels on a narrow image: im2col, not shift */
         {2, 1, 8, 64, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {2, 2, 4, 48, 2, {3, 9}, {3, 3}, {1, 1}, {1, 2}, {0, 2}, {1, 2}, NULL, false},
+        /* kernels wider than the gather's table of kernel columns (16), strided */
+        {2, 1, 2, 4, 1, {3, 40}, {1, 17}, {1, 2}, {1, 1}, {0, 3}, {0, 5}, NULL, true},
+        {2, 1, 2, 4, 1, {5, 40}, {2, 19}, {2, 1}, {1, 2}, {1, 0}, {0, 1}, NULL, false},
         /* a kernel larger than the input, saved by padding */
         {2, 1, 2, 3, 1, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         /* 1-D: run as 2-D of height 1 */
