@@ -289,8 +289,8 @@ static inline void gather_run(float *dst, const float *src, int64_t len, int64_t
 /* The same with AVX-512: a run is at most a panel (48 floats), so libc's memcpy, with
  * its dispatch, cost more than the copy. Stride 2 takes the even lanes of 32 consecutive inputs. The
  * loads are masked to the run: nothing past it is read. */
-__attribute__((target("avx512f"))) static void gather_run512(float *dst, const float *src,
-                                                              int64_t len, int64_t stride)
+__attribute__((target("avx512f"), always_inline)) static inline void
+gather_run512(float *dst, const float *src, int64_t len, int64_t stride)
 {
     if (stride == 1) {
         for (int64_t t = 0; t < len; t += 16) {
@@ -340,10 +340,13 @@ struct tap_span {
  * (g->pack_src: x_g (Cg, H, W)), 2-D window: row k is input channel k / (kh*kw) at tap
  * (ki, kj); column p is output position (p / OW, p % OW). Each row of the panel is a
  * few runs, one per output row the columns span, each a strided read of one input row
- * with the pads as zeros. Built twice, with and without AVX-512, from one body. */
+ * with the pads as zeros. Built twice, with and without AVX-512, from one body (the
+ * gather is passed as a constant and inlined). */
+typedef void (*gather_fn)(float *dst, const float *src, int64_t len, int64_t stride);
+
 __attribute__((always_inline)) static inline void
 pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
-             float *dst, bool avx512)
+             float *dst, gather_fn gather)
 {
     const struct conv_state *s = g->pack_ctx;
     const struct nnp_window *w = &s->w2d;
@@ -395,11 +398,7 @@ pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64
             }
             for (int64_t t2 = 0; t2 < sp.lo; t2++)
                 out[t2] = 0.0f;
-            const float *src = xc + ih * W + sp.from;
-            if (avx512)
-                gather_run512(out + sp.lo, src, sp.hi - sp.lo, sw);
-            else
-                gather_run(out + sp.lo, src, sp.hi - sp.lo, sw);
+            gather(out + sp.lo, xc + ih * W + sp.from, sp.hi - sp.lo, sw);
             for (int64_t t2 = sp.hi; t2 < u->len; t2++)
                 out[t2] = 0.0f;
         }
@@ -416,33 +415,52 @@ pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64
 static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                     float *dst)
 {
-    pack_2d_body(g, k0, kc, j0, nc, dst, false);
+    pack_2d_body(g, k0, kc, j0, nc, dst, gather_run);
 }
 
 __attribute__((target("avx512f"))) static void pack_2d_avx512(const struct nnp_gemm *g,
                                                                int64_t k0, int64_t kc,
                                                                int64_t j0, int64_t nc, float *dst)
 {
-    pack_2d_body(g, k0, kc, j0, nc, dst, true);
+    pack_2d_body(g, k0, kc, j0, nc, dst, gather_run512); /* inlined: a constant pointer */
 }
 
 /* COL_SHIFT: row k of the column matrix (channel c, tap ki, kj) over the padded width is
  * the slice of channel c's padded plane that starts at (ki*dh, kj*dw): columns
  * j0 .. j0+nc-1 of it are one copy. g->pack_src: the group's padded planes. */
-static void pack_shift(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
-                       float *dst)
+__attribute__((always_inline)) static inline void
+pack_shift_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                float *dst, gather_fn gather)
 {
     const struct conv_state *s = g->pack_ctx;
     const struct nnp_window *w = &s->w2d;
     int64_t kh = w->kernel[0], kw = w->kernel[1], plane = s->hp * s->wpad;
+    int64_t c = k0 / (kh * kw), ki = k0 % (kh * kw) / kw, kj = k0 % kw;
     for (int64_t r = 0; r < kc; r++) {
-        int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
         const float *src = g->pack_src + c * plane + ki * w->dil[0] * s->wpad + kj * w->dil[1];
-        if (s->isa == NNP_ISA_AVX512)
-            gather_run512(dst + r * NNP_GEMM_NR, src + j0, nc, 1);
-        else
-            memcpy(dst + r * NNP_GEMM_NR, src + j0, (size_t)nc * sizeof *dst);
+        gather(dst + r * NNP_GEMM_NR, src + j0, nc, 1);
+        if (++kj == kw) {
+            kj = 0;
+            if (++ki == kh) {
+                ki = 0;
+                c++;
+            }
+        }
     }
+}
+
+static void pack_shift(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                       float *dst)
+{
+    pack_shift_body(g, k0, kc, j0, nc, dst, gather_run);
+}
+
+__attribute__((target("avx512f"))) static void pack_shift_avx512(const struct nnp_gemm *g,
+                                                                  int64_t k0, int64_t kc,
+                                                                  int64_t j0, int64_t nc,
+                                                                  float *dst)
+{
+    pack_shift_body(g, k0, kc, j0, nc, dst, gather_run512);
 }
 
 /* COL_SHIFT: the product's column j is output position (j / wpad, j % wpad), real when
@@ -565,7 +583,7 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
         .a_packed = s->wp != NULL,
         .b = xg,
         .ldb = s->iprod,
-        .pack_b = shift                 ? pack_shift
+        .pack_b = shift ? (s->isa == NNP_ISA_AVX512 ? pack_shift_avx512 : pack_shift)
                   : s->col == COL_2D ? (s->isa == NNP_ISA_AVX512 ? pack_2d_avx512 : pack_2d)
                   : s->col == COL_ND ? pack_nd
                                      : NULL,
