@@ -10,6 +10,9 @@
 #define MR NNP_GEMM_MR
 #define NR NNP_GEMM_NR
 #define KC NNP_GEMM_KC
+/* panels of B packed together when the loop over k is outside (A_L2_BYTES): 8 x 24 KiB,
+ * in L2 with the slice of A */
+#define NC_PANELS 8
 
 /* A product below this many multiply-adds stays on the calling thread: handing work
  * to the pool and waiting for it costs a few microseconds, what about 2^18
@@ -374,8 +377,8 @@ void nnp_gemm_pack_b(const float *b, int64_t rs, int64_t cs, int64_t k, int64_t 
 
 size_t nnp_gemm_scratch_bytes(int64_t m)
 {
-    size_t cpanel = (size_t)((m + MR - 1) / MR) * MR * NR * sizeof(float);
-    return (size_t)KC * NR * sizeof(float) + cpanel;
+    size_t cpanels = (size_t)((m + MR - 1) / MR) * MR * NR * NC_PANELS * sizeof(float);
+    return (size_t)KC * NR * NC_PANELS * sizeof(float) + cpanels;
 }
 
 /* --- the rest of the epilogue, after a store_c --- */
@@ -418,6 +421,12 @@ void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const floa
 
 /* --- the block loop --- */
 
+/* The block's rows of A (rows x k floats) stay in L2 while the columns go by when they
+ * take at most this much; larger ones would be read from L3 again for every panel of
+ * columns, so then the loop over k goes outside, over a group of NC_PANELS panels of B
+ * packed at once: each KC-row slice of A is read once per group instead of per panel. */
+#define A_L2_BYTES (512 * 1024)
+
 void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, int64_t m1,
                         int64_t n0, int64_t n1, void *scratch)
 {
@@ -430,57 +439,65 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
     const struct nnp_epilogue *e = &g->epi;
     bool sink = g->store_c != NULL;
     bool post_act = !sink && !act_in_kernel(e->act.kind);
-    /* with store_c, tiles go to a panel after the B panel in scratch: (m1 - m0, NR) */
-    float *cpanel = sink ? (float *)scratch + (size_t)KC * NR : NULL;
+    int64_t k = g->k, rows = (m1 - m0 + MR - 1) / MR * MR;
+    int64_t group = (size_t)(m1 - m0) * (size_t)k * sizeof(float) > A_L2_BYTES ? NC_PANELS : 1;
+    /* scratch: the group's B panels (KC x NR each), then with store_c its C panels
+     * (rows x NR each) */
+    float *bgroup = scratch;
+    float *cpanels = sink ? (float *)scratch + (size_t)KC * NR * NC_PANELS : NULL;
     NNP_ASSERT(!sink || scratch);
-    int64_t k = g->k;
-    for (int64_t j0 = n0; j0 < n1; j0 += NR) {
-        int nc = (int)(n1 - j0 < NR ? n1 - j0 : NR);
+    for (int64_t g0 = n0; g0 < n1; g0 += group * NR) {
+        int64_t g1 = g0 + group * NR < n1 ? g0 + group * NR : n1;
         for (int64_t k0 = 0; k0 < k || k0 == 0; k0 += KC) {
             int64_t kc = k - k0 < KC ? k - k0 : KC;
-            const float *bp;
-            int64_t ldb;
-            if (g->pack_b) {
-                g->pack_b(g, k0, kc, j0, nc, scratch);
-                bp = scratch;
-                ldb = NR;
-            } else if (g->b_packed) {
-                bp = g->b + (j0 / NR) * k * NR + k0 * NR;
-                ldb = NR;
-            } else {
-                bp = g->b + k0 * g->ldb + j0;
-                ldb = g->ldb;
-            }
             bool last = k0 + KC >= k;
-            for (int64_t i0 = m0; i0 < m1; i0 += MR) {
-                struct tile t = {
-                    .c = sink ? cpanel + (i0 - m0) * NR : g->c + i0 * g->ldc + j0,
-                    .ldc = sink ? NR : g->ldc,
-                    .mv = (int)(m1 - i0 < MR ? m1 - i0 : MR),
-                    .nv = nc,
-                    .add_c = k0 > 0,
-                    .last = last,
-                    .scale = e->scale != 0.0f ? e->scale : 1.0f,
-                    .bias_m = e->bias_m ? e->bias_m + i0 : NULL,
-                    .bias_n = e->bias_n ? e->bias_n + j0 : NULL,
-                    .res = e->res && !sink ? e->res + i0 * e->ldr + j0 : NULL,
-                    .ldr = e->ldr,
-                    .act = post_act || sink ? NNP_ACT_NONE : e->act.kind,
-                    .alpha = e->act.alpha,
-                    .beta = e->act.beta,
-                };
-                const float *ap = g->a_packed ? g->a + (i0 / MR) * k * MR + k0 * MR
-                                              : g->a + i0 * g->lda + k0;
-                kernel(g->a_packed, kc, ap, g->lda, bp, ldb, &t);
-                if (last && post_act) /* while the tile is in L1 */
-                    for (int i = 0; i < t.mv; i++)
-                        nnp_act_apply(&e->act, nc, t.c + i * t.ldc);
+            for (int64_t j0 = g0; j0 < g1; j0 += NR) {
+                int nc = (int)(g1 - j0 < NR ? g1 - j0 : NR);
+                int64_t q = (j0 - g0) / NR; /* the panel within the group */
+                const float *bp;
+                int64_t ldb;
+                if (g->pack_b) {
+                    bp = bgroup + (size_t)q * KC * NR;
+                    g->pack_b(g, k0, kc, j0, nc, (float *)bp);
+                    ldb = NR;
+                } else if (g->b_packed) {
+                    bp = g->b + (j0 / NR) * k * NR + k0 * NR;
+                    ldb = NR;
+                } else {
+                    bp = g->b + k0 * g->ldb + j0;
+                    ldb = g->ldb;
+                }
+                float *cpanel = sink ? cpanels + (size_t)q * rows * NR : NULL;
+                for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+                    struct tile t = {
+                        .c = sink ? cpanel + (i0 - m0) * NR : g->c + i0 * g->ldc + j0,
+                        .ldc = sink ? NR : g->ldc,
+                        .mv = (int)(m1 - i0 < MR ? m1 - i0 : MR),
+                        .nv = nc,
+                        .add_c = k0 > 0,
+                        .last = last,
+                        .scale = e->scale != 0.0f ? e->scale : 1.0f,
+                        .bias_m = e->bias_m ? e->bias_m + i0 : NULL,
+                        .bias_n = e->bias_n ? e->bias_n + j0 : NULL,
+                        .res = e->res && !sink ? e->res + i0 * e->ldr + j0 : NULL,
+                        .ldr = e->ldr,
+                        .act = post_act || sink ? NNP_ACT_NONE : e->act.kind,
+                        .alpha = e->act.alpha,
+                        .beta = e->act.beta,
+                    };
+                    const float *ap = g->a_packed ? g->a + (i0 / MR) * k * MR + k0 * MR
+                                                  : g->a + i0 * g->lda + k0;
+                    kernel(g->a_packed, kc, ap, g->lda, bp, ldb, &t);
+                    if (last && post_act) /* while the tile is in L1 */
+                        for (int i = 0; i < t.mv; i++)
+                            nnp_act_apply(&e->act, nc, t.c + i * t.ldc);
+                }
+                if (last && sink)
+                    g->store_c(g, m0, m1, j0, nc, cpanel);
             }
             if (k == 0)
                 break;
         }
-        if (sink)
-            g->store_c(g, m0, m1, j0, nc, cpanel);
     }
 }
 

@@ -185,6 +185,26 @@ Test(gemm_kernel, every_isa_mode_and_odd_shape)
     cr_assert_gt(n_cases, 300);
 }
 
+/* Blocks whose rows of A exceed what stays in L2 take the loop over k outside a group of
+ * panels (gemm.c, A_L2_BYTES): every mode again at such a size, and a block inside. */
+Test(gemm_kernel, large_a_groups_panels)
+{
+    for (int isa = 0; isa < NNP_ISA_COUNT; isa++) {
+        if (!nnp_isa_supported((enum nnp_isa)isa) || isa == NNP_ISA_SCALAR)
+            continue;
+        for (int mode = 0; mode < 6; mode++) {
+            struct gcase gc = {.m = 137, .n = 500, .k = 1100, .a_packed = mode % 2,
+                               .b_mode = mode / 2, .bias_m = true, .res = mode == 3};
+            gc.epi.scale = 1.0f;
+            gc.epi.act = (struct nnp_act){mode == 4 ? NNP_ACT_SIGMOID : NNP_ACT_RELU, 0, 0};
+            float *out = malloc((size_t)(gc.m * gc.n) * sizeof *out);
+            run_case((enum nnp_isa)isa, &gc, 0, gc.m, 0, gc.n, out);
+            run_case((enum nnp_isa)isa, &gc, 2 * NNP_GEMM_MR, gc.m, NNP_GEMM_NR, gc.n - 7, out);
+            free(out);
+        }
+    }
+}
+
 /* every unit is the same product, into its own C */
 struct units_ctx {
     struct nnp_gemm g;

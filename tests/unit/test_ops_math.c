@@ -788,6 +788,10 @@ Test(conv, named_fast_paths)
         /* stride 1 with many output channels on a narrow image: im2col, not shift */
         {2, 1, 8, 64, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {2, 2, 4, 48, 2, {3, 9}, {3, 3}, {1, 1}, {1, 2}, {0, 2}, {1, 2}, NULL, false},
+        /* weights beyond what gemm.c keeps in L2 (512 KiB): the loop over k goes
+         * outside a group of panels, here with the padded-width store (shift) too */
+        {2, 1, 128, 128, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 128, 160, 1, {9, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {0, 0}, NULL, true},
         /* kernels wider than the gather's table of kernel columns (16), strided */
         {2, 1, 2, 4, 1, {3, 40}, {1, 17}, {1, 2}, {1, 1}, {0, 3}, {0, 5}, NULL, true},
         {2, 1, 2, 4, 1, {5, 40}, {2, 19}, {2, 1}, {1, 2}, {1, 0}, {0, 1}, NULL, false},
