@@ -38,6 +38,7 @@ static const struct cli_opt opts[] = {
     {"seed", 0, "N", "seed of the random inputs (default 0)", false},
     {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
      false},
+    {"profile", 0, NULL, "time every node: where a run's time goes, by operator and by node", false},
     {"json", 0, NULL, "print the figures as one JSON object", false},
     {0},
 };
@@ -106,6 +107,74 @@ static void print_table(const struct nnp_bench_stats *b)
            mib(b->naive_bytes), mib(b->scratch_bytes), mib(b->const_bytes));
 }
 
+/* --profile: the time of each operator type and of the slowest nodes, per run */
+#define PROFILE_TOP 12
+
+static const char *prof_name(const struct nnp_node *n, char *buf, size_t size)
+{
+    if (n->name && *n->name)
+        return n->name;
+    snprintf(buf, size, "%s#%d", n->op_type, n->index);
+    return buf;
+}
+
+static int by_seconds(const void *a, const void *b)
+{
+    double x = ((const struct nnp_runtime_node_time *)a)->seconds;
+    double y = ((const struct nnp_runtime_node_time *)b)->seconds;
+    return (x < y) - (x > y);
+}
+
+static void print_profile(struct nnp_runtime *rt, int runs)
+{
+    int n = nnp_runtime_n_run(rt);
+    struct nnp_runtime_node_time *t = calloc((size_t)n + 1, sizeof *t);
+    NNP_ASSERT(t);
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        t[i] = nnp_runtime_node_time(rt, i);
+        total += t[i].seconds;
+    }
+    /* by operator type (a fused node counts as its own op: "Conv+2") */
+    printf("%-10s %-22s %8s %6s %9s\n", "profile", "operator", "ms/run", "share", "GFLOP/s");
+    bool *done = calloc((size_t)n + 1, sizeof *done);
+    NNP_ASSERT(done);
+    for (int i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        double sec = 0, flops = 0;
+        int count = 0;
+        for (int j = i; j < n; j++)
+            if (!done[j] && strcmp(t[j].node->op_type, t[i].node->op_type) == 0) {
+                sec += t[j].seconds;
+                flops += t[j].flops;
+                done[j] = true;
+                count++;
+            }
+        char op[64];
+        snprintf(op, sizeof op, "%s x%d", t[i].node->op_type, count);
+        printf("%-10s %-22s %8.3f %5.1f%% ", "", op, 1e3 * sec / runs,
+               total > 0 ? 100 * sec / total : 0);
+        if (flops > 0 && sec > 0)
+            printf("%9.1f", flops * runs / sec * 1e-9);
+        printf("\n");
+    }
+    qsort(t, (size_t)n, sizeof *t, by_seconds);
+    printf("%-10s %-40s %8s %6s %9s\n", "slowest", "node", "ms/run", "share", "GFLOP/s");
+    for (int i = 0; i < n && i < PROFILE_TOP; i++) {
+        char name[64], label[96];
+        snprintf(label, sizeof label, "%s%s", prof_name(t[i].node, name, sizeof name),
+                 t[i].n_fused ? " (fused)" : "");
+        printf("%-10s %-40.40s %8.3f %5.1f%% ", "", label, 1e3 * t[i].seconds / runs,
+               total > 0 ? 100 * t[i].seconds / total : 0);
+        if (t[i].flops > 0 && t[i].seconds > 0)
+            printf("%9.1f", t[i].flops * runs / t[i].seconds * 1e-9);
+        printf("\n");
+    }
+    free(done);
+    free(t);
+}
+
 static int run(const struct cli_cmd *cmd, struct cli_args *a)
 {
     (void)cmd;
@@ -143,6 +212,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     o.batch = batch;
     o.input_shapes = shapes;
     o.no_fuse = cli_flag(a, "no-fuse");
+    o.profile = cli_flag(a, "profile");
     if ((rc = infer_plan(model, m.g, &o, &rt)) != 0)
         goto done;
     int n_in = nnp_runtime_n_inputs(rt);
@@ -165,6 +235,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
             goto done;
     } while (cli_now() - start < warmup);
 
+    nnp_runtime_profile_reset(rt); /* the timed runs only */
     size_t cap = 1024;
     int n = 0;
     ms = malloc(cap * sizeof *ms);
@@ -226,6 +297,8 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
             goto done;
     } else if (!a->quiet) {
         print_table(&b);
+        if (o.profile)
+            print_profile(rt, n);
     }
     if (b.latency.cv > MAX_CV && !a->quiet)
         fprintf(stderr,

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Buffers start on a cache line: any SIMD load is aligned, and two values
@@ -54,6 +55,7 @@ struct nnp_runtime {
     struct nnp_exec_node **run; /* (n_run) the nodes left for run time (not folded, not fused) */
     int n_fused;
     struct nnp_exec_node **fused; /* (n_fused) run nodes with others fused in, in order */
+    double *seconds; /* (n_run) opts.profile: each run node's time, summed over runs */
 
     int n_inputs, n_outputs, n_produced;
     struct nnp_rt_value **inputs;   /* (n_inputs) graph inputs that are not constants */
@@ -1137,6 +1139,8 @@ static enum nnp_status plan(struct nnp_runtime *rt)
             v->t.nbytes == r->nbytes)
             memcpy(r->data, v->t.data, r->nbytes);
     }
+    if (rt->opts.profile)
+        rt->seconds = nnp_arena_alloc(rt->arena, (size_t)(rt->n_run + 1) * sizeof *rt->seconds);
     if (rt->opts.training)
         return plan_grads(rt);
     return NNP_OK;
@@ -1200,11 +1204,38 @@ enum nnp_status nnp_runtime_run(struct nnp_runtime *rt)
     nnp_blas_threads(1); /* another caller may have changed it; free when not */
     for (int i = 0; i < rt->n_run; i++) {
         struct nnp_exec_node *n = rt->run[i];
+        struct timespec t0, t1;
+        if (rt->seconds)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
         enum nnp_status st = run_node(rt, n);
         if (st != NNP_OK)
             return name_node(st, n->node);
+        if (rt->seconds) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            rt->seconds[i] += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec -
+                                                                               t0.tv_nsec);
+        }
     }
     return NNP_OK;
+}
+
+int nnp_runtime_n_run(const struct nnp_runtime *rt)
+{
+    return rt->n_run;
+}
+
+struct nnp_runtime_node_time nnp_runtime_node_time(const struct nnp_runtime *rt, int i)
+{
+    NNP_ASSERT(i >= 0 && i < rt->n_run);
+    const struct nnp_exec_node *n = rt->run[i];
+    return (struct nnp_runtime_node_time){n->node, n->fusion.n_nodes,
+                                          rt->seconds ? rt->seconds[i] : 0.0, n->flops};
+}
+
+void nnp_runtime_profile_reset(struct nnp_runtime *rt)
+{
+    if (rt->seconds)
+        memset(rt->seconds, 0, (size_t)rt->n_run * sizeof *rt->seconds);
 }
 
 int nnp_runtime_n_inputs(const struct nnp_runtime *rt)

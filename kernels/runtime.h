@@ -30,6 +30,7 @@ struct nnp_runtime_opts {
                         * Any other unknown dimension needs the input's shape (input_shapes) */
     bool keep_all;     /* give every value its own buffer (no reuse), for --dump-all */
     bool no_fuse;      /* run every node on its own: no activation or Add in an epilogue */
+    bool profile;      /* time every node of every run (nnp_runtime_node_time) */
     bool use_reference; /* run the naive reference kernels (tests) */
     bool training;     /* keep activations and allocate gradients (roadmap step 5) */
     /* explicit input shapes (e.g. from files given to `run`): NULL or one per graph input;
@@ -100,6 +101,21 @@ struct nnp_runtime_fused {
 int nnp_runtime_n_fused(const struct nnp_runtime *rt);
 /*! @return the i-th of them, in execution order. */
 struct nnp_runtime_fused nnp_runtime_fused_at(const struct nnp_runtime *rt, int i);
+
+/* Where a run's time goes (opts.profile): the nodes that run, in order, each with the
+ * seconds it took summed over every run since the plan (or the last reset). */
+struct nnp_runtime_node_time {
+    const struct nnp_node *node; /* the node that ran (with any fused in: see fused) */
+    int n_fused;
+    double seconds;
+    double flops; /* its work per run, as bench counts it */
+};
+/*! @return how many nodes run (after folding and fusion). */
+int nnp_runtime_n_run(const struct nnp_runtime *rt);
+/*! @return the i-th of them and its time (0 unless opts.profile). */
+struct nnp_runtime_node_time nnp_runtime_node_time(const struct nnp_runtime *rt, int i);
+/*! Start the profile's sums again from zero. */
+void nnp_runtime_profile_reset(struct nnp_runtime *rt);
 
 /*! @return the runtime value called `name` (any intermediate when keep_all), or NULL. */
 struct nnp_rt_value *nnp_runtime_value(struct nnp_runtime *rt, const char *name);

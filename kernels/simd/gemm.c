@@ -346,13 +346,23 @@ size_t nnp_gemm_b_floats(int64_t k, int64_t n)
     return (size_t)((n + NR - 1) / NR) * NR * (size_t)k;
 }
 
+/* where panel i0 / MR of A's packed slice k0 starts (see nnp_gemm_pack_a) */
+static int64_t a_panel_at(int64_t m, int64_t k, int64_t i0, int64_t k0)
+{
+    int64_t mp = (m + MR - 1) / MR * MR, kc = k - k0 < KC ? k - k0 : KC;
+    return k0 * mp + (i0 / MR) * kc * MR;
+}
+
 void nnp_gemm_pack_a(const float *a, int64_t rs, int64_t cs, int64_t m, int64_t k, float *dst)
 {
-    for (int64_t i0 = 0; i0 < m; i0 += MR) {
-        float *panel = dst + (i0 / MR) * k * MR; /* (k, MR) */
-        for (int64_t p = 0; p < k; p++)
-            for (int i = 0; i < MR; i++)
-                panel[p * MR + i] = i0 + i < m ? a[(i0 + i) * rs + p * cs] : 0.0f;
+    for (int64_t k0 = 0; k0 < k; k0 += KC) {
+        int64_t kc = k - k0 < KC ? k - k0 : KC;
+        for (int64_t i0 = 0; i0 < m; i0 += MR) {
+            float *panel = dst + a_panel_at(m, k, i0, k0); /* (kc, MR) */
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++)
+                    panel[p * MR + i] = i0 + i < m ? a[(i0 + i) * rs + (k0 + p) * cs] : 0.0f;
+        }
     }
 }
 
@@ -485,7 +495,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                         .alpha = e->act.alpha,
                         .beta = e->act.beta,
                     };
-                    const float *ap = g->a_packed ? g->a + (i0 / MR) * k * MR + k0 * MR
+                    const float *ap = g->a_packed ? g->a + a_panel_at(g->m, k, i0, k0)
                                                   : g->a + i0 * g->lda + k0;
                     kernel(g->a_packed, kc, ap, g->lda, bp, ldb, &t);
                     if (last && post_act) /* while the tile is in L1 */

@@ -108,7 +108,10 @@ size_t nnp_gemm_a_floats(int64_t m, int64_t k);
 /*! @return floats of nnp_gemm_pack_b()'s output for B (k, n). */
 size_t nnp_gemm_b_floats(int64_t k, int64_t n);
 /*! nnp_gemm_pack_a() : A (m, k), element (i, p) at a[i*rs + p*cs], into panels of MR
- *  rows: dst[(i/MR) * k*MR + p*MR + i%MR], rows past m zero. */
+ *  rows, KC columns at a time: the slice of columns k0 .. k0+kc-1 (kc = min(KC, k - k0))
+ *  holds every panel in turn, element (i, p) at
+ *  dst[k0*mp + (i/MR)*kc*MR + (p-k0)*MR + i%MR] with mp = m rounded up to MR, rows past
+ *  m zero. A block's slice of A is then one contiguous run of memory, read in order. */
 void nnp_gemm_pack_a(const float *a, int64_t rs, int64_t cs, int64_t m, int64_t k, float *dst);
 /*! nnp_gemm_pack_b() : B (k, n), element (p, j) at b[p*rs + j*cs], into panels of NR
  *  columns: dst[(j/NR) * k*NR + p*NR + j%NR], columns past n zero. */
