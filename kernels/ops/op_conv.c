@@ -57,6 +57,8 @@ enum conv_col {
     COL_SHIFT,  /* stride 1, 2-D: over the padded width, rows sliced from padded planes */
     COL_2D,     /* pack_2d, from the 2-D window w2d */
     COL_ND,     /* pack_nd, from the N-D window w */
+    COL_T,      /* a small output plane, 2-D: the product transposed, Y^T = col^T . W^T,
+                   positions as rows (pack_colt), output channels as columns */
 };
 
 /* Shared by Conv and ConvTranspose. For ConvTranspose "in" and "out" keep
@@ -77,7 +79,8 @@ struct conv_state {
     size_t wp_group;       /* floats of wp per group */
     int64_t hp, wpad;      /* COL_SHIFT: the padded plane (H + pads, W + pads) */
     int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wpad + OW */
-    size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch */
+    size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch;
+                              COL_T: one image's col^T, packed */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
     bool has_bias;
     enum conv_kernel kernel;
@@ -181,6 +184,20 @@ static void valid_range(int64_t off, int64_t stride, int64_t n_in, int64_t n_out
 
 /* ------------------------------------------------------------------ Conv */
 
+/* A plane of few output positions leaves the last panel of 48 columns mostly empty:
+ * 49 positions (7x7) take four vectors of 16, 64 columns computed for 49. Transposed,
+ * the positions are rows of the product (panels of 8: 56 for 49) and the output
+ * channels its columns (512 fill panels exactly), at the price of gathering col^T
+ * once per image and storing the result transposed. Worth it when the plane wastes a
+ * tenth or more of its vectors and there are channels to fill the columns; the
+ * gather is that of every other path, the store one pass over the output. */
+static bool transpose_pays(const struct conv_state *s, bool weights_known)
+{
+    int64_t vec = (s->oprod + 15) / 16 * 16, rows = (s->oprod + 7) / 8 * 8;
+    return weights_known && s->w.n_sp <= 2 && s->oprod <= 256 && s->cg_out >= 64 &&
+           10 * (vec - s->oprod) >= vec && rows * 10 < vec * 9;
+}
+
 /* Stride-1 windows computed over the padded width take each row of the column matrix
  * as one slice of a padded input plane (no gather, no pads to test), at the price of
  * wpad - OW = (kw - 1) * dw extra columns per output row, computed and dropped. That
@@ -224,6 +241,8 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                 s->w.pad_end[i] == 0;
     s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
     s->col = unit ? COL_DIRECT : n_sp <= 2 ? (shift_pays(s) ? COL_SHIFT : COL_2D) : COL_ND;
+    if (s->kernel == CONV_GEMM && transpose_pays(s, w->is_const && w->data && s->kdim > 0))
+        s->col = COL_T;
     n->state = s;
     n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
     n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
@@ -231,8 +250,11 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     if (s->kernel == CONV_GEMM) {
         /* a B panel per thread, and constant weights packed for the micro-kernel */
         int threads = n->threads > 1 ? n->threads : 1;
-        s->slice_bytes = (nnp_gemm_scratch_bytes(s->col == COL_SHIFT ? s->cg_out : 0) + 63) &
-                         ~(size_t)63;
+        int64_t sink_rows = s->col == COL_SHIFT ? s->cg_out : s->col == COL_T ? s->oprod : 0;
+        s->slice_bytes = (nnp_gemm_scratch_bytes(sink_rows) + 63) & ~(size_t)63;
+        if (s->col == COL_T) /* one image's col^T, packed as the product's A */
+            s->pad_bytes = (nnp_gemm_a_floats(s->oprod, s->kdim) * sizeof(float) + 63) &
+                           ~(size_t)63;
         if (s->col == COL_SHIFT) {
             /* every image's padded planes, and slack for the last slice, which runs
              * (kw - 1) * dw + NR floats past the last plane */
@@ -252,7 +274,23 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
                      "the scratch is too large");
         n->scratch_bytes = s->pad_bytes + s->slice_bytes * (size_t)threads;
-        if (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0) {
+        if (s->col == COL_T) {
+            /* W^T (K, Mg) of each group as the product's B, in panels of 48 channels */
+            s->wp_group = nnp_gemm_b_floats(s->kdim, s->cg_out);
+            NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
+                         "the weights are too large to pack");
+            size_t bytes = s->wp_group * (size_t)s->group * sizeof(float);
+            uint8_t *raw = nnp_arena_alloc_big(arena, bytes + 64);
+            if (!raw)
+                return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
+                                  "weights", n->node->name, bytes);
+            float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
+            for (int64_t g = 0; g < s->group; g++)
+                nnp_gemm_pack_b((const float *)w->data + g * s->cg_out * s->kdim, 1, s->kdim,
+                                s->kdim, s->cg_out, wp + (size_t)g * s->wp_group);
+            s->wp = wp;
+            n->packed_bytes = bytes;
+        } else if (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0) {
             s->wp_group = nnp_gemm_a_floats(s->cg_out, s->kdim);
             NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
                          "the weights are too large to pack");
@@ -517,6 +555,78 @@ static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
+/* COL_T: col^T (P, K) of one image and group x_g (Cg, H, W) as the product's A, packed
+ * (gemm.h, nnp_gemm_pack_a): element (position p, row k) is x_g at channel k / (kh*kw),
+ * tap (ki, kj), under output position p, or 0 in the pads. */
+struct colt_job {
+    const struct conv_state *s;
+    const float *x; /* x_g */
+    float *a;       /* (nnp_gemm_a_floats(P, K)) */
+};
+
+/* position panels [begin, end) of 8 positions, every slice of k */
+static void colt_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct colt_job *j = ctx;
+    const struct conv_state *s = j->s;
+    const struct nnp_window *w = &s->w2d;
+    int64_t H = w->in[0], W = w->in[1], OW = w->out[1], P = s->oprod, K = s->kdim;
+    int64_t kh = w->kernel[0], kw = w->kernel[1], mp = (P + NNP_GEMM_MR - 1) / NNP_GEMM_MR;
+    (void)tid;
+    mp *= NNP_GEMM_MR;
+    for (int64_t q = begin; q < end; q++) {
+        int64_t ih0[NNP_GEMM_MR], iw0[NNP_GEMM_MR];
+        bool real[NNP_GEMM_MR];
+        for (int i = 0; i < NNP_GEMM_MR; i++) {
+            int64_t p = q * NNP_GEMM_MR + i;
+            real[i] = p < P;
+            ih0[i] = real[i] ? p / OW * w->stride[0] - w->pad_begin[0] : 0;
+            iw0[i] = real[i] ? p % OW * w->stride[1] - w->pad_begin[1] : 0;
+        }
+        for (int64_t k0 = 0; k0 < K; k0 += NNP_GEMM_KC) {
+            int64_t kc = K - k0 < NNP_GEMM_KC ? K - k0 : NNP_GEMM_KC;
+            float *panel = j->a + k0 * mp + q * kc * NNP_GEMM_MR; /* (kc, MR) */
+            int64_t c = k0 / (kh * kw), ki = k0 % (kh * kw) / kw, kj = k0 % kw;
+            for (int64_t r = 0; r < kc; r++) {
+                const float *xc = j->x + c * H * W;
+                for (int i = 0; i < NNP_GEMM_MR; i++) {
+                    int64_t ih = ih0[i] + ki * w->dil[0], iw = iw0[i] + kj * w->dil[1];
+                    bool inside = real[i] && ih >= 0 && ih < H && iw >= 0 && iw < W;
+                    panel[r * NNP_GEMM_MR + i] = inside ? xc[ih * W + iw] : 0.0f;
+                }
+                if (++kj == kw) {
+                    kj = 0;
+                    if (++ki == kh) {
+                        ki = 0;
+                        c++;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* COL_T: rows [m0, m1) of the product are output positions, its columns j0 .. j0+nc-1
+ * output channels: each channel's run of positions goes to its plane, gathered out of
+ * the panel's column, with the residual and the activation on the way. */
+static void store_transposed(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t j0,
+                             int64_t nc, const float *panel)
+{
+    const struct conv_state *s = g->pack_ctx;
+    float run[NNP_GEMM_MR * 64];
+    for (int64_t j = 0; j < nc; j++)
+        for (int64_t p0 = m0; p0 < m1; p0 += (int64_t)(sizeof run / sizeof *run)) {
+            int64_t len = m1 - p0 < (int64_t)(sizeof run / sizeof *run)
+                              ? m1 - p0
+                              : (int64_t)(sizeof run / sizeof *run);
+            for (int64_t i = 0; i < len; i++)
+                run[i] = panel[(p0 + i - m0) * NNP_GEMM_NR + j];
+            int64_t at = (j0 + j) * s->oprod + p0; /* channel j0 + j, position p0 */
+            nnp_gemm_finish_row(&g->epi.act, run, g->epi.res ? g->epi.res + at : NULL,
+                                g->c + at, len);
+        }
+}
+
 /* The same for any number of spatial axes, position by position. */
 static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                     float *dst)
@@ -560,6 +670,7 @@ struct conv_run {
     const struct conv_state *s;
     const float *x, *w, *bias; /* (N, C, in...), (M, C/group, k...), (M) or NULL */
     const float *xpad;         /* COL_SHIFT: (N, C, hp, wpad), the padded input */
+    const float *colt;         /* COL_T: the product's A for the image and group at hand */
     const float *res;          /* a fused Add's other input, like y, or NULL */
     const struct nnp_act *act;
     float *y; /* (N, M, out...) */
@@ -574,6 +685,29 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
     const float *xg = r->x + (b * s->c_in + gi * s->cg_in) * s->iprod;
     int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
     bool shift = s->col == COL_SHIFT;
+    if (s->col == COL_T) { /* Y_g^T (P, Mg) = col^T (P, K) . W_g^T (K, Mg) */
+        *g = (struct nnp_gemm){
+            .m = s->oprod,
+            .n = s->cg_out,
+            .k = s->kdim,
+            .a = r->colt,
+            .lda = s->kdim,
+            .a_packed = true,
+            .b = s->wp + (size_t)gi * s->wp_group,
+            .ldb = s->cg_out,
+            .b_packed = true,
+            .pack_ctx = s,
+            .c = r->y + yo,
+            .ldc = s->oprod,
+            .store_c = store_transposed,
+            .epi = {.scale = 1.0f,
+                    .bias_n = r->bias ? r->bias + gi * s->cg_out : NULL,
+                    .res = r->res ? r->res + yo : NULL,
+                    .ldr = s->oprod,
+                    .act = *r->act},
+        };
+        return;
+    }
     *g = (struct nnp_gemm){
         .m = s->cg_out,
         .n = shift ? s->shift_cols : s->oprod,
@@ -598,6 +732,19 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
                 .ldr = s->oprod,
                 .act = *r->act},
     };
+}
+
+/* COL_T runs one image and group at a time (its col^T in scratch): product u of them */
+struct conv_one {
+    const struct conv_run *r;
+    int64_t u;
+};
+
+static void conv_unit_one(const void *ctx, int64_t u, struct nnp_gemm *g)
+{
+    const struct conv_one *o = ctx;
+    (void)u;
+    conv_unit(o->r, o->u, g);
 }
 
 /* depthwise: output planes (image, output channel) [begin, end), each with its bias,
@@ -646,6 +793,22 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
                          pad_task, &pj);
         r.xpad = n->scratch;
         cols = s->shift_cols;
+    }
+    if (s->col == COL_T) { /* one product per image and group: col^T first */
+        float *colt = n->scratch;
+        int64_t panels = (s->oprod + NNP_GEMM_MR - 1) / NNP_GEMM_MR;
+        double macs = (double)s->oprod * (double)s->cg_out * (double)s->kdim;
+        for (int64_t u = 0; u < units; u++) {
+            int64_t b = u / s->group, gi = u % s->group;
+            struct colt_job cj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, colt};
+            nnp_parallel_for(macs >= nnp_gemm_par_min_macs() ? n->pool : NULL, panels,
+                             colt_task, &cj);
+            r.colt = colt;
+            struct conv_one one = {&r, u};
+            nnp_gemm_units(n->pool, 1, s->oprod, s->cg_out, s->kdim, conv_unit_one, &one, slices,
+                           s->slice_bytes);
+        }
+        return NNP_OK;
     }
     nnp_gemm_units(n->pool, units, s->cg_out, cols, s->kdim, conv_unit, &r, slices,
                    s->slice_bytes);

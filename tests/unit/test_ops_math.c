@@ -788,6 +788,12 @@ Test(conv, named_fast_paths)
         /* stride 1 with many output channels on a narrow image: im2col, not shift */
         {2, 1, 8, 64, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {2, 2, 4, 48, 2, {3, 9}, {3, 3}, {1, 1}, {1, 2}, {0, 2}, {1, 2}, NULL, false},
+        /* small output planes with many channels: the product transposed (COL_T),
+         * strided, grouped, 1x1, and a batch of two */
+        {2, 1, 32, 64, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 2, 16, 96, 1, {13, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {0, 0}, NULL, true},
+        {2, 1, 16, 160, 2, {5, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, false},
+        {2, 2, 8, 72, 1, {9, 9}, {3, 3}, {1, 1}, {2, 2}, {0, 1}, {1, 0}, NULL, true},
         /* weights beyond what gemm.c keeps in L2 (512 KiB): the loop over k goes
          * outside a group of panels, here with the padded-width store (shift) too */
         {2, 1, 128, 128, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
@@ -1796,6 +1802,7 @@ Test(fusion, epilogues_match_the_unfused_nodes)
         {2, 1, 4, 8, 1, {9, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},    /* shift */
         {2, 1, 4, 64, 1, {5, 5}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {0, 1}, NULL, false},   /* gather */
         {2, 1, 8, 8, 8, {9, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},     /* depthwise */
+        {2, 2, 8, 64, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},    /* transposed */
         {3, 1, 2, 3, 1, {4, 5, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {0, 1, 0}, {1, 0, 1}, NULL, true},
     };
     /* clang-format on */
