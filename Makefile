@@ -49,7 +49,7 @@ LDFLAGS += $(SANFLAGS)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS += -DNNP_VERSION='"$(VERSION)"'
 
-LIB_SRC := $(wildcard kernels/*.c formats/*.c passes/*.c)
+LIB_SRC := $(wildcard kernels/*.c kernels/*/*.c formats/*.c passes/*.c)
 CMD_SRC := $(wildcard cmd/*.c)
 GEN_SRC := $(B)/gen/onnx.pb-c.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/onnx.pb-c.o
@@ -69,17 +69,19 @@ $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 # vmath.c passes 64-byte GCC vectors between always-inlined helpers; GCC notes
 # the AVX-512 argument ABI for them once per file even under a pragma. Its
 # polynomials are chains of a * b + c, which its AVX2/AVX-512 builds fuse.
-$(B)/kernels/vmath.o: CFLAGS += -Wno-psabi -ffp-contract=fast
+$(B)/kernels/simd/vmath.o: CFLAGS += -Wno-psabi -ffp-contract=fast
 
 # every object may include the generated header, so generate it first
 $(B)/%.o: %.c | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# made afresh: `ar r` keeps members that are no longer sources (a file moved or removed)
 $(B)/libnnpress.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-# The operator table (kernels/op.c) refers to each nnp_op_<Name> weakly, so that a
+# The operator table (kernels/ops/op.c) refers to each nnp_op_<Name> weakly, so that a
 # missing operator leaves a gap instead of breaking the link; a weak reference does
 # not pull a member out of an archive, so the whole archive goes in.
 LIB_LINK = -Wl,--whole-archive $(B)/libnnpress.a -Wl,--no-whole-archive
@@ -145,18 +147,24 @@ demo: deps
 	sh tests/demo.sh $(B)
 
 bench: deps
-	$(MAKE) $(B)/nnpress
+	$(MAKE) $(B)/nnpress $(B)/libnnpress.a
 	sh tests/bench/run.sh $(B)
 
+# man/build.sh stamps each page with the date its source gives, never today's
 MANS := $(wildcard man/*.scd)
+MAN1 := $(filter %.1,$(MANS:.scd=))
+MAN5 := $(filter %.5,$(MANS:.scd=))
 man: $(MANS:.scd=)
-man/%: man/%.scd
-	scdoc < $< > $@
+man/%: man/%.scd man/build.sh
+	sh man/build.sh $< > $@.tmp && mv $@.tmp $@
 
+# each page goes to the folder of its section: man(1) looks nowhere else
 install: $(B)/nnpress
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 $(B)/nnpress $(DESTDIR)$(PREFIX)/bin/nnpress
-	install -m 644 $(MANS:.scd=) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -1,5 +1,11 @@
-/* cmd/bench.c — `nnpress bench MODEL [--batch N] [--threads T] [--json]`:
- * latency, throughput and memory of the reference runtime on random inputs.
+/* cmd/bench.c — `nnpress bench MODEL [--batch N] [--shape NAME=DIMS] [--dim NAME=N]
+ * [--threads T] [--json]`: latency, throughput and memory of the reference runtime on
+ * random inputs.
+ *
+ * The input shapes are the model's with the first dimension bound to --batch, or what
+ * --shape and --dim say (cmd/infer.c); a symbolic dimension nothing binds is a usage
+ * error, never silently the batch size. Throughput counts the first dimension of the
+ * first input as the samples of one run.
  *
  * The inputs are filled once (seeded), the model runs for --warmup seconds,
  * then for --duration seconds (and at least MIN_RUNS times), each run timed on
@@ -24,11 +30,14 @@
 #define MAX_CV 0.1
 
 static const struct cli_opt opts[] = {
-    {"batch", 'b', "N", "bind the batch dimension of every input to N (default 1)", false},
+    {"batch", 'b', "N", "bind the first dimension of every input to N (default 1)", false},
+    INFER_SHAPE_OPTS,
     {"threads", 't', "N", "threads to use (default: all cores)", false},
     {"warmup", 0, "S", "run for S seconds before timing (default 0.2)", false},
     {"duration", 0, "S", "time runs for S seconds, at least 10 runs (default 1)", false},
     {"seed", 0, "N", "seed of the random inputs (default 0)", false},
+    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+     false},
     {"json", 0, NULL, "print the figures as one JSON object", false},
     {0},
 };
@@ -69,13 +78,28 @@ static void print_table(const struct nnp_bench_stats *b)
 {
     const struct nnp_latency *l = &b->latency;
     printf("%-10s %s\n", "model", b->path);
-    printf("%-10s batch %d, threads %d, BLAS core %s\n", "config", l->batch, l->threads, b->blas);
+    printf("%-10s batch %d, threads %d, BLAS core %s, input%s", "config", l->batch, l->threads,
+           b->blas, b->n_inputs == 1 ? "" : "s");
+    for (int i = 0; i < b->n_inputs; i++) {
+        struct nnp_tensor t = {.rank = b->inputs[i].rank};
+        memcpy(t.dims, b->inputs[i].dims, sizeof t.dims);
+        char shape[256];
+        printf("%s %s %s", i ? "," : "", b->inputs[i].name,
+               nnp_tensor_shape_str(&t, shape, sizeof shape));
+    }
+    printf("%s\n", b->n_inputs ? "" : " none");
     printf("%-10s %d in %.2f s after %.2f s warmup\n", "runs", l->runs, b->timed_s, b->warmup_s);
     printf("%-10s p50 %.4f ms, p90 %.4f, p95 %.4f, p99 %.4f\n", "latency", l->p50_ms, l->p90_ms,
            l->p95_ms, l->p99_ms);
     printf("%-10s min %.4f ms, mean %.4f, max %.4f, cv %.3f\n", "", l->min_ms, l->mean_ms,
            l->max_ms, l->cv);
     printf("%-10s %.1f samples/s\n", "throughput", l->throughput);
+    if (b->flops > 0 && l->p50_ms > 0)
+        printf("%-10s %.3f GFLOP per run in matrix operators, %.1f GFLOP/s at p50\n", "work",
+               b->flops * 1e-9, b->flops / (l->p50_ms * 1e6));
+    if (b->n_fused)
+        printf("%-10s %d nodes run with an Add or activation in their epilogue (--json lists "
+               "them)\n", "fused", b->n_fused);
     printf("%-10s peak %.2f MiB (%.2f without buffer reuse): activations %.2f MiB (%.2f), "
            "scratch %.2f, weights %.2f\n",
            "memory", mib(b->peak_bytes), mib(b->naive_peak_bytes), mib(b->arena_bytes),
@@ -92,6 +116,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     int rc = infer_threads(a, &threads);
     if (!rc)
         rc = cli_int(a, "batch", 1, 1, 1 << 20, &batch);
+    bool batch_given = cli_value(a, "batch") != NULL;
     if (!rc)
         rc = cli_int(a, "seed", 0, 0, INT64_MAX, &seed);
     if (!rc)
@@ -104,13 +129,32 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     struct loaded m;
     if ((rc = model_load(model, &m)) != 0)
         return rc;
+    struct nnp_runtime *rt = NULL;
+    double *ms = NULL;
+    struct nnp_tensor *shapes = calloc((size_t)m.g->n_inputs + 1, sizeof *shapes);
+    struct nnp_input_shape *ins = NULL;
+    char **fused = NULL;
+    int n_fused = 0;
+    NNP_ASSERT(shapes);
+    if ((rc = infer_input_shapes(a, m.g, batch, batch_given, shapes)) != 0)
+        goto done;
     struct nnp_runtime_opts o = nnp_runtime_opts_default();
     o.threads = threads;
     o.batch = batch;
-    struct nnp_runtime *rt = NULL;
-    double *ms = NULL;
+    o.input_shapes = shapes;
+    o.no_fuse = cli_flag(a, "no-fuse");
     if ((rc = infer_plan(model, m.g, &o, &rt)) != 0)
         goto done;
+    int n_in = nnp_runtime_n_inputs(rt);
+    ins = calloc((size_t)n_in + 1, sizeof *ins);
+    NNP_ASSERT(ins);
+    for (int i = 0; i < n_in; i++) {
+        const struct nnp_rt_value *x = nnp_runtime_input(rt, i);
+        ins[i] = (struct nnp_input_shape){.name = x->name, .dtype = x->dtype, .rank = x->rank};
+        memcpy(ins[i].dims, x->dims, sizeof ins[i].dims);
+    }
+    /* the samples of one run: the first dimension of the first input */
+    int64_t samples = n_in && ins[0].rank > 0 ? ins[0].dims[0] : 1;
     uint64_t state = (uint64_t)seed;
     for (int i = 0; i < nnp_runtime_n_inputs(rt); i++)
         fill_random(nnp_runtime_input(rt, i), &state);
@@ -148,6 +192,14 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     }
 
     struct nnp_runtime_memory mem = nnp_runtime_memory(rt);
+    n_fused = nnp_runtime_n_fused(rt);
+    fused = calloc((size_t)n_fused + 1, sizeof *fused);
+    NNP_ASSERT(fused);
+    for (int i = 0; i < n_fused; i++) {
+        char item[512];
+        fused[i] = strdup(infer_fused_item(rt, i, item, sizeof item));
+        NNP_ASSERT(fused[i]);
+    }
     struct nnp_bench_stats b = {
         .path = model,
         .blas = nnp_blas_corename(),
@@ -161,8 +213,13 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         .const_bytes = mem.const_bytes,
         .peak_bytes = mem.arena_bytes + mem.scratch_bytes + mem.const_bytes,
         .naive_peak_bytes = mem.naive_bytes + mem.scratch_bytes + mem.const_bytes,
+        .n_inputs = n_in,
+        .inputs = ins,
+        .flops = mem.flops,
+        .n_fused = n_fused,
+        .fused = (const char *const *)fused,
     };
-    nnp_latency_compute(&b.latency, ms, n, (int)batch, threads);
+    nnp_latency_compute(&b.latency, ms, n, (int)samples, threads);
     b.latency.peak_bytes = b.peak_bytes;
     if (cli_flag(a, "json")) {
         if ((rc = cli_print_json(nnp_bench_json(&b))) != 0)
@@ -176,7 +233,12 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
                 "%.1f); is the machine busy? a longer --duration may help\n",
                 model, 100 * b.latency.cv, b.latency.cv, MAX_CV);
 done:
+    for (int i = 0; fused && i < n_fused; i++)
+        free(fused[i]);
+    free(fused);
     free(ms);
+    free(ins);
+    free(shapes);
     nnp_runtime_free(rt);
     model_unload(&m);
     return rc;

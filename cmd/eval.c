@@ -27,6 +27,8 @@ static const struct cli_opt opts[] = {
     {"reference", 'r', "MODEL", "compare every output with MODEL's on the same samples", false},
     {"batch", 'b', "N", "samples per run (default 100)", false},
     {"threads", 't', "N", "threads to use (default: all cores)", false},
+    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+     false},
     {"scale", 0, "X", "integer data becomes x*X+SHIFT as float32 (default 1/255)", false},
     {"shift", 0, "SHIFT", "added after scaling (default 0)", false},
     {"json", 0, NULL, "print the figures as one JSON object", false},
@@ -78,7 +80,7 @@ static int64_t side_fixed_batch(const struct side *s)
 
 /* Plan for batches of n samples of shape sample[rank]. @return 0 or an exit code. */
 static int side_plan(struct side *s, const char *data, int rank, const int64_t *sample, int64_t n,
-                     int threads)
+                     int threads, bool no_fuse)
 {
     int64_t dims[NNP_MAX_RANK] = {n};
     memcpy(dims + 1, sample, (size_t)rank * sizeof *sample);
@@ -97,6 +99,7 @@ static int side_plan(struct side *s, const char *data, int rank, const int64_t *
     }
     struct nnp_runtime_opts o = nnp_runtime_opts_default();
     o.threads = threads;
+    o.no_fuse = no_fuse;
     o.batch = n;
     o.input_shapes = s->shapes;
     int rc = infer_plan(s->path, s->m.g, &o, &s->rt);
@@ -227,8 +230,9 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         lab = malloc((size_t)batch * sizeof *lab);
         NNP_ASSERT(lab);
     }
-    if ((rc = side_plan(&s, data, rank, sample, batch, threads)) != 0 ||
-        (reference && (rc = side_plan(&r, data, rank, sample, batch, threads)) != 0))
+    bool no_fuse = cli_flag(a, "no-fuse");
+    if ((rc = side_plan(&s, data, rank, sample, batch, threads, no_fuse)) != 0 ||
+        (reference && (rc = side_plan(&r, data, rank, sample, batch, threads, no_fuse)) != 0))
         goto done;
 
     struct progress prog;

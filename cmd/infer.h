@@ -54,6 +54,33 @@ char *infer_shape_str(int rank, const int64_t *dims, char *buf, size_t size);
 /*! "float32 [batch,1,28,28] (784 values per sample)": what a model input expects. @return buf. */
 char *infer_expects(const struct nnp_tensor *t, char *buf, size_t size);
 
+/* The options of a command that makes its own inputs (bench), read by
+ * infer_input_shapes(); both may be given more than once. */
+// clang-format off
+#define INFER_SHAPE_OPTS                                                                           \
+    {"shape", 0, "NAME=DIMS",                                                                      \
+     "run input NAME with shape DIMS, such as 1x3x640x640 (DIMS alone: the only input)", true},    \
+    {"dim", 0, "NAME=VALUE",                                                                       \
+     "bind the symbolic dimension NAME (as the model calls it) to VALUE", true}
+// clang-format on
+
+/*! infer_input_shapes() : the shape of every graph input a caller feeds, into shapes[i]
+ *  (one per g->inputs[i]; rank -1 for inputs that are initializers): --shape NAME=DIMS
+ *  when given, else the model's shape with each symbolic dimension bound by --dim, and a
+ *  first dimension still unbound set to `batch`. `batch_given`: --batch was on the command
+ *  line, so a model whose first dimension is fixed to another value is refused. Any other
+ *  dimension left unknown is a usage error naming the input and the dimension.
+ *  @return 0 or 2 (printed). */
+int infer_input_shapes(const struct cli_args *a, const struct nnp_graph *g, int64_t batch,
+                       bool batch_given, struct nnp_tensor *shapes);
+/*! "conv2+add1+relu2": the i-th node the plan fused and those it took in. @return buf. */
+char *infer_fused_item(const struct nnp_runtime *rt, int i, char *buf, size_t size);
+/*! "conv1+relu1, conv2+add1+relu2": every one, or "" when none. @return buf. */
+char *infer_fused_list(const struct nnp_runtime *rt, char *buf, size_t size);
+
+/*! "x [1,3,224,224]" for every input the runtime planned, comma-separated. @return buf. */
+char *infer_planned_inputs(struct nnp_runtime *rt, char *buf, size_t size);
+
 /*! nnp_runtime_new() with the model's path in front of any error, which is
  *  printed. @return 0 or the exit code. */
 int infer_plan(const char *path, const struct nnp_graph *g, const struct nnp_runtime_opts *o,

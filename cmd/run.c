@@ -8,6 +8,10 @@
  * --batch N the files are cut into pieces of N samples along their first
  * dimension, run one after the other, and the outputs joined again along
  * theirs: the same answer up to float rounding, in bounded activation memory.
+ *
+ * The files are read before the model is planned, so an input whose values decide a
+ * shape (Reshape's shape, Slice's starts: kernels/runtime.h, input_values) is planned
+ * with the values its file holds, and planned again when a batch holds others.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +35,8 @@ static const struct cli_opt opts[] = {
      true},
     {"output", 'o', "DIR", "write each output as DIR/NAME.npy (default: .)", false},
     {"dump-all", 0, NULL, "write every intermediate value too, for bisecting a difference", false},
+    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+     false},
     {"batch", 'b', "N", "run N samples at a time and join the outputs (default: all at once)",
      false},
     {"threads", 't', "N", "threads to use (default: all cores)", false},
@@ -126,6 +132,10 @@ static bool convertible(enum nnp_dtype from, enum nnp_dtype to)
 {
     if (from == to)
         return nnp_dtype_size(from) > 0;
+    /* NumPy has no bfloat16: .npy files (and ONNX's own test data) keep it as the uint16
+     * holding the same bits */
+    if (from == NNP_DTYPE_U16 && to == NNP_DTYPE_BF16)
+        return true;
     if (to != NNP_DTYPE_F32)
         return false;
     switch (from) {
@@ -150,7 +160,7 @@ static bool convertible(enum nnp_dtype from, enum nnp_dtype to)
 static void convert(enum nnp_dtype from, const void *src, int64_t n, enum nnp_dtype to, void *dst,
                     float scale, float shift)
 {
-    if (from == to) {
+    if (from == to || (from == NNP_DTYPE_U16 && to == NNP_DTYPE_BF16)) {
         memcpy(dst, src, (size_t)n * nnp_dtype_size(from));
         return;
     }
@@ -341,7 +351,8 @@ static int collect(struct nnp_runtime *rt, bool dump_all, struct nnp_rt_value **
     NNP_ASSERT(list);
     int n = 0;
     for (int i = 0; i < n_val; i++)
-        list[n++] = nnp_runtime_value_at(rt, i);
+        if (!nnp_runtime_value_at(rt, i)->elided) /* computed inside a fused node */
+            list[n++] = nnp_runtime_value_at(rt, i);
     for (int i = 0; i < n_out; i++) {
         struct nnp_rt_value *v = nnp_runtime_output(rt, i);
         bool seen = false;
@@ -465,8 +476,10 @@ static int ensure_dir(const char *dir, bool *made)
     return 0;
 }
 
-/* Write every result, all or nothing: a failure removes what this run wrote. */
-static int write_results(const char *dir, struct result *res, int n, bool quiet)
+/* Write every result, all or nothing: a failure removes what this run wrote. `fused`:
+ * the fused nodes whose inner values were not stored (--dump-all says so), or NULL. */
+static int write_results(const char *dir, struct result *res, int n, bool quiet,
+                         const char *fused)
 {
     bool made;
     if (ensure_dir(dir, &made))
@@ -496,10 +509,58 @@ static int write_results(const char *dir, struct result *res, int n, bool quiet)
     }
     if (n_more)
         printf("and %d intermediate values in %s/\n", n_more, dir);
+    if (fused && *fused)
+        printf("fused (their inner values are not stored; --no-fuse stores them): %s\n", fused);
     return 0;
 }
 
 /* --- the command --- */
+
+/* Where samples [start, start + n) of a feed are: *offset and *count elements. */
+static void feed_slice(const struct feed *f, bool whole, int64_t start, int64_t n, int64_t *offset,
+                       int64_t *count)
+{
+    int64_t numel = nnp_array_numel(&f->arr);
+    int64_t per = f->arr.rank ? numel / (f->arr.dims[0] ? f->arr.dims[0] : 1) : 1;
+    *count = whole ? numel : n * per;
+    *offset = whole ? 0 : start * per;
+}
+
+/* The values of the feeds whose values decide a shape (needed[k]), for samples
+ * [start, start + n), converted to what the model takes, into values[] (one per graph
+ * input, data malloc'd; the others left without data). @return whether they differ
+ * from what values[] held before (and so the plan must be made again). */
+static bool feed_values(const struct nnp_graph *g, const struct feed *feeds, int n_feeds,
+                        const bool *needed, bool whole, int64_t start, int64_t n, float scale,
+                        float shift, const struct nnp_tensor *shapes, struct nnp_tensor *values)
+{
+    bool changed = false;
+    for (int k = 0; k < n_feeds; k++) {
+        int i = 0;
+        while (g->inputs[i] != feeds[k].in)
+            i++;
+        if (!needed[i])
+            continue;
+        int64_t offset, count;
+        feed_slice(&feeds[k], whole, start, n, &offset, &count);
+        size_t bytes = (size_t)count * nnp_dtype_size(feeds[k].to);
+        void *data = malloc(bytes ? bytes : 1);
+        NNP_ASSERT(data);
+        size_t es = nnp_dtype_size(feeds[k].arr.dtype);
+        convert(feeds[k].arr.dtype, (const char *)feeds[k].arr.data + (size_t)offset * es, count,
+                feeds[k].to, data, scale, shift);
+        struct nnp_tensor *v = &values[i];
+        changed |= !v->data || v->nbytes != bytes || memcmp(v->data, data, bytes) != 0 ||
+                   v->rank != shapes[i].rank ||
+                   memcmp(v->dims, shapes[i].dims, sizeof v->dims) != 0;
+        free(v->data);
+        *v = shapes[i];
+        v->dtype = feeds[k].to;
+        v->data = data;
+        v->nbytes = bytes;
+    }
+    return changed;
+}
 
 /* Fill the runtime's inputs with samples [start, start + n) of every feed. */
 static int fill_inputs(const char *model, struct nnp_runtime *rt, const struct feed *feeds,
@@ -508,9 +569,8 @@ static int fill_inputs(const char *model, struct nnp_runtime *rt, const struct f
     for (int k = 0; k < n_feeds; k++) {
         const struct feed *f = &feeds[k];
         struct nnp_rt_value *x = infer_rt_input(rt, f->in->name);
-        int64_t numel = nnp_array_numel(&f->arr);
-        int64_t per = f->arr.rank ? numel / (f->arr.dims[0] ? f->arr.dims[0] : 1) : 1;
-        int64_t count = whole ? numel : n * per, offset = whole ? 0 : start * per;
+        int64_t offset, count;
+        feed_slice(f, whole, start, n, &offset, &count);
         if (!x || x->dtype != f->to || x->numel != count) {
             char shape[256];
             return cli_fail(nnp_errorf(
@@ -551,7 +611,10 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     int n_specs = cli_count(a, "input");
     struct feed *feeds = calloc((size_t)n_specs + 1, sizeof *feeds);
     struct nnp_tensor *shapes = calloc((size_t)m.g->n_inputs + 1, sizeof *shapes);
-    NNP_ASSERT(feeds && shapes);
+    struct nnp_tensor *values = calloc((size_t)m.g->n_inputs + 1, sizeof *values);
+    bool *needed = calloc((size_t)m.g->n_inputs + 1, sizeof *needed);
+    NNP_ASSERT(feeds && shapes && values && needed);
+    nnp_runtime_const_inputs(m.g, needed);
     struct result *res = NULL;
     int n_res = 0;
     struct nnp_runtime *rt = NULL;
@@ -586,16 +649,20 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     int64_t planned = -1; /* the batch size rt was planned for */
     for (int64_t start = 0; !rc && (start < total || start == 0); start += whole ? total : batch) {
         int64_t n = whole ? total : (total - start < batch ? total - start : batch);
-        if (n != planned) {
+        if (n != planned && (rc = plan_shapes(m.g, feeds, n_specs, whole, n, shapes)) != 0)
+            break;
+        bool changed =
+            feed_values(m.g, feeds, n_specs, needed, whole, start, n, scale, shift, shapes, values);
+        if (n != planned || changed) {
             nnp_runtime_free(rt);
             rt = NULL;
-            if ((rc = plan_shapes(m.g, feeds, n_specs, whole, n, shapes)) != 0)
-                break;
             struct nnp_runtime_opts o = nnp_runtime_opts_default();
             o.threads = threads;
             o.batch = n > 0 ? n : 1;
             o.keep_all = dump_all;
+            o.no_fuse = cli_flag(a, "no-fuse");
             o.input_shapes = shapes;
+            o.input_values = values;
             if ((rc = infer_plan(model, m.g, &o, &rt)) != 0)
                 break;
             planned = n;
@@ -608,14 +675,21 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
         if (whole || total == 0)
             break;
     }
+    char fused[2048] = "";
+    if (!rc && dump_all && rt)
+        infer_fused_list(rt, fused, sizeof fused);
     if (!rc)
-        rc = write_results(dir, res, n_res, a->quiet);
+        rc = write_results(dir, res, n_res, a->quiet, fused);
 
     nnp_runtime_free(rt);
     free_results(res, n_res);
     for (int k = 0; k < n_specs; k++)
         nnp_array_free(&feeds[k].arr);
     free(feeds);
+    for (int i = 0; i < m.g->n_inputs; i++)
+        free(values[i].data);
+    free(values);
+    free(needed);
     free(shapes);
     model_unload(&m);
     return rc;

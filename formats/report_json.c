@@ -258,6 +258,26 @@ char *nnp_bench_json(const struct nnp_bench_stats *b)
     json_object_set_new(root, "warmup_s", num(b->warmup_s));
     json_object_set_new(root, "duration_s", num(b->duration_s));
     json_object_set_new(root, "timed_s", num(b->timed_s));
+    json_t *ins = json_array();
+    for (int i = 0; i < b->n_inputs; i++) {
+        const struct nnp_input_shape *in = &b->inputs[i];
+        json_t *o = json_object(), *dims = json_array();
+        for (int d = 0; d < in->rank; d++)
+            json_array_append_new(dims, json_integer((json_int_t)in->dims[d]));
+        json_object_set_new(o, "name", str_or_null(in->name));
+        json_object_set_new(o, "dtype", json_string(nnp_dtype_name(in->dtype)));
+        json_object_set_new(o, "shape", dims);
+        json_array_append_new(ins, o);
+    }
+    json_object_set_new(root, "inputs", ins);
+    json_object_set_new(root, "flops", num(b->flops));
+    json_t *fused = json_array();
+    for (int i = 0; i < b->n_fused; i++)
+        json_array_append_new(fused, json_string(b->fused[i]));
+    json_object_set_new(root, "fused", fused);
+    json_object_set_new(root, "gflops_per_s",
+                        b->latency.p50_ms > 0 ? num(b->flops / (b->latency.p50_ms * 1e6))
+                                              : json_null());
     json_object_set_new(root, "latency", latency_json(&b->latency));
     json_t *mem = json_object();
     json_object_set_new(mem, "peak_bytes", json_integer((json_int_t)b->peak_bytes));

@@ -38,6 +38,14 @@ struct nnp_data_stats {
 /*! @return `nnpress inspect --json DATA` as JSON, malloc'd (NULL on OOM). */
 char *nnp_data_json(const struct nnp_data_stats *s);
 
+/* One input as a run was planned: what `bench` fed the model. */
+struct nnp_input_shape {
+    const char *name;
+    enum nnp_dtype dtype;
+    int rank;
+    int64_t dims[NNP_MAX_RANK];
+};
+
 /* What `nnpress bench` measured: latency (kernels/report.h) and the runtime's memory plan. */
 struct nnp_bench_stats {
     const char *path;   /* the model */
@@ -53,6 +61,11 @@ struct nnp_bench_stats {
     uint64_t const_bytes;      /* weights and plan-time constants */
     uint64_t peak_bytes;       /* arena + scratch + const */
     uint64_t naive_peak_bytes; /* naive + scratch + const */
+    int n_inputs;
+    const struct nnp_input_shape *inputs; /* (n_inputs) the shapes the model ran with */
+    double flops; /* one run's work in the matrix operators (nnp_runtime_memory) */
+    int n_fused;
+    const char *const *fused; /* (n_fused) "conv1+relu1": a node and those fused into it */
 };
 
 /*! @return `nnpress bench --json` as JSON, malloc'd (NULL on OOM). */

@@ -1,5 +1,5 @@
 /* kernels/arena.c — a bump allocator over a list of blocks. */
-#include "arena.h"
+#include "kernels/arena.h"
 
 #include <stdbool.h>
 #include <stdint.h>

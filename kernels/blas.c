@@ -6,7 +6,7 @@
  * Debian's 0.3.21 does not know recent CPUs and may guess a slower kernel
  * (PERF-NOTES.md), so cmd/ sets the variable before the library loads and
  * reports show the choice made (nnp_blas_corename). */
-#include "runtime.h"
+#include "kernels/runtime.h"
 
 #include <cblas.h>
 

@@ -1,5 +1,5 @@
 /* kernels/dtype.c — element type traits and half-precision conversions. */
-#include "dtype.h"
+#include "kernels/dtype.h"
 
 #include <math.h>
 #include <string.h>
@@ -10,7 +10,7 @@ static const struct {
     const char *name;
 } traits[NNP_DTYPE_COUNT] = {
 #define X(e, code, sz, nm) [NNP_DTYPE_##e] = {.onnx = code, .size = sz, .name = nm},
-#include "dtypes.def"
+#include "kernels/dtypes.def"
 #undef X
 };
 

@@ -12,7 +12,7 @@
 
 enum nnp_dtype {
 #define X(e, code, size, name) NNP_DTYPE_##e,
-#include "dtypes.def"
+#include "kernels/dtypes.def"
 #undef X
     NNP_DTYPE_COUNT
 };

@@ -1,5 +1,5 @@
 /* kernels/graph.c — building, editing, linking and validating the graph IR. */
-#include "graph.h"
+#include "kernels/graph.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -239,6 +239,73 @@ int nnp_graph_drop_unused(struct nnp_graph *g)
     return dropped;
 }
 
+/* --- constants --- */
+
+/* The tensor a Constant node gives its output, or NULL when the IR holds none: a
+ * node outside ai.onnx, a value the reader kept as a blob (sparse_value) or as
+ * numbers rather than a tensor (value_float(s), value_int(s), value_string(s)), or
+ * not exactly one value attribute (the runtime refuses that node with a message;
+ * here it is simply not a constant). */
+static const struct nnp_tensor *constant_node_tensor(const struct nnp_node *n)
+{
+    if (n->removed || strcmp(n->op_type, "Constant") != 0 ||
+        (*n->domain && strcmp(n->domain, "ai.onnx") != 0) || n->n_inputs != 0 ||
+        n->n_outputs != 1)
+        return NULL;
+    const struct nnp_attr *value = NULL;
+    int n_values = 0; /* value, value_*, sparse_value: ONNX allows exactly one */
+    for (int i = 0; i < n->n_attrs; i++) {
+        const char *name = n->attrs[i].name;
+        if (strncmp(name, "value", 5) == 0 || strcmp(name, "sparse_value") == 0) {
+            n_values++;
+            value = &n->attrs[i];
+        }
+    }
+    if (n_values != 1 || strcmp(value->name, "value") != 0 || value->type != NNP_ATTR_TENSOR)
+        return NULL;
+    const struct nnp_tensor *t = value->t;
+    if (!t || t->dtype == NNP_DTYPE_UNDEFINED || t->storage != NNP_STORAGE_DENSE ||
+        nnp_tensor_numel(t) < 0 || (!t->data && t->nbytes))
+        return NULL;
+    return t;
+}
+
+const struct nnp_tensor *nnp_value_data(const struct nnp_value *v)
+{
+    if (v->is_initializer)
+        return &v->t;
+    return v->producer ? constant_node_tensor(v->producer) : NULL;
+}
+
+const struct nnp_tensor *nnp_value_constant(const struct nnp_value *v)
+{
+    return v->is_input ? NULL : nnp_value_data(v);
+}
+
+int nnp_graph_constants_to_initializers(struct nnp_graph *g)
+{
+    nnp_graph_link(g);
+    int converted = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct nnp_node *n = g->nodes[i];
+        const struct nnp_tensor *t = constant_node_tensor(n);
+        struct nnp_value *v = t ? n->outputs[0] : NULL;
+        if (!v)
+            continue;
+        /* The struct is copied, the data is shared: the node is removed, so its
+         * attribute is never read again. The static shape replaces whatever
+         * value_info said; the node's doc string and the tensor's own name go with
+         * the node. */
+        v->t = *t;
+        v->is_initializer = true;
+        v->has_type = true;
+        nnp_graph_remove_node(g, n);
+        converted++;
+    }
+    nnp_graph_link(g);
+    return converted;
+}
+
 /* --- attributes --- */
 
 const struct nnp_attr *nnp_node_attr(const struct nnp_node *n, const char *name)
@@ -302,7 +369,7 @@ static const struct {
     enum nnp_attr_type type;
 } attr_types[] = {
 #define X(op, attr, type) {op, attr, NNP_ATTR_##type},
-#include "op_attrs.def"
+#include "kernels/ops/op_attrs.def"
 #undef X
 };
 

@@ -28,9 +28,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "dtype.h"
-#include "status.h"
+#include "kernels/arena.h"
+#include "kernels/dtype.h"
+#include "kernels/status.h"
 
 /* ONNX allows any rank; 8 covers every model and node test we know of, and
  * a fixed bound keeps shapes inline. Deeper tensors are refused on read. */
@@ -116,7 +116,8 @@ struct nnp_node;
 /* A named tensor flowing through the graph: input, initializer, or a node output. */
 struct nnp_value {
     const char *name;
-    struct nnp_tensor t;     /* type and shape as known; data for initializers */
+    struct nnp_tensor t;     /* type and shape as known; data for initializers (a Constant
+                                node's output has its data on the node: nnp_value_data()) */
     bool is_input;           /* listed in graph.input */
     bool is_output;          /* listed in graph.output */
     bool is_initializer;     /* t.data holds its constant value */
@@ -252,6 +253,45 @@ int64_t nnp_graph_opset(const struct nnp_graph *g, const char *domain);
 /*! @return 1 if the two graphs are the same IR: same nodes, values, shapes, data,
  *  attributes and kept blobs. When they differ, the message says where first. */
 int nnp_graph_equal(const struct nnp_graph *a, const struct nnp_graph *b);
+
+/* --- constants: a weight is a weight wherever the model stores it ---
+ *
+ * Exporters store constant tensors either as initializers or as the `value` of a
+ * Constant node (paddle2onnx, older PyTorch and TensorFlow converters). Code that
+ * looks for weights asks nnp_value_constant() (or, to count stored bytes,
+ * nnp_value_data()) instead of testing v->is_initializer, so that both forms are
+ * seen alike. Both read v->producer: nnp_graph_link() (nnp_graph_validate() calls
+ * it) must have run since the last edit of the graph.
+ *
+ *     nnp_graph_link(g);
+ *     const struct nnp_tensor *w = nnp_value_constant(conv->inputs[1]);
+ *     if (w && w->dtype == NNP_DTYPE_F32 && w->storage == NNP_STORAGE_DENSE) ...
+ *
+ * Only a Constant's `value` attribute is a tensor in the IR. Constants given as
+ * value_float(s)/value_int(s) (scalars and short lists, shape arithmetic rather than
+ * weights), value_string(s), or sparse_value (kept as an uninterpreted blob) are
+ * not seen by either function and stay Constant nodes.
+ */
+
+/*! nnp_value_data() : the tensor data the model stores for `v`: an initializer's own
+ *  tensor (&v->t), or the `value` tensor of the Constant node that produces v. Size
+ *  figures (kernels/report.c) count exactly these.
+ *  @return that tensor (owned by the graph; a pass that rewrites its data must own
+ *  it, see nnp_graph_constants_to_initializers()), or NULL when v has no stored data. */
+const struct nnp_tensor *nnp_value_data(const struct nnp_value *v);
+
+/*! nnp_value_constant() : the tensor `v` holds on every run, the one call a pass uses
+ *  to find a weight. As nnp_value_data(), except that an initializer which is also a
+ *  graph input gives NULL: its data is only a default that a caller may replace.
+ *  @return the tensor, or NULL when v is not a constant. */
+const struct nnp_tensor *nnp_value_constant(const struct nnp_value *v);
+
+/*! nnp_graph_constants_to_initializers() : turn every Constant node that
+ *  nnp_value_data() sees into an initializer with the name of the node's output and
+ *  the same tensor (the data moves; nothing is copied), and remove the node, as ONNX
+ *  Runtime does when it loads a model. Links the graph before and after.
+ *  @return how many Constant nodes were converted. */
+int nnp_graph_constants_to_initializers(struct nnp_graph *g);
 
 /* --- tensors --- */
 

@@ -1,6 +1,6 @@
 /* kernels/graph_equal.c — is this the same IR? Used by round-trip tests and by
  * `nnpress compress` to tell whether a pipeline changed anything. */
-#include "graph.h"
+#include "kernels/graph.h"
 
 #include <stdio.h>
 #include <string.h>

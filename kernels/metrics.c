@@ -1,5 +1,5 @@
 /* kernels/metrics.c — accuracy, agreement and latency figures. */
-#include "metrics.h"
+#include "kernels/metrics.h"
 
 #include <inttypes.h>
 #include <math.h>

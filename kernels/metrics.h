@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "report.h"
-#include "status.h"
+#include "kernels/report.h"
+#include "kernels/status.h"
 
 /*! nnp_argmax() : index of the largest of x[n], the first one on ties (as NumPy
  *  and ONNX Runtime users expect); a NaN never wins over a number. n >= 1. */

@@ -1,14 +1,9 @@
 /* kernels/report.c — the model summary: parameters, nonzeros, bytes, layers, ops. */
-#include "report.h"
+#include "kernels/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t value_bytes(const struct nnp_value *v)
-{
-    return v->t.nbytes;
-}
 
 static int cmp_ops(const void *pa, const void *pb)
 {
@@ -23,22 +18,22 @@ void nnp_summary_init(struct nnp_summary *s, const struct nnp_graph *g)
     memset(s, 0, sizeof *s);
     s->n_nodes = g->n_nodes;
 
-    /* Totals over initializers, each once, whether or not a node reads it. */
+    /* Totals over stored constants, initializers and Constant node values alike, each
+     * once (a value has one definition), whether or not a node reads it. Initializers
+     * that are also graph inputs count too: their data is in the file all the same. */
     for (int i = 0; i < g->n_values; i++) {
-        const struct nnp_value *v = g->values[i];
-        if (!v->is_initializer)
-            continue;
-        int64_t n = nnp_tensor_numel(&v->t);
+        const struct nnp_tensor *t = nnp_value_data(g->values[i]);
+        int64_t n = t ? nnp_tensor_numel(t) : -1;
         if (n < 0)
             continue;
-        int64_t z = nnp_tensor_count_zeros(&v->t);
+        int64_t z = nnp_tensor_count_zeros(t);
         s->params += n;
         s->nonzeros += z >= 0 ? n - z : n;
-        s->weight_bytes += value_bytes(v);
+        s->weight_bytes += t->nbytes;
     }
     s->bits_per_weight = s->params ? 8.0 * (double)s->weight_bytes / (double)s->params : 0;
 
-    /* Layers: an initializer is charged to the first node that reads it. */
+    /* Layers: a constant is charged to the first node that reads it. */
     bool *seen = calloc((size_t)g->n_values + 1, sizeof *seen);
     s->layers = calloc((size_t)g->n_nodes + 1, sizeof *s->layers);
     s->ops = calloc((size_t)g->n_nodes + 1, sizeof *s->ops);
@@ -49,21 +44,22 @@ void nnp_summary_init(struct nnp_summary *s, const struct nnp_graph *g)
         uint64_t biggest = 0;
         for (int j = 0; j < n->n_inputs; j++) {
             const struct nnp_value *v = n->inputs[j];
-            if (!v || !v->is_initializer || seen[v->index])
+            const struct nnp_tensor *t = v ? nnp_value_data(v) : NULL;
+            if (!t || seen[v->index])
                 continue;
             seen[v->index] = true;
-            int64_t numel = nnp_tensor_numel(&v->t);
+            int64_t numel = nnp_tensor_numel(t);
             if (numel < 0)
                 continue;
-            int64_t z = nnp_tensor_count_zeros(&v->t);
+            int64_t z = nnp_tensor_count_zeros(t);
             l->params += numel;
             l->nonzeros = (l->nonzeros < 0 || z < 0) ? -1 : l->nonzeros + numel - z;
-            l->bytes += value_bytes(v);
-            if (!l->weight || value_bytes(v) > biggest) {
-                biggest = value_bytes(v);
+            l->bytes += t->nbytes;
+            if (!l->weight || t->nbytes > biggest) {
+                biggest = t->nbytes;
                 l->weight = v->name;
-                l->dtype = v->t.dtype;
-                nnp_tensor_shape_str(&v->t, l->shape, sizeof l->shape);
+                l->dtype = t->dtype;
+                nnp_tensor_shape_str(t, l->shape, sizeof l->shape);
             }
         }
         if (l->weight) {

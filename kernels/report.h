@@ -13,16 +13,17 @@
 #ifndef NNP_REPORT_H
 #define NNP_REPORT_H
 
-#include "graph.h"
+#include "kernels/graph.h"
 
-/* One row of the per-layer table: a node that reads weights (initializers). */
+/* One row of the per-layer table: a node that reads weights (constants, stored as
+ * initializers or Constant nodes: nnp_value_data()). */
 struct nnp_layer {
     const char *node;   /* node name, or "#index" when it has none */
     const char *op;     /* op_type */
-    const char *weight; /* its largest initializer input */
+    const char *weight; /* its largest constant input */
     char shape[96];     /* that weight's shape, "[300,784]" */
     enum nnp_dtype dtype;
-    int64_t params;   /* elements of every initializer this node is first to read */
+    int64_t params;   /* elements of every constant this node is first to read */
     int64_t nonzeros; /* of those, the nonzero ones (-1 if not numeric) */
     uint64_t bytes;   /* their storage bytes */
 };
@@ -33,7 +34,7 @@ struct nnp_op_count {
 };
 
 struct nnp_summary {
-    int64_t params;        /* elements of all initializers, each counted once */
+    int64_t params;        /* elements of all constants (nnp_value_data()), each once */
     int64_t nonzeros;      /* nonzero elements among them */
     uint64_t weight_bytes; /* their storage bytes */
     double bits_per_weight; /* 8 * weight_bytes / params */
@@ -44,7 +45,8 @@ struct nnp_summary {
     struct nnp_op_count *ops; /* (n_ops) op histogram, most frequent first, then by name */
 };
 
-/*! Fill `s` from the graph (which must outlive s: names point into it). */
+/*! Fill `s` from the graph (which must outlive s: names point into it, and be linked,
+ *  see nnp_value_data()). */
 void nnp_summary_init(struct nnp_summary *s, const struct nnp_graph *g);
 /*! Frees what nnp_summary_init allocated; accepts NULL. */
 void nnp_summary_free(struct nnp_summary *s);

@@ -11,8 +11,14 @@
  *      become constants too, which is what makes the Shape -> Gather -> Concat
  *      -> Reshape chains exporters emit static. Shape (and Size) only read
  *      shapes, which are all static here, so they are always constant;
- *   3. the values still computed at run time get offsets in one activation
- *      arena by liveness: a buffer is free again after its last reader ran.
+ *   3. fusion (unless opts.no_fuse): a Conv, Gemm or MatMul whose result only an
+ *      Add (of a value already computed, same shape) and/or an activation read
+ *      takes them into its epilogue; their nodes do not run, and the value in
+ *      between is never stored (`elided`);
+ *   4. buffers: a view (Reshape, Flatten, Identity...) shares its input's, and an
+ *      elementwise op may write over an input of its size that nothing reads
+ *      later (`share`); each buffer gets an offset in one activation arena by
+ *      liveness: it is free again after the last reader of any value in it ran.
  *
  * Everything is sized before anything big is allocated, so a plan that does not
  * fit is refused with the number of bytes it needed instead of dying later. The
@@ -20,9 +26,9 @@
  * after its prepare, and a node folded at plan time, or the plan's run as a
  * whole, that would exceed the budget is refused before it is computed.
  */
-#include "runtime.h"
+#include "kernels/runtime.h"
 
-#include "threads.h"
+#include "kernels/threads.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,12 +51,18 @@ struct nnp_runtime {
     int n_nodes;
     struct nnp_exec_node *nodes; /* (n_nodes) every node, in graph order */
     int n_run;
-    struct nnp_exec_node **run; /* (n_run) the nodes left for run time (not folded) */
+    struct nnp_exec_node **run; /* (n_run) the nodes left for run time (not folded, not fused) */
+    int n_fused;
+    struct nnp_exec_node **fused; /* (n_fused) run nodes with others fused in, in order */
 
     int n_inputs, n_outputs, n_produced;
     struct nnp_rt_value **inputs;   /* (n_inputs) graph inputs that are not constants */
     struct nnp_rt_value **outputs;  /* (n_outputs) graph outputs, in graph order */
     struct nnp_rt_value **produced; /* (n_produced) node outputs, in execution order */
+
+    int n_pinned;
+    struct nnp_rt_value **pinned; /* (n_pinned) inputs planned from their values */
+    const void **pinned_values;   /* (n_pinned) those values (copies), checked every run */
 
     uint8_t *activations; /* (mem.arena_bytes) */
     void *scratch;        /* (mem.scratch_bytes), shared by every node */
@@ -250,7 +262,7 @@ static enum nnp_status plan_initializer(struct nnp_runtime *rt, const struct nnp
 }
 
 /* A graph input computed from outside: the shape it was given, or the model's with
- * every unknown or symbolic dimension bound to opts.batch. */
+ * an unknown or symbolic first dimension bound to opts.batch. */
 static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value *v,
                                   const struct nnp_tensor *given, struct nnp_rt_value *r)
 {
@@ -293,8 +305,21 @@ static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value
             return nnp_errorf(NNP_ERR_INVALID, "input %s: batch %" PRId64 " is negative",
                               v->name, rt->opts.batch);
         rank = m->rank;
-        for (int i = 0; i < rank; i++)
+        for (int i = 0; i < rank; i++) {
             dims[i] = m->dim_params[i] || m->dims[i] < 0 ? rt->opts.batch : m->dims[i];
+            /* only the first dimension is the batch: binding an image's height to it
+             * would time or run something else than what the user has in mind */
+            if (i > 0 && dims[i] != m->dims[i]) {
+                if (m->dim_params[i])
+                    return nnp_errorf(NNP_ERR_INVALID, "input %s %s: dimension %d ('%s') is "
+                                      "symbolic; give the input's shape", v->name,
+                                      nnp_tensor_shape_str(m, sm, sizeof sm), i,
+                                      m->dim_params[i]);
+                return nnp_errorf(NNP_ERR_INVALID, "input %s %s: dimension %d is not known; "
+                                  "give the input's shape", v->name,
+                                  nnp_tensor_shape_str(m, sm, sizeof sm), i);
+            }
+        }
     }
     enum nnp_status st = nnp_rt_set_shape(r, dtype, rank, dims);
     if (st != NNP_OK) {
@@ -305,6 +330,36 @@ static enum nnp_status plan_input(struct nnp_runtime *rt, const struct nnp_value
     }
     r->is_input = true;
     r->first_use = -1; /* written before the run, read by any node: live throughout */
+    return NNP_OK;
+}
+
+/* An input whose values decide a shape, planned from the values the caller gave: a
+ * constant in the plan's memory (folded into whatever reads it), still listed among the
+ * inputs, and a copy kept to refuse a run that feeds something else. */
+static enum nnp_status pin_input(struct nnp_runtime *rt, struct nnp_rt_value *r,
+                                 const struct nnp_tensor *values)
+{
+    char have[160], want[160];
+    if (values->dtype != r->dtype || values->nbytes != r->nbytes || values->rank != r->rank)
+        return nnp_errorf(NNP_ERR_INVALID, "input %s: the values given are %s %s, the plan "
+                          "takes %s %s", r->name, nnp_dtype_name(values->dtype),
+                          nnp_tensor_shape_str(values, have, sizeof have),
+                          nnp_dtype_name(r->dtype), nnp_rt_shape_str(r, want, sizeof want));
+    void *data, *copy;
+    enum nnp_status st = rt_alloc(rt, r->nbytes, r->name, &data);
+    if (st == NNP_OK)
+        st = rt_alloc(rt, r->nbytes, r->name, &copy);
+    if (st != NNP_OK)
+        return st;
+    if (r->nbytes) {
+        memcpy(data, values->data, r->nbytes);
+        memcpy(copy, values->data, r->nbytes);
+    }
+    r->data = data;
+    r->is_const = true;
+    rt->mem.const_bytes = add_sat(rt->mem.const_bytes, r->nbytes);
+    rt->pinned[rt->n_pinned] = r;
+    rt->pinned_values[rt->n_pinned++] = copy;
     return NNP_OK;
 }
 
@@ -642,15 +697,24 @@ static int by_last_use(const void *a, const void *b)
     return (x->last_use > y->last_use) - (x->last_use < y->last_use);
 }
 
-/* Offsets for every value computed at run time (inputs included): live from the node
- * that writes it (inputs: before the first node) to its last reader (graph outputs:
- * the end). A value's range is free again once its last reader has run; a node's
- * outputs are placed before its inputs are released, so they never overlap them. */
+static int node_index(const struct nnp_runtime *rt, const struct nnp_exec_node *n)
+{
+    return (int)(n - rt->nodes);
+}
+
+/* Does value v own a buffer of the activation arena? */
+static bool owns_buffer(const struct nnp_rt_value *v)
+{
+    return v && !v->is_const && !v->elided && !v->share;
+}
+
+/* Offsets for every buffer owner (inputs included): live from the node that writes it
+ * (inputs: before the first node) to the last reader of any value sharing it (graph
+ * outputs: the end). A buffer is free again once that reader has run; a node's outputs
+ * are placed before the buffers its inputs free, so they never overlap them (an
+ * operator run in place shares its input's buffer instead). */
 static void plan_memory(struct nnp_runtime *rt, struct nnp_rt_value **vals, int n_vals)
 {
-    rt->mem.naive_bytes = 0;
-    for (int k = 0; k < n_vals; k++)
-        rt->mem.naive_bytes = add_sat(rt->mem.naive_bytes, align_up(vals[k]->nbytes));
     if (rt->opts.keep_all || rt->opts.training) { /* training keeps activations for backward */
         size_t off = 0;
         for (int k = 0; k < n_vals; k++) {
@@ -671,19 +735,172 @@ static void plan_memory(struct nnp_runtime *rt, struct nnp_rt_value **vals, int 
     for (int k = 0; k < n_vals; k++)
         if (vals[k]->first_use < 0)
             vals[k]->offset = fl_take(&fl, align_up(vals[k]->nbytes));
-    for (int i = 0; i < rt->n_nodes; i++) {
-        struct nnp_exec_node *n = &rt->nodes[i];
-        for (int j = 0; j < n->n_out; j++) {
-            struct nnp_rt_value *o = n->out[j];
-            if (o && !o->is_const)
-                o->offset = fl_take(&fl, align_up(o->nbytes));
-        }
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        for (int j = 0; j < n->n_out; j++)
+            if (owns_buffer(n->out[j]))
+                n->out[j]->offset = fl_take(&fl, align_up(n->out[j]->nbytes));
         while (next_free < n_vals && by_end[next_free]->last_use <= i) {
             struct nnp_rt_value *v = by_end[next_free++];
             fl_give(&fl, v->offset, align_up(v->nbytes));
         }
     }
     rt->mem.arena_bytes = fl.peak;
+}
+
+/* --- fusion, liveness, shared buffers --- */
+
+static bool same_shape(const struct nnp_rt_value *a, const struct nnp_rt_value *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+/* The Add that reads the result of producer p (at node index ip) and another value
+ * already computed before p runs, of the same shape: @return that other value, or
+ * NULL when c is not such an Add. */
+static const struct nnp_rt_value *residual_of(const struct nnp_exec_node *c,
+                                              const struct nnp_rt_value *o, int ip)
+{
+    if (strcmp(c->node->op_type, "Add") != 0 || !is_default_domain(c->node->domain) ||
+        c->n_in != 2 || !c->in[0] || !c->in[1] || c->n_out != 1)
+        return NULL;
+    const struct nnp_rt_value *r = c->in[0] == o ? c->in[1] : c->in[0];
+    if (r == o || o->dtype != NNP_DTYPE_F32 || !same_shape(r, o) || !same_shape(c->out[0], o))
+        return NULL;
+    /* known before p runs: a constant, an input, or the output of an earlier node */
+    if (!r->is_const && !r->is_input && !(r->first_use >= 0 && r->first_use < ip))
+        return NULL;
+    return r;
+}
+
+/* Give each Conv, Gemm and MatMul the Add and the activation that are the only readers
+ * of its result (in that order: y = act(conv + residual)), so that they run in its
+ * epilogue. The nodes fused in do not run; the values between are never stored. */
+static void plan_fusion(struct nnp_runtime *rt)
+{
+    rt->fused = nnp_arena_alloc(rt->arena, (size_t)(rt->n_run + 1) * sizeof *rt->fused);
+    bool *gone = nnp_arena_alloc(rt->arena, (size_t)rt->n_nodes + 1);
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *p = rt->run[r];
+        unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD);
+        int ip = node_index(rt, p);
+        if (!caps || gone[ip] || p->n_out != 1 || !p->out[0])
+            continue;
+        const struct nnp_value *cur = p->node->outputs[0]; /* the IR value p now writes */
+        while (p->fusion.n_nodes < 2 && !cur->is_output && cur->n_consumers == 1) {
+            const struct nnp_node *cn = cur->consumers[0];
+            struct nnp_exec_node *c = &rt->nodes[cn->index];
+            NNP_ASSERT(c->node == cn);
+            if (gone[cn->index] || !c->op || c->n_out != 1 || !c->out[0])
+                break;
+            struct nnp_act act;
+            const struct nnp_rt_value *res;
+            if ((caps & NNP_OP_FUSE_ADD) && !p->fusion.residual && !p->fusion.act.kind &&
+                (res = residual_of(c, p->out[0], ip))) {
+                p->fusion.residual = res;
+            } else if ((caps & NNP_OP_FUSE_ACT) && !p->fusion.act.kind &&
+                       c->in[0] == p->out[0] && nnp_act_of_node(c, &act) &&
+                       same_shape(c->out[0], p->out[0])) {
+                p->fusion.act = act;
+            } else {
+                break;
+            }
+            p->out[0]->elided = true;
+            p->out[0]->data = NULL;
+            p->out[0] = c->out[0];
+            p->fusion.nodes[p->fusion.n_nodes++] = cn;
+            gone[cn->index] = true;
+            cur = cn->outputs[0];
+        }
+        if (p->fusion.n_nodes)
+            rt->fused[rt->n_fused++] = p;
+    }
+    int k = 0;
+    for (int r = 0; r < rt->n_run; r++)
+        if (!gone[node_index(rt, rt->run[r])])
+            rt->run[k++] = rt->run[r];
+    rt->n_run = k;
+}
+
+/* first_use: the node that writes a value; last_use: the last that reads it (graph
+ * inputs from before the first node, graph outputs to the end). */
+static void plan_liveness(struct nnp_runtime *rt)
+{
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j])
+                n->out[j]->first_use = n->out[j]->last_use = i;
+    }
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        for (int j = 0; j <= n->n_in; j++) {
+            struct nnp_rt_value *v = j < n->n_in ? n->in[j]
+                                                 : (struct nnp_rt_value *)n->fusion.residual;
+            if (v && !v->is_const && v->last_use < i)
+                v->last_use = i;
+        }
+    }
+    for (int i = 0; i < rt->n_inputs; i++)
+        rt->inputs[i]->last_use = rt->n_nodes;
+    for (int i = 0; i < rt->n_outputs; i++)
+        if (!rt->outputs[i]->is_const)
+            rt->outputs[i]->last_use = rt->n_nodes;
+}
+
+/* The value owning v's buffer. */
+static struct nnp_rt_value *buffer_of(struct nnp_rt_value *v)
+{
+    return v->share ? v->share : v;
+}
+
+/* Views share their input's buffer; an operator that may run in place writes over an
+ * input of its output's size whose buffer nothing reads after it (graph inputs never:
+ * the caller fills them once for many runs). The owner's last_use grows to cover
+ * every value in its buffer. */
+static void plan_shares(struct nnp_runtime *rt)
+{
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *n = rt->run[r];
+        int i = node_index(rt, n);
+        struct nnp_rt_value *o = n->n_out >= 1 ? n->out[0] : NULL;
+        if (!o || o->is_const || o->elided || n->op->flags == 0)
+            continue;
+        struct nnp_rt_value *take = NULL;
+        if ((n->op->flags & NNP_OP_VIEW) && n->in[0] && !n->in[0]->is_const &&
+            n->in[0]->nbytes == o->nbytes) {
+            take = buffer_of(n->in[0]);
+        } else if ((n->op->flags & NNP_OP_IN_PLACE) && n->n_in <= 2) {
+            /* (Max, Min and Sum of more inputs fold them into the output one by one) */
+            for (int j = 0; j < n->n_in && !take; j++) {
+                struct nnp_rt_value *x = n->in[j];
+                if (!x || x->is_const || x->nbytes != o->nbytes ||
+                    nnp_dtype_size(x->dtype) != nnp_dtype_size(o->dtype))
+                    continue;
+                struct nnp_rt_value *b = buffer_of(x);
+                bool read_in_other_slot = false;
+                for (int q = 0; q < n->n_in; q++)
+                    read_in_other_slot |= q != j && n->in[q] && buffer_of(n->in[q]) == b;
+                if (!b->is_input && b->last_use == i && !read_in_other_slot)
+                    take = b;
+            }
+        }
+        if (!take)
+            continue;
+        o->share = take;
+        if (o->last_use > take->last_use)
+            take->last_use = o->last_use;
+        if (o->is_output) /* a graph output keeps the buffer to the end */
+            take->last_use = rt->n_nodes;
+    }
 }
 
 /* Training: one zeroed gradient per float32 activation and per float32 initializer
@@ -734,24 +951,74 @@ static enum nnp_status plan_grads(struct nnp_runtime *rt)
 
 /* --- the plan --- */
 
+static bool is_shape_op(const struct nnp_node *n)
+{
+    return is_default_domain(n->domain) &&
+           (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0);
+}
+
+int nnp_runtime_const_inputs(const struct nnp_graph *g, bool *needed)
+{
+    struct nnp_arena *a = nnp_arena_new();
+    bool *need = nnp_arena_alloc(a, (size_t)g->n_values + 1); /* by value index, zeroed */
+    /* backwards through the topological order: a value is needed when a slot that reads
+     * it at plan time does, or when it feeds a node whose output is needed (except Shape
+     * and Size, which read only the shape, static anyway) */
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const struct nnp_node *n = g->nodes[i];
+        const struct nnp_op *op = is_default_domain(n->domain) ? nnp_op_find(n->op_type) : NULL;
+        bool out_needed = false;
+        for (int j = 0; j < n->n_outputs; j++)
+            out_needed |= n->outputs[j] && need[n->outputs[j]->index];
+        out_needed &= !is_shape_op(n);
+        for (int j = 0; j < n->n_inputs; j++)
+            if (n->inputs[j] &&
+                (out_needed || (op && j < 32 && (op->const_inputs >> j & 1))))
+                need[n->inputs[j]->index] = true;
+    }
+    int count = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        needed[i] = need[g->inputs[i]->index];
+        count += needed[i];
+    }
+    nnp_arena_free(a);
+    return count;
+}
+
 static enum nnp_status plan(struct nnp_runtime *rt)
 {
     const struct nnp_graph *g = rt->g;
     enum nnp_status st;
 
-    /* graph inputs: computed from outside, unless an initializer nobody overrides */
+    /* graph inputs: computed from outside, unless an initializer nobody overrides; those
+     * whose values decide a shape are constants when the caller gave the values */
+    const struct nnp_tensor *values = rt->opts.input_values;
+    bool *needed = nnp_arena_alloc(rt->arena, (size_t)g->n_inputs + 1);
+    if (values)
+        nnp_runtime_const_inputs(g, needed);
     rt->inputs = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) * sizeof *rt->inputs);
+    rt->pinned = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) * sizeof *rt->pinned);
+    rt->pinned_values = nnp_arena_alloc(rt->arena, (size_t)(g->n_inputs + 1) *
+                                                       sizeof *rt->pinned_values);
     for (int i = 0; i < g->n_inputs; i++) {
         const struct nnp_value *v = g->inputs[i];
         const struct nnp_tensor *given = rt->opts.input_shapes && rt->opts.input_shapes[i].rank >= 0
                                              ? &rt->opts.input_shapes[i]
                                              : NULL;
+        const struct nnp_tensor *known = values && needed[i] && values[i].rank >= 0 &&
+                                                 (values[i].data || values[i].nbytes == 0)
+                                             ? &values[i]
+                                             : NULL;
+        if (!given)
+            given = known;
         struct nnp_rt_value *r = rt_value(rt, v);
         if (v->is_initializer && !given)
             continue; /* a constant, planned when a node first reads it */
         if (r->is_input)
             return nnp_errorf(NNP_ERR_INVALID, "input %s: listed twice", v->name);
         st = plan_input(rt, v, given, r);
+        if (st == NNP_OK && known)
+            st = pin_input(rt, r, known);
         if (st != NNP_OK)
             return st;
         rt->inputs[rt->n_inputs++] = r;
@@ -776,17 +1043,16 @@ static enum nnp_status plan(struct nnp_runtime *rt)
                 continue;
             rt->produced[rt->n_produced++] = n->out[j];
             if (!folded)
-                n->out[j]->first_use = n->out[j]->last_use = i;
+                n->out[j]->first_use = i;
         }
         if (folded)
             continue;
         rt->run[rt->n_run++] = n;
         rt->mem.work_run = add_sat64(rt->mem.work_run, n->work);
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] && !n->in[j]->is_const && n->in[j]->last_use < i)
-                n->in[j]->last_use = i;
         if (n->scratch_bytes > rt->mem.scratch_bytes)
             rt->mem.scratch_bytes = n->scratch_bytes;
+        rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->packed_bytes);
+        rt->mem.flops += n->flops;
     }
 
     uint64_t max = rt->opts.max_work;
@@ -808,22 +1074,36 @@ static enum nnp_status plan(struct nnp_runtime *rt)
         r->is_output = true;
         rt->outputs[rt->n_outputs++] = r;
     }
-    for (int i = 0; i < rt->n_inputs; i++)
-        rt->inputs[i]->last_use = rt->n_nodes;
-    for (int i = 0; i < rt->n_outputs; i++)
-        if (!rt->outputs[i]->is_const)
-            rt->outputs[i]->last_use = rt->n_nodes;
+    bool fuse = !rt->opts.no_fuse && !rt->opts.use_reference && !rt->opts.training;
+    if (fuse)
+        plan_fusion(rt);
+    plan_liveness(rt);
+    if (!rt->opts.keep_all && !rt->opts.training)
+        plan_shares(rt);
 
-    /* memory: size everything, then allocate */
+    /* memory: size everything, then allocate. Buffers are planned for the values that
+     * own one; the others (views, in place) take the offset of the one they share. */
     struct nnp_rt_value **vals = nnp_arena_alloc(rt->arena, (size_t)(g->n_values + 1) *
                                                                 sizeof *vals);
-    int n_vals = 0;
+    struct nnp_rt_value **owners = nnp_arena_alloc(rt->arena, (size_t)(g->n_values + 1) *
+                                                                  sizeof *owners);
+    int n_vals = 0, n_owners = 0;
     for (int i = 0; i < rt->n_inputs; i++)
-        vals[n_vals++] = rt->inputs[i];
+        if (!rt->inputs[i]->is_const) /* planned from its values: in constant memory */
+            vals[n_vals++] = rt->inputs[i];
     for (int i = 0; i < rt->n_produced; i++)
-        if (!rt->produced[i]->is_const)
+        if (!rt->produced[i]->is_const && !rt->produced[i]->elided)
             vals[n_vals++] = rt->produced[i];
-    plan_memory(rt, vals, n_vals);
+    for (int k = 0; k < n_vals; k++)
+        if (!vals[k]->share)
+            owners[n_owners++] = vals[k];
+    plan_memory(rt, owners, n_owners);
+    rt->mem.naive_bytes = 0; /* what one buffer per value would take */
+    for (int k = 0; k < n_vals; k++)
+        rt->mem.naive_bytes = add_sat(rt->mem.naive_bytes, align_up(vals[k]->nbytes));
+    for (int k = 0; k < n_vals; k++)
+        if (vals[k]->share)
+            vals[k]->offset = vals[k]->share->offset;
     size_t grads = grad_bytes_needed(rt);
     size_t need = add_sat(add_sat(rt->mem.arena_bytes, rt->mem.scratch_bytes),
                           add_sat(rt->mem.const_bytes, grads));
@@ -852,7 +1132,7 @@ static enum nnp_status plan(struct nnp_runtime *rt)
     for (int i = 0; i < g->n_inputs; i++) {
         const struct nnp_value *v = g->inputs[i];
         struct nnp_rt_value *r = rt->by_index[v->index];
-        if (r && r->is_input && v->is_initializer && v->t.data &&
+        if (r && r->is_input && !r->is_const && v->is_initializer && v->t.data &&
             v->t.storage == NNP_STORAGE_DENSE && v->t.dtype == r->dtype &&
             v->t.nbytes == r->nbytes)
             memcpy(r->data, v->t.data, r->nbytes);
@@ -900,8 +1180,23 @@ void nnp_runtime_free(struct nnp_runtime *rt)
     nnp_arena_free(rt->arena); /* rt lives in its own arena */
 }
 
+bool nnp_runtime_inputs_as_planned(const struct nnp_runtime *rt)
+{
+    for (int i = 0; i < rt->n_pinned; i++) {
+        const struct nnp_rt_value *r = rt->pinned[i];
+        if (r->nbytes && memcmp(r->data, rt->pinned_values[i], r->nbytes) != 0) {
+            nnp_errorf(NNP_ERR_INVALID, "input %s: its values decide a shape, and they are not "
+                       "the ones the model was planned with; plan it again", r->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 enum nnp_status nnp_runtime_run(struct nnp_runtime *rt)
 {
+    if (!nnp_runtime_inputs_as_planned(rt))
+        return NNP_ERR_INVALID;
     nnp_blas_threads(1); /* another caller may have changed it; free when not */
     for (int i = 0; i < rt->n_run; i++) {
         struct nnp_exec_node *n = rt->run[i];
@@ -940,7 +1235,7 @@ struct nnp_rt_value *nnp_runtime_value(struct nnp_runtime *rt, const char *name)
     if (!v)
         return NULL;
     struct nnp_rt_value *r = rt->by_index[v->index];
-    if (!r || r->dtype == NNP_DTYPE_UNDEFINED)
+    if (!r || r->dtype == NNP_DTYPE_UNDEFINED || r->elided)
         return NULL;
     /* an intermediate's buffer is reused by later values unless every value keeps its own */
     if (!r->is_const && !r->is_input && !r->is_output && !rt->opts.keep_all && !rt->opts.training)
@@ -957,6 +1252,18 @@ struct nnp_rt_value *nnp_runtime_value_at(struct nnp_runtime *rt, int i)
 {
     NNP_ASSERT(i >= 0 && i < rt->n_produced);
     return rt->produced[i];
+}
+
+int nnp_runtime_n_fused(const struct nnp_runtime *rt)
+{
+    return rt->n_fused;
+}
+
+struct nnp_runtime_fused nnp_runtime_fused_at(const struct nnp_runtime *rt, int i)
+{
+    NNP_ASSERT(i >= 0 && i < rt->n_fused);
+    const struct nnp_exec_node *n = rt->fused[i];
+    return (struct nnp_runtime_fused){n->node, n->fusion.n_nodes, n->fusion.nodes};
 }
 
 struct nnp_runtime_memory nnp_runtime_memory(const struct nnp_runtime *rt)

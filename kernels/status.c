@@ -1,5 +1,5 @@
 /* kernels/status.c — the one error message per thread. */
-#include "status.h"
+#include "kernels/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * microseconds, and a condition-variable wake-up costs about as much as a
  * small kernel. The spin is bounded so that an idle runtime costs nothing.
  */
-#include "threads.h"
+#include "kernels/threads.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "status.h"
+#include "kernels/status.h"
 
 /* How long a worker polls for the next job before it sleeps, and the caller for
  * the workers to finish before it sleeps. Both far below a scheduler tick. */

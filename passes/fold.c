@@ -1,5 +1,8 @@
 /* passes/fold.c — simplifications that change no output:
  *
+ *   - Constant nodes holding a tensor become initializers of the same name (as
+ *     ONNX Runtime does on load), first, so that every later step and pass
+ *     meets weights in one form;
  *   - BatchNormalization (inference) after a Conv or Gemm is folded into its
  *     weights: with s = gamma / sqrt(var + eps),
  *         W'[c,...] = W[c,...] * s[c]        b'[c] = (b[c] - mean[c]) * s[c] + beta[c]
@@ -14,9 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OPT_BATCHNORM, OPT_IDENTITY, OPT_DROPOUT, OPT_DEAD };
+enum { OPT_CONSTANTS, OPT_BATCHNORM, OPT_IDENTITY, OPT_DROPOUT, OPT_DEAD };
 
 static const struct nnp_pass_opt fold_opts[] = {
+    [OPT_CONSTANTS] = {"constants", NNP_OPT_BOOL, "1", 0, 1, NULL,
+                       "turn Constant nodes that hold a tensor into initializers"},
     [OPT_BATCHNORM] = {"batchnorm", NNP_OPT_BOOL, "1", 0, 1, NULL,
                        "fold BatchNormalization into the Conv or Gemm before it"},
     [OPT_IDENTITY] = {"identity", NNP_OPT_BOOL, "1", 0, 1, NULL, "remove Identity nodes"},
@@ -26,12 +31,12 @@ static const struct nnp_pass_opt fold_opts[] = {
                   "remove nodes and initializers whose results nobody uses"},
 };
 
-/* A float32 initializer with data, or NULL. */
-static struct nnp_value *f32_const(struct nnp_value *v)
+/* The dense float32 constant v holds (an initializer or a Constant node's value), or NULL. */
+static const struct nnp_tensor *f32_const(const struct nnp_value *v)
 {
-    if (v && v->is_initializer && !v->is_input && v->t.dtype == NNP_DTYPE_F32 && v->t.data &&
-        v->t.storage == NNP_STORAGE_DENSE)
-        return v;
+    const struct nnp_tensor *t = v ? nnp_value_constant(v) : NULL;
+    if (t && t->dtype == NNP_DTYPE_F32 && t->data && t->storage == NNP_STORAGE_DENSE)
+        return t;
     return NULL;
 }
 
@@ -40,18 +45,22 @@ static bool is_default_domain(const struct nnp_node *n)
     return !*n->domain || strcmp(n->domain, "ai.onnx") == 0;
 }
 
-/* A value we may rewrite in place: one reader only. Otherwise a copy with a fresh
- * name is made, so other readers keep the original numbers. */
+/* The constant input `slot` of `user` as an initializer we may rewrite in place: the
+ * value itself when it is an initializer with one reader only. Otherwise (other
+ * readers, or data that lives on a Constant node because constants=0) a copy with a
+ * fresh name, so other readers keep the original numbers. */
 static struct nnp_value *own_copy(struct nnp_graph *g, struct nnp_value *v, struct nnp_node *user,
                                   int slot)
 {
-    if (v->n_consumers == 1 && !v->is_output)
+    if (v->is_initializer && v->n_consumers == 1 && !v->is_output)
         return v;
+    const struct nnp_tensor *t = nnp_value_constant(v);
+    NNP_ASSERT(t); /* callers checked with f32_const() */
     struct nnp_value *c = nnp_graph_new_value(g, v->name);
-    c->t = v->t;
-    c->t.data = nnp_arena_memdup(g->arena, v->t.data, v->t.nbytes);
+    c->t = *t;
+    c->t.data = nnp_arena_memdup(g->arena, t->data, t->nbytes);
     c->is_initializer = true;
-    c->has_type = v->has_type;
+    c->has_type = true;
     user->inputs[slot] = c;
     return c;
 }
@@ -66,8 +75,8 @@ static bool bn_foldable(const struct nnp_node *bn, int64_t channels)
         if (bn->outputs[j] && (bn->outputs[j]->n_consumers || bn->outputs[j]->is_output))
             return false; /* running mean/var outputs are used: training graph */
     for (int j = 1; j < 5; j++) {
-        struct nnp_value *p = f32_const(bn->inputs[j]);
-        if (!p || nnp_tensor_numel(&p->t) != channels)
+        const struct nnp_tensor *p = f32_const(bn->inputs[j]);
+        if (!p || nnp_tensor_numel(p) != channels)
             return false;
     }
     return true;
@@ -76,8 +85,8 @@ static bool bn_foldable(const struct nnp_node *bn, int64_t channels)
 /* s[c] and t[c] such that BN(y) = y * s + t, in double precision. */
 static void bn_affine(const struct nnp_node *bn, int64_t channels, double *s, double *t)
 {
-    const float *gamma = bn->inputs[1]->t.data, *beta = bn->inputs[2]->t.data;
-    const float *mean = bn->inputs[3]->t.data, *var = bn->inputs[4]->t.data;
+    const float *gamma = f32_const(bn->inputs[1])->data, *beta = f32_const(bn->inputs[2])->data;
+    const float *mean = f32_const(bn->inputs[3])->data, *var = f32_const(bn->inputs[4])->data;
     double eps = nnp_node_attr_float(bn, "epsilon", 1e-5f);
     for (int64_t c = 0; c < channels; c++) {
         s[c] = gamma[c] / sqrt((double)var[c] + eps);
@@ -147,16 +156,16 @@ static enum nnp_status bn_fold_begin(struct nnp_graph *g, struct nnp_node *n,
 static enum nnp_status fold_into_conv(struct nnp_graph *g, struct nnp_node *conv,
                                       struct nnp_node *bn, bool *done)
 {
-    struct nnp_value *w = f32_const(conv->inputs[1]);
-    if (!w || w->t.rank < 3 || (conv->n_inputs > 2 && conv->inputs[2] &&
-                                 !f32_const(conv->inputs[2])))
+    const struct nnp_tensor *w = f32_const(conv->inputs[1]);
+    const struct nnp_value *b_in = conv->n_inputs > 2 ? conv->inputs[2] : NULL;
+    if (!w || w->rank < 3 || (b_in && !f32_const(b_in)))
         return NNP_OK;
-    int64_t channels = w->t.dims[0];
+    int64_t channels = w->dims[0];
     if (!bn_foldable(bn, channels))
         return NNP_OK;
-    if (conv->n_inputs > 2 && conv->inputs[2] && nnp_tensor_numel(&conv->inputs[2]->t) != channels)
+    if (b_in && nnp_tensor_numel(f32_const(b_in)) != channels)
         return NNP_OK;
-    int64_t per = nnp_tensor_numel(&w->t) / channels;
+    int64_t per = nnp_tensor_numel(w) / channels;
     struct bn_fold f;
     enum nnp_status st = bn_fold_begin(g, conv, bn, channels, &f);
     if (st != NNP_OK)
@@ -174,21 +183,22 @@ static enum nnp_status fold_into_conv(struct nnp_graph *g, struct nnp_node *conv
 static enum nnp_status fold_into_gemm(struct nnp_graph *g, struct nnp_node *gemm,
                                       struct nnp_node *bn, bool *done)
 {
-    struct nnp_value *w = f32_const(gemm->inputs[1]);
-    if (!w || w->t.rank != 2 || nnp_node_attr_int(gemm, "transA", 0) != 0)
+    const struct nnp_tensor *w = f32_const(gemm->inputs[1]);
+    if (!w || w->rank != 2 || nnp_node_attr_int(gemm, "transA", 0) != 0)
         return NNP_OK;
     bool trans_b = nnp_node_attr_int(gemm, "transB", 0) != 0;
-    int64_t channels = trans_b ? w->t.dims[0] : w->t.dims[1];
+    int64_t channels = trans_b ? w->dims[0] : w->dims[1];
     if (!bn_foldable(bn, channels))
         return NNP_OK;
-    struct nnp_value *c_in = gemm->n_inputs > 2 ? gemm->inputs[2] : NULL;
+    const struct nnp_value *c_in = gemm->n_inputs > 2 ? gemm->inputs[2] : NULL;
+    const struct nnp_tensor *bias = c_in ? f32_const(c_in) : NULL;
     /* only a bias broadcast along rows ([N] or [1,N]) stays a bias after folding */
-    if (c_in && (!f32_const(c_in) || nnp_tensor_numel(&c_in->t) != channels ||
-                 (c_in->t.rank == 2 && c_in->t.dims[0] != 1) || c_in->t.rank > 2))
+    if (c_in && (!bias || nnp_tensor_numel(bias) != channels || bias->rank > 2 ||
+                 (bias->rank == 2 && bias->dims[0] != 1)))
         return NNP_OK;
     double alpha = nnp_node_attr_float(gemm, "alpha", 1.0f);
     double beta = c_in ? nnp_node_attr_float(gemm, "beta", 1.0f) : 1.0;
-    int64_t rows = w->t.dims[0], cols = w->t.dims[1];
+    int64_t rows = w->dims[0], cols = w->dims[1];
     struct bn_fold f;
     enum nnp_status st = bn_fold_begin(g, gemm, bn, channels, &f);
     if (st != NNP_OK)
@@ -243,9 +253,8 @@ static bool dropout_is_noop(const struct nnp_node *n)
     if (n->n_outputs > 1 && n->outputs[1] && (n->outputs[1]->n_consumers || n->outputs[1]->is_output))
         return false;
     if (n->n_inputs > 2 && n->inputs[2]) { /* training_mode input (opset 12+) */
-        struct nnp_value *m = n->inputs[2];
-        if (!m->is_initializer || m->is_input || m->t.dtype != NNP_DTYPE_BOOL || !m->t.data ||
-            ((uint8_t *)m->t.data)[0] != 0)
+        const struct nnp_tensor *m = nnp_value_constant(n->inputs[2]);
+        if (!m || m->dtype != NNP_DTYPE_BOOL || !m->data || ((const uint8_t *)m->data)[0] != 0)
             return false;
     }
     return true;
@@ -327,9 +336,11 @@ static enum nnp_status fold_run(struct nnp_graph *g, const union nnp_opt_value *
                                 struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec)
 {
     (void)ctx;
-    int n_bn = 0, n_identity = 0, n_dropout = 0, n_dead = 0, n_init = 0;
+    int n_const = 0, n_bn = 0, n_identity = 0, n_dropout = 0, n_dead = 0, n_init = 0;
     int nodes_before = g->n_nodes;
     nnp_graph_link(g);
+    if (opt[OPT_CONSTANTS].i)
+        n_const = nnp_graph_constants_to_initializers(g);
     if (opt[OPT_BATCHNORM].i) {
         enum nnp_status st = fold_batchnorms(g, &n_bn);
         if (st != NNP_OK)
@@ -347,6 +358,7 @@ static enum nnp_status fold_run(struct nnp_graph *g, const union nnp_opt_value *
         n_init = inits_before - inits_after;
     }
     nnp_graph_link(g);
+    nnp_pass_stat(rec, "constants_converted", n_const);
     nnp_pass_stat(rec, "batchnorm_folded", n_bn);
     nnp_pass_stat(rec, "identity_removed", n_identity);
     nnp_pass_stat(rec, "dropout_removed", n_dropout);
@@ -359,7 +371,8 @@ static enum nnp_status fold_run(struct nnp_graph *g, const union nnp_opt_value *
 
 const struct nnp_pass nnp_pass_fold = {
     .name = "fold",
-    .help = "fold BatchNormalization into Conv/Gemm; remove Identity, inference Dropout, dead code",
+    .help = "make Constant nodes initializers; fold BatchNormalization into Conv/Gemm; remove "
+            "Identity, inference Dropout, dead code",
     .n_opts = sizeof fold_opts / sizeof *fold_opts,
     .opts = fold_opts,
     .run = fold_run,

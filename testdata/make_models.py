@@ -10,12 +10,22 @@ and dataset-fashion-mnist (gzip'd IDX files in /usr/share/datasets/
 fashion-mnist/).  No network, no torchvision.  It writes, next to itself by default:
 
     mlp.onnx lenet5.onnx lenet5_bn.onnx resnet.onnx transformer.onnx mlp_wide.onnx
+    lenet5_const.onnx lenet5_bn_const.onnx
+                 lenet5 and lenet5_bn with every initializer rewritten into a
+                 Constant node, as paddle2onnx stores weights (no training)
     models.tsv   one row of reference figures per model
     README       what the models are and the same figures as a table
 
+Two steps run without training (seconds), from the .onnx files already in --out:
+
+    make_models.py --constant-forms   rewrite the *_const models, then as --figures
+    make_models.py --figures          recompute params, weight_bytes and file_bytes
+                                      of models.tsv and README from the files,
+                                      keeping the recorded correct/accuracy
+
 The figures in models.tsv are what nnpress is checked against, so they are
 computed the way nnpress will compute them: parameter counts and weight bytes
-from the initializers of the exported ONNX file (not from torch), accuracy on
+from the constants stored in the exported ONNX file (not from torch), accuracy on
 all 10,000 test images with the only preprocessing nnpress applies, x/255.
 """
 
@@ -24,6 +34,7 @@ import collections
 import gzip
 import os
 import random
+import re
 import sys
 import time
 
@@ -32,6 +43,7 @@ import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from onnx import helper
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 OPSET = 17  # LayerNormalization exists as one op only from opset 17 on.
@@ -294,11 +306,26 @@ def export(model, path, flat, keep_bn):
     return m
 
 
-def initializer_figures(m):
-    """params and weight_bytes summed over every initializer of the file,
-    whatever its type (shape constants are int64 initializers too)."""
+def stored_tensors(m):
+    """Every constant tensor the file stores, in either form an exporter uses:
+    initializers, and the `value` tensor of Constant nodes.  The same rule as
+    nnpress's nnp_value_data() (kernels/graph.h): a Constant counts when it is
+    in the default domain and has exactly one value attribute, `value`;
+    value_float(s)/value_int(s)/value_string(s) and sparse_value do not."""
+    yield from m.graph.initializer
+    for n in m.graph.node:
+        if n.op_type != "Constant" or n.domain not in ("", "ai.onnx"):
+            continue
+        values = [a for a in n.attribute if a.name.startswith("value") or a.name == "sparse_value"]
+        if len(values) == 1 and values[0].name == "value":
+            yield values[0].t
+
+
+def weight_figures(m):
+    """params and weight_bytes summed over every stored constant of the file,
+    whatever its type (shape constants are int64 tensors too)."""
     params = weight_bytes = 0
-    for t in m.graph.initializer:
+    for t in stored_tensors(m):
         if t.data_location == onnx.TensorProto.EXTERNAL:
             raise ValueError(f"{t.name}: external data not expected")
         n = int(np.prod(t.dims, dtype=np.int64))  # dims == [] is a scalar: 1
@@ -310,6 +337,31 @@ def initializer_figures(m):
 
 def op_histogram(m):
     return collections.Counter(n.op_type for n in m.graph.node)
+
+
+def constant_form(src, dst):
+    """Rewrite the model at src with every initializer stored as a Constant
+    node instead (paddle2onnx, and older PyTorch and TensorFlow converters,
+    store weights that way), and save it at dst.
+
+    The Constants come first, in initializer order, each writing the value the
+    initializer was called by and holding that same TensorProto (its name
+    included, as paddle2onnx writes it).  Nothing else changes: the network
+    computes exactly what src computes.  No randomness, no timestamps: the same
+    src gives the same bytes."""
+    m = onnx.load(src)
+    g = m.graph
+    consts = [helper.make_node("Constant", [], [t.name], name=f"Constant_{i}", value=t)
+              for i, t in enumerate(g.initializer)]
+    nodes = consts + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.initializer[:]
+    m.doc_string = (f"{os.path.basename(src)} with every initializer stored as a "
+                    "Constant node, by testdata/make_models.py --constant-forms")
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, dst)
+    return m
 
 
 def check_graph(name, m, hist):
@@ -371,31 +423,51 @@ MODELS = [
      "Input [batch,784]."),
 ]
 
+# name, the trained model it is rewritten from, description for the README.
+# Not trained: the same network and weights with every initializer moved into
+# a Constant node (constant_form), so its correct/accuracy are the source's.
+CONSTANT_FORMS = [
+    ("lenet5_const", "lenet5",
+     "lenet5.onnx with every initializer stored as a Constant node instead,\n"
+     "as paddle2onnx and older converters write weights. Same outputs."),
+    ("lenet5_bn_const", "lenet5_bn",
+     "lenet5_bn.onnx the same way: Conv weights and BatchNormalization\n"
+     "parameters all come from Constant nodes. Same outputs."),
+]
+
 
 def write_readme(path, rows, seed):
     lines = [
         "testdata/ — small real models for nnpress's tests",
         "",
         "Six classifiers for Fashion-MNIST (28x28 grey images, 10 classes),",
-        "trained with PyTorch and exported to ONNX (opset 17) by make_models.py.",
+        "trained with PyTorch and exported to ONNX (opset 17) by make_models.py,",
+        "and two of them again with their weights stored as Constant nodes",
+        "(the *_const files, rewritten from the exports, not trained).",
         "Every model takes `input` with a dynamic first axis `batch` and returns",
         "`logits` [batch,10] (no softmax). Preprocessing is x/255 to float32 and",
         "nothing else: no mean/std normalisation. Labels are 0..9.",
         "",
     ]
-    for name, *_, desc in MODELS:
+    for name, *_, desc in MODELS + CONSTANT_FORMS:
         lines.append(f"{name}.onnx")
         lines += ["    " + d for d in desc.split("\n")]
         lines.append("")
     lines += [
         "Figures (models.tsv holds the same, tab-separated):",
-        "  params        element count summed over all initializers of the file",
-        "                (the transformer's Reshape shapes are Constant nodes,",
-        "                not initializers, so they are not counted)",
+        "  params        element count summed over all constants stored in the",
+        "                file, initializers and Constant node values alike (so",
+        "                the transformer's Reshape shapes and scalar factors,",
+        "                which are Constant nodes, count too)",
         "  weight_bytes  element count x element size summed over the same",
         "  file_bytes    size of the .onnx file",
         "  correct       right answers on the 10,000 t10k test images (fp32,",
-        "                computed by the trained torch model in eval mode)",
+        "                computed by the trained torch model in eval mode; for a",
+        "                *_const model copied from the model it was rewritten",
+        "                from, as it is the same network with the same weights:",
+        "                this python3-onnx has no reference evaluator to",
+        "                recompute it, and tests/ort/agree.sh checks it by",
+        "                running the file)",
         "  accuracy      correct/10000 in percent, two decimals",
         "",
     ]
@@ -419,6 +491,15 @@ def write_readme(path, rows, seed):
         "torch runs deterministic algorithms on 2 threads, so a rerun with the",
         "same package versions gives the same weights; it rewrites every file",
         "here, so commit them together.",
+        "Without training, in seconds, from the .onnx files here:",
+        "",
+        "    /usr/bin/python3 testdata/make_models.py --constant-forms",
+        "    /usr/bin/python3 testdata/make_models.py --figures",
+        "",
+        "The first rewrites the *_const files (byte-identical on every run)",
+        "and then does what the second does: recompute params, weight_bytes",
+        "and file_bytes of models.tsv and this table from the files, keeping",
+        "correct and accuracy as recorded.",
         "Use /usr/bin/python3: another python3 earlier on PATH may not see",
         "Debian's packages.",
         "",
@@ -427,13 +508,87 @@ def write_readme(path, rows, seed):
         f.write("\n".join(lines))
 
 
+def write_tables(out, rows, seed):
+    with open(os.path.join(out, "models.tsv"), "w") as f:
+        f.write("model\tparams\tweight_bytes\tfile_bytes\tcorrect\taccuracy\n")
+        for r in rows:
+            f.write("\t".join(str(c) for c in r) + "\n")
+    write_readme(os.path.join(out, "README"), rows, seed)
+
+
+def figure_rows(out, results):
+    """One models.tsv row per model: params, weight_bytes and file_bytes from the
+    file as it is now, correct and accuracy from results (name -> (correct,
+    accuracy)); a constant form takes those of the model it was rewritten from."""
+    rows = []
+    names = [(m[0], m[0]) for m in MODELS] + [(name, src) for name, src, _ in CONSTANT_FORMS]
+    for name, src in names:
+        path = os.path.join(out, f"{name}.onnx")
+        params, wbytes = weight_figures(onnx.load(path))
+        correct, acc = results[src]
+        rows.append((name, params, wbytes, os.path.getsize(path), correct, acc))
+    return rows
+
+
+def recorded_results(out):
+    """correct and accuracy of every trained model, as models.tsv records them."""
+    path = os.path.join(out, "models.tsv")
+    results = {}
+    with open(path) as f:
+        for line in f.read().splitlines()[1:]:
+            name, _, _, _, correct, acc = line.split("\t")
+            results[name] = (int(correct), acc)
+    missing = [m[0] for m in MODELS if m[0] not in results]
+    if missing:
+        sys.exit(f"{path}: no row for {', '.join(missing)}; train them first")
+    return results
+
+
+def recorded_seed(out, default):
+    """The seed the README says the trained files were made with."""
+    try:
+        with open(os.path.join(out, "README")) as f:
+            found = re.search(r"these files: --seed (\d+)\)", f.read())
+    except FileNotFoundError:
+        found = None
+    return int(found.group(1)) if found else default
+
+
+def make_constant_forms(out, only=None):
+    for name, src, _ in CONSTANT_FORMS:
+        if only and src not in only:
+            continue
+        src_path = os.path.join(out, f"{src}.onnx")
+        m = constant_form(src_path, os.path.join(out, f"{name}.onnx"))
+        n_init = len(onnx.load(src_path).graph.initializer)
+        hist = op_histogram(m)
+        if m.graph.initializer or hist["Constant"] != n_init:
+            sys.exit(f"{name}: expected {n_init} Constant nodes and no initializer")
+        check_graph(name, m, hist)
+        print(f"{name}: {n_init} initializers of {src} as Constant nodes", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
-    ap.add_argument("--only", nargs="*", help="train and export only these models, without models.tsv "
-                    "and README (for trying changes)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--only", nargs="*", help="train and export only these models (and "
+                      "their constant forms), without models.tsv and README (for trying changes)")
+    mode.add_argument("--constant-forms", action="store_true", help="no training: rewrite "
+                      "the *_const models from the exported files, then as --figures")
+    mode.add_argument("--figures", action="store_true", help="no training: recompute params, "
+                      "weight_bytes and file_bytes of models.tsv and README from the files")
     args = ap.parse_args()
+
+    if args.constant_forms or args.figures:
+        if args.constant_forms:
+            make_constant_forms(args.out)
+        rows = figure_rows(args.out, recorded_results(args.out))
+        write_tables(args.out, rows, recorded_seed(args.out, args.seed))
+        for r in rows:
+            print("\t".join(str(c) for c in r))
+        return
 
     # Same thread count and deterministic kernels on every run: CPU reductions
     # split across threads, so a different count can change the last bits.
@@ -444,7 +599,7 @@ def main():
     xtr, ytr = load_split("train")
     xte, yte = load_split("t10k")
 
-    rows, hists = [], {}
+    results, hists = {}, {}
     for k, (name, make, flat, epochs, batch, lr, keep_bn, _) in enumerate(MODELS):
         if args.only and name not in args.only:
             continue
@@ -458,21 +613,18 @@ def main():
         m = export(model, path, flat, keep_bn)
         hists[name] = op_histogram(m)
         check_graph(name, m, hists[name])
-        params, wbytes = initializer_figures(m)
-        acc = percent(correct, len(yte))
-        rows.append((name, params, wbytes, os.path.getsize(path), correct, acc))
-        print(f"{name}: {acc}% ({correct}/{len(yte)}), {params} params, "
+        params, _ = weight_figures(m)
+        results[name] = (correct, percent(correct, len(yte)))
+        print(f"{name}: {results[name][1]}% ({correct}/{len(yte)}), {params} params, "
               f"{time.time() - t0:.1f} s", flush=True)
 
+    # the constant forms of what was trained, so that they never disagree with it
+    make_constant_forms(args.out, args.only)
     if args.only:
         # A partial run must not leave a models.tsv or README that lists only
         # some of the models.
         return
-    with open(os.path.join(args.out, "models.tsv"), "w") as f:
-        f.write("model\tparams\tweight_bytes\tfile_bytes\tcorrect\taccuracy\n")
-        for r in rows:
-            f.write("\t".join(str(c) for c in r) + "\n")
-    write_readme(os.path.join(args.out, "README"), rows, args.seed)
+    write_tables(args.out, figure_rows(args.out, results), args.seed)
 
     for name, h in hists.items():
         print(f"{name} ops: " + ", ".join(f"{op} {n}" for op, n in sorted(h.items())))

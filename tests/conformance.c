@@ -6,13 +6,21 @@
  *
  * A case is a folder with model.onnx and test_data_set_N/{input_K,output_K}.pb
  * (ONNX TensorProto), from Debian's libonnx-testdata (opsets up to 17). A case
- * is in scope when every node of its graph is a row of kernels/ops.def in the
+ * is in scope when every node of its graph is a row of kernels/ops/ops.def in the
  * default domain; those are planned with the inputs' shapes, run, and every
  * output compared: same dtype and shape, floats within 1e-5 + 1e-3 * |want|
  * (NaN equals NaN), integers and bools exactly. Each test data set runs twice:
  * fast kernels with the reused arena, then the naive reference kernels with a
- * buffer per value. Inputs that decide a shape (Reshape's shape, Slice's starts,
- * ...) are bound as constants, as a real model has them (see shape_inputs).
+ * buffer per value. Every input is given with its values when the plan is made,
+ * as `nnpress run` gives the files it reads: those that decide a shape (Reshape's
+ * shape, Slice's starts, ...) are then planned as constants by the runtime itself
+ * (runtime.h, input_values).
+ *
+ *     build/conformance --cli build/nnpress
+ *
+ * runs every test data set through the command line instead, as a user would:
+ * `nnpress run model.onnx --input NAME=input_K.pb ... -o DIR`, then compares the
+ * .npy files it wrote with output_K.pb, by the same rule.
  *
  * An in-scope case is skipped only for a reason in `skips` below, and every skip
  * is printed with it. Cases with ops outside ops.def are counted, not listed.
@@ -27,7 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "formats/npy.h"
 #include "formats/onnx.h"
 #include "kernels/runtime.h"
 
@@ -42,7 +53,7 @@ static const char *const default_dirs[] = {"node", "pytorch-converted", "pytorch
 
 static const char *const scope_ops[] = {
 #define X(name, file) #name,
-#include "kernels/ops.def"
+#include "kernels/ops/ops.def"
 #undef X
 };
 #define N_SCOPE (int)(sizeof scope_ops / sizeof *scope_ops)
@@ -146,7 +157,7 @@ static const struct skip skips[] = {
     {NULL, bn_training, "BatchNormalization in training mode (batch statistics, running-mean "
                         "outputs): refused by design, the runtime infers (training is roadmap "
                         "step 5)"},
-    {NULL, resize_cubic, "Resize mode cubic: refused by design (kernels/op_resize.c "
+    {NULL, resize_cubic, "Resize mode cubic: refused by design (kernels/ops/op_resize.c "
                          "interpolates nearest and linear)"},
     {"node/test_training_dropout*", NULL,
      "Dropout with training_mode=true: refused by design, the runtime infers (training is "
@@ -156,7 +167,7 @@ static const struct skip skips[] = {
      "inputs that contradict the model, as ONNX Runtime does"},
     {"node/test_cast_FLOAT_to_BFLOAT16", NULL,
      "this test data expects float32 truncated toward zero to bfloat16; Cast rounds to "
-     "nearest even (kernels/op_shape.c), as every other float conversion does"},
+     "nearest even (kernels/ops/op_shape.c), as every other float conversion does"},
 };
 
 static const char *skip_reason(const struct kase *k)
@@ -194,6 +205,8 @@ struct results {
     bool verbose;
     bool no_skip; /* run the cases the skip table names too (debugging) */
     const char *only_op;
+    const char *cli; /* the nnpress binary: run each set through `nnpress run` */
+    char tmp[64];    /* --cli: the folder it writes into */
 };
 
 static void add_line(struct line ***tail, const char *fmt, ...)
@@ -408,57 +421,23 @@ static int input_slot(const struct kase *k, int i)
     return -1;
 }
 
-/* Inputs that decide a shape. The runtime plans static shapes, so such an input must
- * be known when planning: in a real model it is an initializer or computed from
- * constants; node tests feed it from a .pb file instead. Those graph inputs are bound
- * as constants (made initializers holding the test's values), as a model would have
- * them; every other input is fed at run time. */
-static const struct {
-    const char *op;
-    unsigned slots; /* bit k: input k */
-} shape_inputs[] = {
-    {"Reshape", 1u << 1},
-    {"Expand", 1u << 1},
-    {"ConstantOfShape", 1u << 0},
-    {"Squeeze", 1u << 1},
-    {"Unsqueeze", 1u << 1},
-    {"Split", 1u << 1},
-    {"Slice", 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4},
-    {"Pad", 1u << 1 | 1u << 3},
-    {"Resize", 1u << 1 | 1u << 2 | 1u << 3},
-    {"ReduceSum", 1u << 1},
-    {"ReduceMean", 1u << 1},
-    {"ReduceMax", 1u << 1},
-};
-
-static bool decides_shape(const struct nnp_graph *g, const struct nnp_value *v)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        const struct nnp_node *n = g->nodes[i];
-        for (size_t r = 0; r < sizeof shape_inputs / sizeof *shape_inputs; r++) {
-            if (strcmp(n->op_type, shape_inputs[r].op) != 0)
-                continue;
-            for (int j = 0; j < n->n_inputs && j < 32; j++)
-                if (n->inputs[j] == v && (shape_inputs[r].slots >> j & 1))
-                    return true;
-        }
-    }
-    return false;
-}
-
 /* Plan and run one test data set, with the fast kernels and a reused arena or (reference)
  * with the naive reference kernels and a buffer per value. NULL on success, else why it
  * failed (in buf). */
 static const char *run_set(struct kase *k, bool reference, char *buf, size_t size)
 {
     struct nnp_graph *g = k->g;
+    /* shapes and values: what `nnpress run` gives the runtime for the files it read */
     struct nnp_tensor *shapes = calloc((size_t)g->n_inputs + 1, sizeof *shapes);
-    if (!shapes) {
+    struct nnp_tensor *values = calloc((size_t)g->n_inputs + 1, sizeof *values);
+    if (!shapes || !values) {
+        free(shapes);
+        free(values);
         snprintf(buf, size, "out of memory");
         return buf;
     }
     for (int j = 0; j < g->n_inputs; j++)
-        shapes[j].rank = -1;
+        shapes[j].rank = values[j].rank = -1;
     int slot[MAX_IO];
     for (int i = 0; i < k->n_in; i++) {
         slot[i] = input_slot(k, i);
@@ -466,32 +445,26 @@ static const char *run_set(struct kase *k, bool reference, char *buf, size_t siz
             snprintf(buf, size, "input_%d.pb (%s) matches no graph input", i,
                      k->in_names[i] ? k->in_names[i] : "");
             free(shapes);
+            free(values);
             return buf;
         }
-        struct nnp_value *v = g->inputs[slot[i]];
-        if (decides_shape(g, v)) { /* a constant: no shape given, so the runtime keeps it so */
-            v->t = k->in[i];
-            v->is_initializer = true;
-            slot[i] = -1;
-        } else {
-            shapes[slot[i]] = k->in[i];
-        }
+        shapes[slot[i]] = values[slot[i]] = k->in[i];
     }
     struct nnp_runtime_opts o = nnp_runtime_opts_default();
     o.threads = 1;
     o.input_shapes = shapes;
+    o.input_values = values;
     o.use_reference = o.keep_all = reference;
     struct nnp_runtime *rt = NULL;
     enum nnp_status st = nnp_runtime_new(g, &o, &rt);
     free(shapes);
+    free(values);
     if (st != NNP_OK) {
         snprintf(buf, size, "plan: %s", nnp_error_message());
         return buf;
     }
     const char *why = NULL;
     for (int i = 0; i < k->n_in && !why; i++) {
-        if (slot[i] < 0)
-            continue; /* bound as a constant */
         struct nnp_rt_value *v = NULL;
         for (int j = 0; j < nnp_runtime_n_inputs(rt); j++)
             if (strcmp(nnp_runtime_input(rt, j)->name, g->inputs[slot[i]]->name) == 0)
@@ -520,6 +493,90 @@ static const char *run_set(struct kase *k, bool reference, char *buf, size_t siz
         }
     }
     nnp_runtime_free(rt);
+    return why;
+}
+
+/* The file `nnpress run` writes a value to: its name with every character but letters,
+ * digits, '-', '_' and a '.' that does not start it made '_' (cmd/run.c, file_for). */
+static void npy_name(const char *dir, const char *name, char *buf, size_t size)
+{
+    char safe[200];
+    size_t k = 0;
+    for (const char *p = name; *p && k < sizeof safe - 1; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || (c == '.' && k > 0);
+        safe[k++] = ok ? c : '_';
+    }
+    safe[k] = '\0';
+    snprintf(buf, size, "%s/%s.npy", dir, k ? safe : "value");
+}
+
+/* Test data set `set` through the command line: `nnpress run` with every input as its
+ * .pb file, then each output's .npy against output_K.pb. NULL on success, else why. */
+static const char *run_set_cli(const struct results *r, struct kase *k, int set, char *buf,
+                               size_t size)
+{
+    char cmd[16384], path[1400];
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "'%s' run '%s/model.onnx' -q --threads 1 -o '%s'",
+                                r->cli, k->dir, r->tmp);
+    for (int i = 0; i < k->n_in && n < sizeof cmd; i++) {
+        int s = input_slot(k, i);
+        if (s < 0) {
+            snprintf(buf, size, "input_%d.pb (%s) matches no graph input", i,
+                     k->in_names[i] ? k->in_names[i] : "");
+            return buf;
+        }
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n,
+                              " --input '%s=%s/test_data_set_%d/input_%d.pb'",
+                              k->g->inputs[s]->name, k->dir, set, i);
+    }
+    if (n + 32 >= sizeof cmd) {
+        snprintf(buf, size, "the command line is too long");
+        return buf;
+    }
+    snprintf(cmd + n, sizeof cmd - n, " 2>'%s/stderr'", r->tmp);
+    int status = system(cmd);
+    if (status != 0) {
+        snprintf(path, sizeof path, "%s/stderr", r->tmp);
+        char err[1024] = "";
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(err, sizeof err, f))
+                err[0] = '\0';
+            fclose(f);
+        }
+        err[strcspn(err, "\n")] = '\0';
+        snprintf(buf, size, "nnpress run: exit %d: %s",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, err);
+        return buf;
+    }
+    const char *why = NULL;
+    for (int i = 0; i < k->n_out && !why; i++) {
+        const char *name = k->g->outputs[i]->name;
+        npy_name(r->tmp, name, path, sizeof path);
+        struct nnp_array a;
+        if (nnp_npy_read(path, &a) != NNP_OK) {
+            snprintf(buf, size, "output %d (%s): %s", i, name, nnp_error_message());
+            why = buf;
+            break;
+        }
+        /* the .npy as the runtime value it was written from */
+        struct nnp_rt_value got = {.name = name, .dtype = a.dtype, .rank = a.rank,
+                                   .data = a.data, .nbytes = a.nbytes};
+        memcpy(got.dims, a.dims, sizeof got.dims);
+        got.numel = nnp_array_numel(&a);
+        /* .npy has no bfloat16: run writes it as the uint16 holding the same bits */
+        if (got.dtype == NNP_DTYPE_U16 && k->out[i].dtype == NNP_DTYPE_BF16)
+            got.dtype = NNP_DTYPE_BF16;
+        char what[1024];
+        if (compare(&got, &k->out[i], what, sizeof what)) {
+            snprintf(buf, size, "output %d (%s): %s", i, name, what);
+            why = buf;
+        }
+        nnp_array_free(&a);
+        unlink(path);
+    }
     return why;
 }
 
@@ -631,10 +688,14 @@ static void run_case(struct results *r, const char *dir, const char *name)
                 }
             }
             bool reference = false;
-            failure = run_set(k, false, why, sizeof why);
-            if (!failure) {
-                reference = true;
-                failure = run_set(k, true, why, sizeof why);
+            if (r->cli) {
+                failure = run_set_cli(r, k, set, why, sizeof why);
+            } else {
+                failure = run_set(k, false, why, sizeof why);
+                if (!failure) {
+                    reference = true;
+                    failure = run_set(k, true, why, sizeof why);
+                }
             }
             if (failure && (set > 0 || reference)) {
                 char tmp[sizeof why];
@@ -739,8 +800,10 @@ static void print_report(const struct results *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: conformance [--op NAME] [-v] [--no-skip] [--root DIR] [CASE_DIR...]\n"
+    fprintf(f, "usage: conformance [--op NAME] [-v] [--no-skip] [--root DIR] [--cli NNPRESS] "
+               "[CASE_DIR...]\n"
                "  --op NAME   only the cases whose graph has a NAME node\n"
+               "  --cli NNPRESS  run each test data set with `NNPRESS run`, inputs as files\n"
                "  -v          one line per case as it runs\n"
                "  --no-skip   run the cases the skip table names as well\n"
                "  --root DIR  the test data (default " DATA_ROOT ")\n");
@@ -762,6 +825,8 @@ int main(int argc, char **argv)
             r.only_op = argv[++i];
         } else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
             root = argv[++i];
+        } else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc) {
+            r.cli = argv[++i];
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -774,8 +839,17 @@ int main(int argc, char **argv)
         }
     }
     if (r.only_op && scope_index(r.only_op) < 0) {
-        fprintf(stderr, "conformance: %s is not a row of kernels/ops.def\n", r.only_op);
+        fprintf(stderr, "conformance: %s is not a row of kernels/ops/ops.def\n", r.only_op);
         return 2;
+    }
+    if (r.cli) {
+        const char *tmpdir = getenv("TMPDIR");
+        snprintf(r.tmp, sizeof r.tmp, "%s/nnpress-conformance-XXXXXX",
+                 tmpdir && *tmpdir && strlen(tmpdir) < 32 ? tmpdir : "/tmp");
+        if (!mkdtemp(r.tmp)) {
+            fprintf(stderr, "conformance: cannot make a temporary folder\n");
+            return 1;
+        }
     }
     if (first_case < argc) {
         for (int i = first_case; i < argc; i++) {
@@ -792,6 +866,14 @@ int main(int argc, char **argv)
             run_folder(&r, root, default_dirs[i]);
     }
     print_report(&r);
+    if (r.cli) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/stderr", r.tmp);
+        unlink(path);
+        rmdir(r.tmp); /* fails, and says so below, if a run left a file behind */
+        if (is_dir(r.tmp))
+            fprintf(stderr, "conformance: %s is not empty\n", r.tmp);
+    }
     free_lines(r.skip_lines);
     free_lines(r.fail_lines);
     for (int i = 0; i < r.n_missing; i++)

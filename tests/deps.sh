@@ -4,11 +4,11 @@
 set -eu
 
 # build: protobuf-c (with the ONNX schema from libonnx-dev), OpenBLAS, zstd, zlib, jansson
-# tests: Criterion, scdoc + mandoc for the man pages, Node.js + npm for ONNX Runtime,
+# tests: Criterion, scdoc + mandoc + man-db for the man pages, Node.js + npm for ONNX Runtime,
 #        Fashion-MNIST and ONNX's node tests as reference data
 PKGS="build-essential pkg-config libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libopenblas-dev libzstd-dev zlib1g-dev libjansson-dev libcriterion-dev
-      scdoc mandoc nodejs npm dataset-fashion-mnist libonnx-testdata"
+      scdoc mandoc man-db nodejs npm dataset-fashion-mnist libonnx-testdata"
 
 missing=""
 for p in $PKGS; do

@@ -35,6 +35,7 @@ part corpus sh tests/corpus/run.sh
 part man sh tests/man_check.sh
 part fuzz-replay sh tests/fuzz/replay.sh "$B"
 part conformance "$B/conformance"
+part conformance-cli "$B/conformance" --cli "$NNPRESS"
 part ort sh tests/ort/run.sh
 part agree sh tests/ort/agree.sh
 

@@ -1,10 +1,11 @@
 #!/bin/sh
 # What `make bench` needs beyond `make deps` (tests/deps.sh): Debian's python3-onnx
-# and python3-numpy, to make the weight-bound MLP (make_mlp.py). Idempotent:
-# nothing is asked for when both are installed.
+# and python3-numpy, to make the weight-bound MLP (make_mlp.py), and python3-torch
+# and python3-torchvision, to export resnet18 and mobilenet_v2 (make_torchvision.py).
+# Idempotent: nothing is asked for when all are installed.
 set -eu
 missing=""
-for p in python3-onnx python3-numpy; do
+for p in python3-onnx python3-numpy python3-torch python3-torchvision; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "formats/onnx.h"
-#include "kernels/op_tensor.h"
+#include "kernels/ops/op_tensor.h"
 #include "kernels/runtime.h"
 
 /* The runtime's limits, per plan. Under ASan, UBSan and libFuzzer's coverage at -O1 a

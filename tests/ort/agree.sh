@@ -4,7 +4,8 @@
 #  - `nnpress run` and ONNX Runtime give the same argmax for every image, and
 #    outputs within 1e-4 of each other relative to the largest |output|;
 #  - `nnpress eval` prints exactly the accuracy testdata/models.tsv records.
-# One line per model, then "agree: N passed, N failed".
+# Both with the planner's fusion (a Conv's Add and activation in its epilogue) and
+# without (--no-fuse): one line per model and mode, then "agree: N passed, N failed".
 set -u
 : "${NNPRESS:?set NNPRESS to the nnpress binary}"
 DATA=/usr/share/datasets/fashion-mnist
@@ -21,12 +22,14 @@ if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
     exit 1
 fi
 
+for fuse in "" --no-fuse; do
 for m in testdata/*.onnx; do
-    name=$(basename "$m" .onnx)
+    name=$(basename "$m" .onnx)${fuse:+ $fuse}
     ok=1
     # the first output file `run` reports: "DIR/logits.npy float32 [10000,10]"
     # (one thread, as ONNX Runtime runs here: deterministic, and no waiting on a busy core)
-    if out=$("$NNPRESS" run "$m" --input "$IMAGES" -o "$T/$name" --batch 1000 -t 1 2>&1); then
+    if out=$("$NNPRESS" run "$m" --input "$IMAGES" -o "$T/$(basename "$m" .onnx)" --batch 1000 \
+        -t 1 $fuse 2>&1); then
         npy=$(printf '%s\n' "$out" | head -1 | cut -d' ' -f1)
         if ! ort=$(node tests/ort/agree.mjs "$m" "$npy" --images "$IMAGES" --rtol $RTOL 2>&1); then
             ok=0
@@ -36,9 +39,9 @@ for m in testdata/*.onnx; do
         ok=0
     fi
     # exactly what models.tsv records (columns: model ... correct accuracy)
-    want=$(awk -F'\t' -v n="$name" '$1 == n { printf "top-1  %s%% (%s/10000)", $6, $5 }' \
-        testdata/models.tsv)
-    if got=$("$NNPRESS" eval "$m" --data "$IMAGES" --labels "$LABELS" --threads 1 2>&1); then
+    want=$(awk -F'\t' -v n="$(basename "$m" .onnx)" \
+        '$1 == n { printf "top-1  %s%% (%s/10000)", $6, $5 }' testdata/models.tsv)
+    if got=$("$NNPRESS" eval "$m" --data "$IMAGES" --labels "$LABELS" --threads 1 $fuse 2>&1); then
         got=$(printf '%s\n' "$got" | grep '^top-1')
     fi
     if [ -z "$want" ] || [ "$got" != "$want" ]; then
@@ -54,6 +57,7 @@ for m in testdata/*.onnx; do
         failed=$((failed + 1))
         echo "FAIL $name: ORT $ort; $acc"
     fi
+done
 done
 
 echo "agree: $passed passed, $failed failed"

@@ -4,7 +4,10 @@
 #    bit-identical outputs in ONNX Runtime on the 10,000 Fashion-MNIST test images;
 #  - fold removes every BatchNormalization of lenet5_bn, and ONNX Runtime's outputs
 #    before and after agree within 1e-5 relative (to the largest |output|);
-#    the same holds for fold on every other model.
+#    the same holds for fold on every other model;
+#  - weights in Constant nodes (lenet5_const, lenet5_bn_const): fold leaves no
+#    Constant node, changes no output bit of lenet5_const, and folds lenet5_bn_const's
+#    BatchNormalization into exactly what it makes of lenet5_bn's.
 set -u
 : "${NNPRESS:?set NNPRESS to the nnpress binary}"
 IMAGES=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
@@ -39,9 +42,24 @@ for m in testdata/*.onnx; do
         --images "$IMAGES" --rtol 1e-5
 done
 
-bn_left() { "$NNPRESS" inspect --json "$1" | grep -c '"BatchNormalization"'; }
-check "lenet5_bn has BatchNormalization before fold" test "$(bn_left testdata/lenet5_bn.onnx)" -gt 0
-check "lenet5_bn has none after fold" test "$(bn_left "$T/lenet5_bn.fold.onnx")" -eq 0
+# how many OP nodes MODEL has, from the op histogram of `inspect --json`
+n_ops() {
+    "$NNPRESS" inspect --json "$1" |
+        node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).ops[process.argv[1]] || 0)' "$2"
+}
+check "lenet5_bn has BatchNormalization before fold" test "$(n_ops testdata/lenet5_bn.onnx BatchNormalization)" -gt 0
+check "lenet5_bn has none after fold" test "$(n_ops "$T/lenet5_bn.fold.onnx" BatchNormalization)" -eq 0
+
+for name in lenet5_const lenet5_bn_const; do
+    check "$name has Constant nodes before fold" test "$(n_ops testdata/$name.onnx Constant)" -gt 0
+    check "$name has none after fold" test "$(n_ops "$T/$name.fold.onnx" Constant)" -eq 0
+done
+check "lenet5_bn_const has no BatchNormalization after fold" \
+    test "$(n_ops "$T/lenet5_bn_const.fold.onnx" BatchNormalization)" -eq 0
+check "lenet5_const fold, ORT bit-identical" node tests/ort/compare.mjs testdata/lenet5_const.onnx \
+    "$T/lenet5_const.fold.onnx" --images "$IMAGES" --exact
+check "lenet5_bn_const fold, ORT bit-identical to lenet5_bn fold" node tests/ort/compare.mjs \
+    "$T/lenet5_bn.fold.onnx" "$T/lenet5_bn_const.fold.onnx" --images "$IMAGES" --exact
 
 echo "ort: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,19 +10,25 @@
 #include "kernels/runtime.h"
 #include "passes/pass.h"
 
+/* Data for float32 tensor t (shape set): values in [-1, 1) from `seed`. */
+static void fill(struct nnp_graph *g, struct nnp_tensor *t, unsigned seed)
+{
+    cr_assert_eq(nnp_tensor_alloc(g, t), NNP_OK);
+    float *p = t->data;
+    for (size_t i = 0; i < t->nbytes / 4; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / (float)(1u << 23) - 1.0f;
+    }
+}
+
 static struct nnp_value *f32_value(struct nnp_graph *g, const char *name, int rank,
                                    const int64_t *dims, unsigned seed)
 {
     struct nnp_value *v = nnp_graph_value(g, name);
     nnp_tensor_set_shape(&v->t, NNP_DTYPE_F32, rank, dims);
     v->has_type = true;
-    if (seed) { /* an initializer with values in [-1, 1) */
-        cr_assert_eq(nnp_tensor_alloc(g, &v->t), NNP_OK);
-        float *p = v->t.data;
-        for (size_t i = 0; i < v->t.nbytes / 4; i++) {
-            seed = seed * 1664525u + 1013904223u;
-            p[i] = (float)(seed >> 8) / (float)(1u << 23) - 1.0f;
-        }
+    if (seed) { /* an initializer */
+        fill(g, &v->t, seed);
         v->is_initializer = true;
     }
     return v;
@@ -77,15 +83,40 @@ static void run(const struct nnp_graph *g, float *out, int64_t numel)
     nnp_runtime_free(rt);
 }
 
-static void fold(struct nnp_graph *g, const char *pipeline, double *stats)
+/* Run `pipeline` (one fold step) on g; *rec gets its record. */
+static void fold(struct nnp_graph *g, const char *pipeline, struct nnp_pass_record *rec)
 {
     struct nnp_pipeline *p;
     cr_assert_eq(nnp_pipeline_parse(pipeline, &p), NNP_OK, "%s", nnp_error_message());
     struct nnp_pass_ctx ctx = {.threads = 1};
     cr_assert_eq(nnp_pipeline_run(p, g, &ctx), NNP_OK, "%s", nnp_error_message());
-    for (int k = 0; k < ctx.records[0].n_stats; k++)
-        stats[k] = ctx.records[0].stats[k].value;
+    *rec = ctx.records[0];
     nnp_pipeline_free(p);
+}
+
+/* The counter called `key` in a pass record (the test fails if there is none). */
+static double stat(const struct nnp_pass_record *rec, const char *key)
+{
+    for (int k = 0; k < rec->n_stats; k++)
+        if (strcmp(rec->stats[k].key, key) == 0)
+            return rec->stats[k].value;
+    cr_assert_fail("no counter %s", key);
+    return -1;
+}
+
+/* The output of a new Constant node called `name` whose value is a float32 tensor
+ * like f32_value()'s initializers; the tensor lives on the node, as paddle2onnx
+ * writes weights. */
+static struct nnp_value *constant(struct nnp_graph *g, const char *name, int rank,
+                                  const int64_t *dims, unsigned seed)
+{
+    struct nnp_tensor *t = nnp_arena_alloc(g->arena, sizeof *t);
+    nnp_tensor_set_shape(t, NNP_DTYPE_F32, rank, dims);
+    fill(g, t, seed);
+    struct nnp_value *v = nnp_graph_value(g, name);
+    struct nnp_node *n = add(g, "Constant", name, 0, NULL, 1, &v);
+    nnp_node_set_attr(g, n, "value", NNP_ATTR_TENSOR)->t = t;
+    return v;
 }
 
 static int count_op(const struct nnp_graph *g, const char *op)
@@ -124,13 +155,13 @@ Test(fold, batchnorm_into_gemm_with_alpha_beta_transb)
     cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
 
     float before[20], after[20];
-    double stats[16];
+    struct nnp_pass_record rec;
     run(g, before, 20);
-    fold(g, "fold", stats);
+    fold(g, "fold", &rec);
     run(g, after, 20);
     assert_close(before, after, 20);
     cr_assert_eq(count_op(g, "BatchNormalization"), 0);
-    cr_assert_eq(stats[0], 1); /* batchnorm_folded */
+    cr_assert_eq(stat(&rec, "batchnorm_folded"), 1);
     cr_assert_eq(nnp_graph_find(g, "y")->producer, gemm, "the output keeps its name");
     nnp_graph_free(g);
 }
@@ -153,9 +184,9 @@ Test(fold, shared_weight_is_copied_not_rewritten)
     cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
 
     float before[27], after[27];
-    double stats[16];
+    struct nnp_pass_record rec;
     run(g, before, 27);
-    fold(g, "fold", stats);
+    fold(g, "fold", &rec);
     run(g, after, 27);
     assert_close(before, after, 27);
     cr_assert_eq(count_op(g, "BatchNormalization"), 0);
@@ -181,17 +212,17 @@ Test(fold, passthrough_and_dead_code)
     cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
 
     float before[6], after[6];
-    double stats[16];
+    struct nnp_pass_record rec;
     run(g, before, 6);
-    fold(g, "fold", stats);
+    fold(g, "fold", &rec);
     run(g, after, 6);
     assert_close(before, after, 6);
     cr_assert_eq(g->n_nodes, 1, "only Relu is left");
     cr_assert_eq(g->nodes[0]->outputs[0], y, "and it writes the graph output");
     cr_assert_null(nnp_graph_find(g, "unused_w"), "unused initializer dropped");
-    cr_assert_eq(stats[1], 1); /* identity_removed */
-    cr_assert_eq(stats[2], 1); /* dropout_removed */
-    cr_assert_eq(stats[3], 1); /* dead_nodes_removed */
+    cr_assert_eq(stat(&rec, "identity_removed"), 1);
+    cr_assert_eq(stat(&rec, "dropout_removed"), 1);
+    cr_assert_eq(stat(&rec, "dead_nodes_removed"), 1);
     nnp_graph_free(g);
 }
 
@@ -204,9 +235,166 @@ Test(fold, options_turn_steps_off)
     struct nnp_value *y = nnp_graph_value(g, "y");
     add(g, "Identity", "id", 1, &x, 1, &y);
     nnp_graph_add_output(g, y);
+    struct nnp_value *k = constant(g, "k", 2, (int64_t[]){2, 3}, 3), *z = nnp_graph_value(g, "z");
+    add(g, "Add", "add", 2, (struct nnp_value *[]){x, k}, 1, &z);
+    nnp_graph_add_output(g, z);
     cr_assert_eq(nnp_graph_validate(g), NNP_OK);
-    double stats[16];
-    fold(g, "fold(batchnorm=0,identity=0,dropout=0,dead=0)", stats);
+    struct nnp_pass_record rec;
+    fold(g, "fold(constants=0,batchnorm=0,identity=0,dropout=0,dead=0)", &rec);
+    cr_assert_eq(g->n_nodes, 3);
+    cr_assert_eq(count_op(g, "Constant"), 1);
+    cr_assert_eq(stat(&rec, "constants_converted"), 0);
+    nnp_graph_free(g);
+}
+
+/* --- weights in Constant nodes --- */
+
+/* One Constant read by two nodes becomes one initializer that both read. */
+Test(fold, constant_shared_by_two_readers)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = f32_value(g, "x", 2, (int64_t[]){2, 3}, 0);
+    nnp_graph_add_input(g, x);
+    struct nnp_value *k = constant(g, "k", 2, (int64_t[]){2, 3}, 11);
+    struct nnp_value *a = nnp_graph_value(g, "a"), *m = nnp_graph_value(g, "m");
+    struct nnp_value *y = nnp_graph_value(g, "y");
+    struct nnp_node *add1 = add(g, "Add", "add", 2, (struct nnp_value *[]){x, k}, 1, &a);
+    struct nnp_node *mul = add(g, "Mul", "mul", 2, (struct nnp_value *[]){a, k}, 1, &m);
+    add(g, "Relu", "relu", 1, &m, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+
+    float before[6], after[6];
+    struct nnp_pass_record rec;
+    run(g, before, 6);
+    fold(g, "fold", &rec);
+    run(g, after, 6);
+    cr_assert_eq(memcmp(before, after, sizeof before), 0, "the same numbers, bit for bit");
+    cr_assert_eq(count_op(g, "Constant"), 0);
+    cr_assert_eq(stat(&rec, "constants_converted"), 1);
+    cr_assert(k->is_initializer);
+    cr_assert_eq(add1->inputs[1], k);
+    cr_assert_eq(mul->inputs[1], k, "both readers keep the one value");
+    cr_assert_eq(k->n_consumers, 2);
+    cr_assert_eq(stat(&rec, "initializers_removed"), 0);
+    nnp_graph_free(g);
+}
+
+/* A Constant that is also a graph output: its name is the interface, so the
+ * initializer keeps it and stays listed as an output (ONNX Runtime runs that). */
+Test(fold, constant_that_is_a_graph_output)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = f32_value(g, "x", 2, (int64_t[]){2, 3}, 0);
+    nnp_graph_add_input(g, x);
+    struct nnp_value *k = constant(g, "k", 2, (int64_t[]){2, 3}, 12);
+    struct nnp_value *y = nnp_graph_value(g, "y");
+    add(g, "Add", "add", 2, (struct nnp_value *[]){x, k}, 1, &y);
+    nnp_graph_add_output(g, y);
+    nnp_graph_add_output(g, k);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+
+    float before[6], after[6];
+    struct nnp_pass_record rec;
+    run(g, before, 6);
+    fold(g, "fold", &rec);
+    run(g, after, 6);
+    cr_assert_eq(memcmp(before, after, sizeof before), 0);
+    cr_assert_eq(count_op(g, "Constant"), 0);
+    cr_assert_eq(stat(&rec, "constants_converted"), 1);
+    cr_assert(k->is_initializer && k->is_output);
+    cr_assert_eq(g->n_outputs, 2);
+    cr_assert_eq(g->outputs[1], k);
+    cr_assert_eq(((float *)k->t.data)[5], ((float *)nnp_value_data(k)->data)[5]);
+
+    /* the runtime gives the constant as the second output */
+    struct nnp_runtime *rt;
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.threads = 1;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_OK, "%s", nnp_error_message());
+    cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
+    cr_assert_eq(memcmp(nnp_runtime_output(rt, 1)->data, k->t.data, 24), 0);
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+}
+
+/* Conv weights, bias and all four BatchNormalization parameters in Constant nodes,
+ * as paddle2onnx writes them: the BN is folded all the same, with the conversion
+ * (the default) and without it (constants=0: fold copies what it rewrites, and the
+ * Constants left unread go as dead code). */
+static void constant_conv_bn(const char *pipeline)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = f32_value(g, "x", 4, (int64_t[]){1, 2, 5, 5}, 0);
+    nnp_graph_add_input(g, x);
+    struct nnp_value *w = constant(g, "w", 4, (int64_t[]){3, 2, 3, 3}, 21);
+    struct nnp_value *b = constant(g, "b", 1, (int64_t[]){3}, 22);
+    struct nnp_value *h = nnp_graph_value(g, "h"), *y = nnp_graph_value(g, "y");
+    add(g, "Conv", "conv", 3, (struct nnp_value *[]){x, w, b}, 1, &h);
+    struct nnp_value *p[5] = {h};
+    const char *what[4] = {"bn.scale", "bn.bias", "bn.mean", "bn.var"};
+    for (int i = 0; i < 4; i++)
+        p[i + 1] = constant(g, what[i], 1, (int64_t[]){3}, 30u + (unsigned)i);
+    struct nnp_node *bn = add(g, "BatchNormalization", "bn", 5, p, 1, &y);
+    nnp_node_set_attr(g, bn, "epsilon", NNP_ATTR_FLOAT)->f = 1e-3f;
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    for (int c = 0; c < 3; c++) /* variances must be positive; the lookup needs the links */
+        ((float *)nnp_value_data(p[4])->data)[c] += 1.5f;
+
+    float before[27], after[27];
+    struct nnp_pass_record rec;
+    run(g, before, 27);
+    fold(g, pipeline, &rec);
+    run(g, after, 27);
+    assert_close(before, after, 27);
+    cr_assert_eq(stat(&rec, "batchnorm_folded"), 1, "%s", pipeline);
+    cr_assert_eq(count_op(g, "BatchNormalization"), 0);
+    cr_assert_eq(count_op(g, "Constant"), 0, "%s: converted or dead", pipeline);
     cr_assert_eq(g->n_nodes, 1);
+    cr_assert(g->nodes[0]->inputs[1]->is_initializer && g->nodes[0]->inputs[2]->is_initializer);
+    nnp_graph_free(g);
+}
+
+Test(fold, batchnorm_through_constants)
+{
+    constant_conv_bn("fold");
+}
+
+Test(fold, batchnorm_through_constants_without_conversion)
+{
+    constant_conv_bn("fold(constants=0)");
+}
+
+/* A sparse_value Constant is a blob to the IR: fold keeps the node and its
+ * attribute as they were (the writer puts the blob back), and converts the rest. */
+Test(fold, sparse_value_constant_left_alone)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = f32_value(g, "x", 2, (int64_t[]){2, 3}, 0);
+    nnp_graph_add_input(g, x);
+    struct nnp_value *k = constant(g, "k", 2, (int64_t[]){2, 3}, 13);
+    struct nnp_value *s = nnp_graph_value(g, "s");
+    struct nnp_node *sn = add(g, "Constant", "sparse", 0, NULL, 1, &s);
+    static uint8_t blob[] = {0x5a, 0x02, 0x08, 0x02}; /* stands for the kept SparseTensorProto */
+    struct nnp_attr *a = nnp_node_set_attr(g, sn, "sparse_value", NNP_ATTR_SPARSE_TENSOR);
+    a->extra = (struct nnp_blob){blob, sizeof blob};
+    struct nnp_value *a1 = nnp_graph_value(g, "a1"), *y = nnp_graph_value(g, "y");
+    add(g, "Add", "add1", 2, (struct nnp_value *[]){x, k}, 1, &a1);
+    add(g, "Add", "add2", 2, (struct nnp_value *[]){a1, s}, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+
+    struct nnp_pass_record rec;
+    fold(g, "fold", &rec);
+    cr_assert_eq(stat(&rec, "constants_converted"), 1, "k only");
+    cr_assert_eq(count_op(g, "Constant"), 1);
+    cr_assert_eq(s->producer, sn);
+    cr_assert(!s->is_initializer);
+    cr_assert_eq(sn->n_attrs, 1);
+    cr_assert_eq(sn->attrs[0].type, NNP_ATTR_SPARSE_TENSOR);
+    cr_assert_eq(sn->attrs[0].extra.data, blob);
+    cr_assert_eq(sn->attrs[0].extra.size, sizeof blob);
+    cr_assert(k->is_initializer);
     nnp_graph_free(g);
 }

@@ -1,6 +1,6 @@
 /* tests/unit/test_ops_math.c — the matrix, convolution, pooling, normalization
- * and reduction operators (kernels/op_gemm.c, op_conv.c, op_pool.c, op_norm.c,
- * op_reduce.c) and the matrix-vector kernels under them (kernels/gemv.c).
+ * and reduction operators (kernels/ops/op_gemm.c, op_conv.c, op_pool.c, op_norm.c,
+ * op_reduce.c) and the matrix-vector kernels under them (kernels/simd/gemv.c).
  *
  * Each fast kernel is run against the operator's naive reference kernel on odd
  * shapes (1, 7, 33, 129) with every attribute varied; every ISA version of the
@@ -21,8 +21,9 @@
 
 #include <cblas.h>
 
-#include "kernels/gemv.h"
-#include "kernels/op.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/op.h"
+#include "kernels/ops/act.h"
 #include "kernels/threads.h"
 
 /* --- random data, reproducible --- */
@@ -426,6 +427,7 @@ Test(gemm, fast_against_reference)
                     for (int tb = 0; tb < 2; tb++) {
                         int64_t m = ms[mi], k = kn[ki], n = kn[ni];
                         int cv = variant % 6, av = variant % 3;
+                        bool dynamic = variant % 4 == 3; /* B and C computed at run time */
                         variant++;
                         struct t_node t;
                         tn_init(&t, "Gemm", 1);
@@ -442,6 +444,9 @@ Test(gemm, fast_against_reference)
                         case 5: tn_input(&t, 2, NNP_DTYPE_F32, 2, (int64_t[]){1, n}); break;
                         default: break;
                         }
+                        if (dynamic)
+                            for (int q = 1; q < t.n_in; q++)
+                                t.in[q].is_const = false;
                         if (ta)
                             attr_int(&t, "transA", 1);
                         if (tb)
@@ -450,8 +455,9 @@ Test(gemm, fast_against_reference)
                             attr_float(&t, "alpha", ab[av][0]);
                             attr_float(&t, "beta", ab[av][1]);
                         }
-                        tn_what(&t, "Gemm M=%lld K=%lld N=%lld transA=%d transB=%d C#%d ab#%d",
-                                (long long)m, (long long)k, (long long)n, ta, tb, cv, av);
+                        tn_what(&t, "Gemm M=%lld K=%lld N=%lld transA=%d transB=%d C#%d ab#%d%s",
+                                (long long)m, (long long)k, (long long)n, ta, tb, cv, av,
+                                dynamic ? " B, C at run time" : "");
                         tn_check(&t, 17, (double)k + 1);
                         cr_assert_eq(t.out[0].rank, 2);
                         cr_assert(t.out[0].dims[0] == m && t.out[0].dims[1] == n, "%s", t.what);
@@ -629,8 +635,9 @@ Test(matmul, fast_against_reference)
             struct t_node t;
             tn_init(&t, "MatMul", 1);
             tn_input(&t, 0, NNP_DTYPE_F32, mc->ra, mc->a);
-            tn_input(&t, 1, NNP_DTYPE_F32, mc->rb, mc->b);
-            tn_what(&t, "MatMul K=%lld case %zu", (long long)k, c);
+            tn_input(&t, 1, NNP_DTYPE_F32, mc->rb, mc->b)->is_const = ki % 2 == 0;
+            tn_what(&t, "MatMul K=%lld case %zu%s", (long long)k, c,
+                    ki % 2 ? " B at run time" : "");
             tn_check(&t, 13, (double)k);
             cr_assert_eq(t.out[0].rank, mc->ry, "%s: rank %d", t.what, t.out[0].rank);
             for (int i = 0; i < mc->ry; i++)
@@ -689,7 +696,9 @@ static void conv_run_on(const struct conv_case *cc, int idx, struct nnp_pool *po
         kprod *= cc->k[i];
     }
     tn_input(&t, 0, NNP_DTYPE_F32, rank, xd);
-    tn_input(&t, 1, NNP_DTYPE_F32, rank, wd);
+    /* weights known at plan time are packed then; every third case computes them at run
+     * time (read as rows of W instead) */
+    tn_input(&t, 1, NNP_DTYPE_F32, rank, wd)->is_const = idx % 3 != 2;
     if (cc->bias)
         tn_input(&t, 2, NNP_DTYPE_F32, 1, (int64_t[]){cc->m});
     if (cc->group != 1)
@@ -1728,4 +1737,112 @@ Test(reduce, noop_with_empty_axes_and_errors)
     tn_input(&t, 0, NNP_DTYPE_U8, 2, (int64_t[]){3, 4});
     tn_expect_error(&t, 13, NNP_ERR_UNSUPPORTED, "uint8");
     tn_free(&t);
+}
+
+/* --- fused epilogues (runtime.c's planner sets n->fusion) --- */
+
+/* Forward with fusion.act and fusion.residual set against forward without, followed by
+ * what the unfused Add and activation nodes compute: the same bits, on every kernel
+ * path (pointwise, shift, strided gather, N-D, depthwise; matrix-vector, product,
+ * sgemm; batched MatMul). */
+static void fused_check(struct t_node *t, const struct nnp_act *act, bool with_res)
+{
+    enum nnp_status st = tn_prepare(t, 17);
+    cr_assert_eq(st, NNP_OK, "%s: prepare: %s", t->what, nnp_error_message());
+    struct nnp_rt_value *y = &t->out[0];
+    size_t bytes = y->nbytes ? y->nbytes : 1;
+    float *res = malloc(bytes), *want = malloc(bytes);
+    for (int64_t i = 0; i < y->numel; i++)
+        res[i] = urand();
+    struct nnp_rt_value rv = *y;
+    rv.name = "R";
+    rv.data = res;
+    tn_run(t, false); /* unfused */
+    for (int64_t i = 0; i < y->numel; i++)
+        want[i] = with_res ? ((float *)y->data)[i] + res[i] : ((float *)y->data)[i];
+    nnp_act_apply(act, y->numel, want);
+    t->e.fusion.act = *act;
+    t->e.fusion.residual = with_res ? &rv : NULL;
+    tn_run(t, false);
+    for (int64_t i = 0; i < y->numel; i++) {
+        float got = ((float *)y->data)[i];
+        cr_assert(memcmp(&got, &want[i], sizeof got) == 0 || (isnan(got) && isnan(want[i])),
+                  "%s, act %s%s: element %lld fused %.9g, unfused %.9g", t->what,
+                  nnp_act_name(act->kind), with_res ? " + residual" : "", (long long)i, got,
+                  want[i]);
+    }
+    t->e.fusion = (struct nnp_fusion){0};
+    free(res);
+    free(want);
+}
+
+Test(fusion, epilogues_match_the_unfused_nodes)
+{
+    const struct nnp_act acts[] = {{NNP_ACT_NONE, 0, 0},         {NNP_ACT_RELU, 0, 0},
+                                   {NNP_ACT_CLIP, 0, 6},         {NNP_ACT_LEAKY_RELU, 0.1f, 0},
+                                   {NNP_ACT_SIGMOID, 0, 0},      {NNP_ACT_HARD_SWISH, 0, 0},
+                                   {NNP_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {NNP_ACT_TANH, 0, 0},
+                                   {NNP_ACT_GELU, 0, 0}};
+    /* clang-format off */
+    const struct conv_case convs[] = {
+        {2, 2, 8, 16, 1, {7, 33}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},   /* 1x1 */
+        {2, 1, 4, 8, 1, {9, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},    /* shift */
+        {2, 1, 4, 64, 1, {5, 5}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {0, 1}, NULL, false},   /* gather */
+        {2, 1, 8, 8, 8, {9, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},     /* depthwise */
+        {3, 1, 2, 3, 1, {4, 5, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {0, 1, 0}, {1, 0, 1}, NULL, true},
+    };
+    /* clang-format on */
+    for (size_t c = 0; c < sizeof convs / sizeof *convs; c++)
+        for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
+            for (int r = 0; r < 2; r++) {
+                const struct conv_case *cc = &convs[c];
+                struct t_node t;
+                tn_init(&t, "Conv", 1);
+                int rank = cc->n_sp + 2;
+                int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group};
+                int64_t pads[6];
+                for (int i = 0; i < cc->n_sp; i++) {
+                    xd[2 + i] = cc->in[i];
+                    wd[2 + i] = cc->k[i];
+                    pads[i] = cc->pb[i];
+                    pads[cc->n_sp + i] = cc->pe[i];
+                }
+                tn_input(&t, 0, NNP_DTYPE_F32, rank, xd);
+                tn_input(&t, 1, NNP_DTYPE_F32, rank, wd);
+                if (cc->bias)
+                    tn_input(&t, 2, NNP_DTYPE_F32, 1, (int64_t[]){cc->m});
+                if (cc->group != 1)
+                    attr_int(&t, "group", cc->group);
+                attr_ints(&t, "strides", cc->n_sp, cc->s);
+                attr_ints(&t, "pads", 2 * cc->n_sp, pads);
+                tn_what(&t, "Conv case %zu", c);
+                fused_check(&t, &acts[a], r);
+                tn_free(&t);
+            }
+    /* Gemm: matrix-vector (M = 2), the product (M = 9), sgemm (C computed, beta 0.5);
+     * MatMul: rows folded, batched */
+    for (int v = 0; v < 5; v++)
+        for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
+            for (int r = 0; r < 2; r++) {
+                struct t_node t;
+                tn_init(&t, v < 3 ? "Gemm" : "MatMul", 1);
+                if (v < 3) {
+                    int64_t m = v == 0 ? 2 : 9;
+                    tn_input(&t, 0, NNP_DTYPE_F32, 2, (int64_t[]){m, 33});
+                    tn_input(&t, 1, NNP_DTYPE_F32, 2, (int64_t[]){17, 33});
+                    tn_input(&t, 2, NNP_DTYPE_F32, 1, (int64_t[]){17})->is_const = v != 2;
+                    attr_int(&t, "transB", 1);
+                    if (v == 2)
+                        attr_float(&t, "beta", 0.5f);
+                } else if (v == 3) {
+                    tn_input(&t, 0, NNP_DTYPE_F32, 3, (int64_t[]){3, 7, 33});
+                    tn_input(&t, 1, NNP_DTYPE_F32, 2, (int64_t[]){33, 50});
+                } else {
+                    tn_input(&t, 0, NNP_DTYPE_F32, 3, (int64_t[]){3, 7, 33});
+                    tn_input(&t, 1, NNP_DTYPE_F32, 3, (int64_t[]){3, 33, 50})->is_const = false;
+                }
+                tn_what(&t, "%s variant %d", v < 3 ? "Gemm" : "MatMul", v);
+                fused_check(&t, &acts[a], r);
+                tn_free(&t);
+            }
 }

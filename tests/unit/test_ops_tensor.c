@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/op.h"
-#include "kernels/op_tensor.h"
-#include "kernels/vmath.h"
+#include "kernels/ops/op.h"
+#include "kernels/ops/op_tensor.h"
+#include "kernels/simd/vmath.h"
 
 /* --- one node, by hand --- */
 

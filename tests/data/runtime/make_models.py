@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Small models that are valid ONNX but that the runtime must refuse, with a
-line naming the node: an attribute out of range, a weight of the wrong rank,
-an op the runtime does not have. Used by tests/cli/run-bad-*.sh.
+"""Small models for the runtime's CLI tests. Most are valid ONNX that the runtime
+must refuse, with a line naming the node: an attribute out of range, a weight of
+the wrong rank, an op the runtime does not have (tests/cli/run-bad-*.sh).
+conv-dynamic-hw takes images of any size, x [N,3,H,W] (tests/cli/bench-shape*.sh);
+reshape-by-input reshapes x by the values of its second input (tests/cli/run-shape-input.sh).
 
 Regenerate with /usr/bin/python3 tests/data/runtime/make_models.py (python3-onnx)."""
 import os
@@ -51,6 +53,23 @@ model("nonzero", [helper.make_node("NonZero", ["x"], ["y"], name="nz")],
 model("custom-domain", [helper.make_node("Frobnicate", ["x"], ["y"], name="frob",
                                          domain="com.example")],
       [f32("x", [2, 3])], [f32("y", [2, 3])])
+
+# Conv 3->16, 3x3, pad 1, then Relu, on x [N,3,H,W]: N, H and W symbolic
+rng = np.random.default_rng(0)
+wd = numpy_helper.from_array(rng.standard_normal((16, 3, 3, 3)).astype(np.float32), "w")
+model("conv-dynamic-hw",
+      [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+       helper.make_node("Relu", ["c"], ["y"], name="relu")],
+      [f32("x", ["N", 3, "H", "W"])], [f32("y", ["N", 16, "H", "W"])], [wd])
+
+# Reshape whose shape is a graph input, as ONNX's node tests and some exporters have it
+model("reshape-by-input",
+      [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")],
+      [f32("x", [2, 6]), helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+      [f32("y", None)])
+np.save(os.path.join(HERE, "shape-3x4.npy"), np.array([3, 4], np.int64))
+np.save(os.path.join(HERE, "shape-4x-1.npy"), np.array([4, -1], np.int64))
+np.save(os.path.join(HERE, "x-2x6.npy"), np.arange(12, dtype=np.float32).reshape(2, 6))
 
 np.save(os.path.join(HERE, "x-2x3.npy"), np.arange(6, dtype=np.float32).reshape(2, 3))
 np.save(os.path.join(HERE, "x-1x3x8x8.npy"), np.ones((1, 3, 8, 8), np.float32))

@@ -1,0 +1,911 @@
+/* kernels/ops/op_conv.c — Conv and ConvTranspose, fp32, 1-D to 6-D.
+ *
+ * Conv runs on the matrix product of kernels/simd/gemm.c, one product per (image,
+ * group): Y_g (Mg, OH*OW) = W_g (Mg, Cg*kh*kw) . col (Cg*kh*kw, OH*OW), with
+ * the bias, a fused residual Add and a fused activation in its epilogue. The
+ * column matrix col is never written out whole: the product asks for it a
+ * panel at a time (KC rows x 48 output positions, 24 KiB, in L1), and
+ *   pointwise  1x1 kernel, stride 1, no pads: col is the input image itself,
+ *              read in place (rows of OH*OW floats, one per input channel)
+ *   2-D        any other 1-D or 2-D window: pack_2d gathers the panel from the
+ *              input, each row of it a few contiguous (stride 1) or strided
+ *              runs of one input row, with the pads as zeros
+ *   N-D        3-D and up: pack_nd, position by position
+ * The weights are packed once, at plan time, into the panels the product's
+ * micro-kernel reads (weights computed at run time are read as rows instead).
+ * Threads split the products into blocks of output positions (then of output
+ * channels), each packing its own panels: nothing is serial, and one image at
+ * batch 1 keeps both threads busy. The split does not change a bit (gemm.h).
+ *
+ *   depthwise  one input channel per group (group = C), up to 2-D: the direct
+ *              kernel of conv_dw.c, one output plane at a time, the bias, a
+ *              fused Add and activation in its epilogue
+ *
+ * A 1-D window is run as a 2-D one of height 1 (window.h).
+ *
+ * ConvTranspose is the adjoint: col (Mg*kprod, iprod) = W_g^T (Cg, Mg*kprod)^T x
+ * X_g (Cg, iprod) by sgemm, then col2im adds each column entry into the output
+ * position it came from. With a 1x1 kernel, stride 1 and no pads the sgemm
+ * writes the output directly.
+ *
+ * conv_reference and convt_reference are naive loops over every output (input)
+ * position, in double, that the tests hold the fast paths to.
+ */
+#include <cblas.h>
+#include <immintrin.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "kernels/simd/conv_dw.h"
+#include "kernels/simd/gemm.h"
+#include "kernels/simd/gemv.h"
+#include "kernels/ops/op.h"
+#include "kernels/threads.h"
+#include "kernels/ops/window.h"
+
+enum conv_kernel {
+    CONV_GEMM,      /* Conv: the matrix product (gemm.c), col made as `col` says */
+    CONV_DEPTHWISE, /* Conv: one input channel per group, up to 2-D: direct */
+    CONV_POINTWISE, /* ConvTranspose: 1x1, stride 1, unpadded: sgemm straight into Y */
+    CONV_IM2COL_2D, /* ConvTranspose: sgemm, then col2im, 1-D / 2-D */
+    CONV_IM2COL_ND, /* ConvTranspose: sgemm, then col2im, 3-D and up */
+};
+
+/* Where Conv's column matrix comes from (CONV_GEMM). */
+enum conv_col {
+    COL_DIRECT, /* 1x1, stride 1, unpadded: the input image, rows of iprod */
+    COL_SHIFT,  /* stride 1, 2-D: over the padded width, rows sliced from padded planes */
+    COL_2D,     /* pack_2d, from the 2-D window w2d */
+    COL_ND,     /* pack_nd, from the N-D window w */
+};
+
+/* Shared by Conv and ConvTranspose. For ConvTranspose "in" and "out" keep
+ * their meaning (X and Y), while the window maps output to input. */
+struct conv_state {
+    struct nnp_window w;   /* Conv: w.in = X spatial, w.out = Y spatial */
+    struct nnp_window w2d; /* w as 2-D (height 1 for 1-D) for the 2-D paths */
+    int64_t batch;         /* N */
+    int64_t c_in, c_out;   /* C (X channels), M (Y channels) */
+    int64_t group;
+    int64_t cg_in, cg_out; /* channels per group */
+    int64_t kprod;         /* kernel elements */
+    int64_t iprod, oprod;  /* X and Y spatial elements */
+    int64_t kdim;          /* Conv: Cg * kprod, the product's inner dimension */
+    enum conv_col col;
+    const float *wp;       /* Conv: weights packed at plan time, group after group, or NULL
+                              (weights computed at run time: read as rows) */
+    size_t wp_group;       /* floats of wp per group */
+    int64_t hp, wpad;      /* COL_SHIFT: the padded plane (H + pads, W + pads) */
+    int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wpad + OW */
+    size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch */
+    size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
+    bool has_bias;
+    enum conv_kernel kernel;
+    enum nnp_isa isa;
+};
+
+static enum nnp_status need_f32(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
+                                const char *what)
+{
+    if (v->dtype != NNP_DTYPE_F32)
+        return nnp_op_unsupported(n, "%s is %s, only float32 is supported", what,
+                                  nnp_dtype_name(v->dtype));
+    return NNP_OK;
+}
+
+/* a * b * c elements of float as bytes, or 0 with an error if that overflows or exceeds
+ * the BLAS int limit per dimension */
+static enum nnp_status scratch_floats(const struct nnp_exec_node *n, int64_t rows, int64_t cols,
+                                      size_t *bytes)
+{
+    int64_t e;
+    if (rows > INT32_MAX || cols > INT32_MAX || __builtin_mul_overflow(rows, cols, &e) ||
+        (uint64_t)e > SIZE_MAX / 8)
+        return nnp_op_unsupported(n, "a %" PRId64 " x %" PRId64 " column matrix is too large", rows,
+                                  cols);
+    *bytes = (size_t)e * sizeof(float);
+    return NNP_OK;
+}
+
+/* Input and weight checks shared by both operators; sets batch, channels, group. */
+static enum nnp_status conv_common(struct nnp_exec_node *n, struct conv_state *s, bool transpose)
+{
+    const struct nnp_rt_value *x = n->in[0], *w = n->in[1];
+    const struct nnp_rt_value *b = n->n_in > 2 ? n->in[2] : NULL;
+    const char *op = transpose ? "ConvTranspose" : "Conv";
+    enum nnp_status st;
+    if ((st = need_f32(n, x, "input X")) || (st = need_f32(n, w, "weight W")) ||
+        (b && (st = need_f32(n, b, "bias B"))))
+        return st;
+    NNP_OP_CHECK(n, x->rank >= 3, "input is %d-D, %s needs at least 3-D (N, C, spatial...)",
+                 x->rank, op);
+    NNP_OP_CHECK(n, w->rank == x->rank, "weight is %d-D, %s needs %d-D for a %d-D input", w->rank,
+                 op, x->rank, x->rank);
+    int64_t group = nnp_node_attr_int(n->node, "group", 1);
+    s->batch = x->dims[0];
+    s->c_in = x->dims[1];
+    NNP_OP_CHECK(n, group >= 1 && group <= INT32_MAX, "group is %" PRId64 ", expected >= 1", group);
+    NNP_OP_CHECK(n, s->c_in % group == 0,
+                 "input has %" PRId64 " channels, not a multiple of group %" PRId64, s->c_in,
+                 group);
+    s->group = group;
+    s->cg_in = s->c_in / group;
+    if (!transpose) {
+        /* W (M, C/group, k...) */
+        NNP_OP_CHECK(n, w->dims[1] == s->cg_in,
+                     "weight has %" PRId64 " input channels per group, expected %" PRId64
+                     " (%" PRId64 " channels / group %" PRId64 ")",
+                     w->dims[1], s->cg_in, s->c_in, group);
+        s->c_out = w->dims[0];
+        NNP_OP_CHECK(n, s->c_out % group == 0,
+                     "weight has %" PRId64 " output channels, not a multiple of group %" PRId64,
+                     s->c_out, group);
+        s->cg_out = s->c_out / group;
+    } else {
+        /* W (C, M/group, k...) */
+        NNP_OP_CHECK(n, w->dims[0] == s->c_in,
+                     "weight has %" PRId64 " input channels, the input has %" PRId64, w->dims[0],
+                     s->c_in);
+        s->cg_out = w->dims[1];
+        NNP_OP_CHECK(n, s->cg_out <= INT64_MAX / group, "too many output channels");
+        s->c_out = s->cg_out * group;
+    }
+    if (b) {
+        NNP_OP_CHECK(n, b->rank == 1 && b->dims[0] == s->c_out,
+                     "bias has shape %s, expected [%" PRId64 "]",
+                     nnp_rt_shape_str(b, (char[96]){0}, 96), s->c_out);
+        s->has_bias = true;
+    }
+    s->isa = nnp_isa_best();
+    return NNP_OK;
+}
+
+/* Y (channels, plane) = bias per channel, or 0 */
+static void fill_bias(enum nnp_isa isa, float *y, const float *bias, int64_t channels,
+                      int64_t plane)
+{
+    for (int64_t c = 0; c < channels; c++)
+        nnp_vset(isa, plane, bias ? bias[c] : 0.0f, y + c * plane);
+}
+
+/* Positions t in [0, n_out) with 0 <= t * stride + off < n_in form the range [*lo, *hi)
+ * (empty when *lo >= *hi). */
+static void valid_range(int64_t off, int64_t stride, int64_t n_in, int64_t n_out, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t h = n_in - off <= 0 ? 0 : (n_in - off + stride - 1) / stride;
+    *lo = l < n_out ? l : n_out;
+    *hi = h < n_out ? h : n_out;
+}
+
+/* ------------------------------------------------------------------ Conv */
+
+/* Stride-1 windows computed over the padded width take each row of the column matrix
+ * as one slice of a padded input plane (no gather, no pads to test), at the price of
+ * wpad - OW = (kw - 1) * dw extra columns per output row, computed and dropped. That
+ * pays while it is small next to what the gather costs, which falls with the output
+ * channels the gathered panel serves: shifted while the waste times the channels stays
+ * under SHIFT_WASTE_COLS output columns. */
+#define SHIFT_WASTE_COLS 32
+
+static bool shift_pays(const struct conv_state *s)
+{
+    const struct nnp_window *w = &s->w2d;
+    int64_t waste = (w->kernel[1] - 1) * w->dil[1];
+    return w->stride[0] == 1 && w->stride[1] == 1 &&
+           waste * s->cg_out <= SHIFT_WASTE_COLS * w->out[1];
+}
+
+static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
+{
+    struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
+    enum nnp_status st = conv_common(n, s, false);
+    if (st)
+        return st;
+    const struct nnp_rt_value *x = n->in[0], *w = n->in[1];
+    int n_sp = x->rank - 2;
+    if ((st = nnp_window_parse(n, &s->w, n_sp, w->dims + 2)) ||
+        (st = nnp_window_forward(n, &s->w, x->dims + 2, false)))
+        return st;
+    s->kprod = nnp_window_prod(s->w.kernel, n_sp);
+    s->iprod = nnp_window_prod(s->w.in, n_sp);
+    s->oprod = nnp_window_prod(s->w.out, n_sp);
+    s->w2d = s->w;
+    nnp_window_flat2d(&s->w2d);
+    NNP_OP_CHECK(n,
+                 !__builtin_mul_overflow(s->cg_in, s->kprod, &s->kdim) && s->kdim <= INT32_MAX &&
+                     s->cg_out <= INT32_MAX && s->oprod <= INT32_MAX,
+                 "the layer is too large (sizes above 2^31-1)");
+
+    bool unit = true; /* 1x1 kernel, stride 1, no pads */
+    for (int i = 0; i < n_sp; i++)
+        unit &= s->w.kernel[i] == 1 && s->w.stride[i] == 1 && s->w.pad_begin[i] == 0 &&
+                s->w.pad_end[i] == 0;
+    s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
+    s->col = unit ? COL_DIRECT : n_sp <= 2 ? (shift_pays(s) ? COL_SHIFT : COL_2D) : COL_ND;
+    n->state = s;
+    n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
+
+    if (s->kernel == CONV_GEMM) {
+        /* a B panel per thread, and constant weights packed for the micro-kernel */
+        int threads = n->threads > 1 ? n->threads : 1;
+        s->slice_bytes = (nnp_gemm_scratch_bytes(s->col == COL_SHIFT ? s->cg_out : 0) + 63) &
+                         ~(size_t)63;
+        if (s->col == COL_SHIFT) {
+            /* every image's padded planes, and slack for the last slice, which runs
+             * (kw - 1) * dw + NR floats past the last plane */
+            const struct nnp_window *w2 = &s->w2d;
+            s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
+            s->wpad = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
+            s->shift_cols = (w2->out[0] - 1) * s->wpad + w2->out[1];
+            int64_t floats;
+            NNP_OP_CHECK(n,
+                         !__builtin_mul_overflow(s->hp, s->wpad, &floats) &&
+                             !__builtin_mul_overflow(floats, s->batch * s->c_in, &floats) &&
+                             floats < INT64_MAX / 8 - (1 << 20),
+                         "the padded input is too large");
+            floats += (w2->kernel[1] - 1) * w2->dil[1] + NNP_GEMM_NR;
+            s->pad_bytes = ((size_t)floats * sizeof(float) + 63) & ~(size_t)63;
+        }
+        NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
+                     "the scratch is too large");
+        n->scratch_bytes = s->pad_bytes + s->slice_bytes * (size_t)threads;
+        if (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0) {
+            s->wp_group = nnp_gemm_a_floats(s->cg_out, s->kdim);
+            NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
+                         "the weights are too large to pack");
+            size_t bytes = s->wp_group * (size_t)s->group * sizeof(float);
+            uint8_t *raw = nnp_arena_alloc_big(arena, bytes + 64);
+            if (!raw)
+                return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
+                                  "weights", n->node->name, bytes);
+            float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
+            for (int64_t g = 0; g < s->group; g++)
+                nnp_gemm_pack_a((const float *)w->data + g * s->cg_out * s->kdim, s->kdim, 1,
+                                s->cg_out, s->kdim, wp + (size_t)g * s->wp_group);
+            s->wp = wp;
+            n->packed_bytes = bytes;
+        }
+    }
+
+    int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
+    memcpy(od + 2, s->w.out, sizeof(int64_t) * (size_t)n_sp);
+    return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, x->rank, od);
+}
+
+/* dst[t] = src[t * stride] for t < len: the gather of one run of a column-matrix row */
+static inline void gather_run(float *dst, const float *src, int64_t len, int64_t stride)
+{
+    if (stride == 1) {
+        memcpy(dst, src, (size_t)len * sizeof *dst);
+        return;
+    }
+    for (int64_t t = 0; t < len; t++)
+        dst[t] = src[t * stride];
+}
+
+/* The same with AVX-512: a run is at most a panel (48 floats), so libc's memcpy, with
+ * its dispatch, cost more than the copy. Stride 2 takes the even lanes of 32 consecutive inputs. The
+ * loads are masked to the run: nothing past it is read. */
+__attribute__((target("avx512f"))) static void gather_run512(float *dst, const float *src,
+                                                              int64_t len, int64_t stride)
+{
+    if (stride == 1) {
+        for (int64_t t = 0; t < len; t += 16) {
+            __mmask16 m = len - t >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - t)) - 1);
+            _mm512_mask_storeu_ps(dst + t, m, _mm512_maskz_loadu_ps(m, src + t));
+        }
+        return;
+    }
+    if (stride == 2) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                              2, 0);
+        for (int64_t t = 0; t < len; t += 16) {
+            int64_t n = len - t < 16 ? len - t : 16; /* outputs; they read 2n - 1 inputs */
+            int64_t in = 2 * n - 1;
+            __mmask16 lo = in >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << in) - 1);
+            __mmask16 hi = in > 16 ? (__mmask16)((1u << (in - 16)) - 1) : 0;
+            __m512 a = _mm512_maskz_loadu_ps(lo, src + 2 * t);
+            __m512 b = _mm512_maskz_loadu_ps(hi, src + 2 * t + 16);
+            __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+            _mm512_mask_storeu_ps(dst + t, m, _mm512_permutex2var_ps(a, even, b));
+        }
+        return;
+    }
+    for (int64_t t = 0; t < len; t++)
+        dst[t] = src[t * stride];
+}
+
+/* One run of output positions within an output row, as the panel's columns cover it. */
+struct col_run {
+    int64_t oh, ow0, len; /* output row, first column, how many */
+    int64_t at;           /* its first column in the panel */
+};
+
+/* Rows k0 .. k0+kc-1, columns j0 .. j0+nc-1 of the column matrix of one image and group
+ * (g->pack_src: x_g (Cg, H, W)), 2-D window: row k is input channel k / (kh*kw) at tap
+ * (ki, kj); column p is output position (p / OW, p % OW). Each row of the panel is a
+ * few runs, one per output row the columns span, each a strided read of one input row
+ * with the pads as zeros. Built twice, with and without AVX-512, from one body. */
+__attribute__((always_inline)) static inline void
+pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+             float *dst, bool avx512)
+{
+    const struct conv_state *s = g->pack_ctx;
+    const struct nnp_window *w = &s->w2d;
+    const float *x = g->pack_src;
+    int64_t H = w->in[0], W = w->in[1], OW = w->out[1];
+    int64_t kh = w->kernel[0], kw = w->kernel[1], sh = w->stride[0], sw = w->stride[1];
+    struct col_run runs[NNP_GEMM_NR];
+    int n_runs = 0;
+    for (int64_t p = j0; p < j0 + nc;) {
+        int64_t oh = p / OW, ow = p % OW, len = OW - ow < j0 + nc - p ? OW - ow : j0 + nc - p;
+        runs[n_runs++] = (struct col_run){oh, ow, len, p - j0};
+        p += len;
+    }
+    for (int64_t r = 0; r < kc; r++) {
+        int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
+        const float *xc = x + c * H * W;
+        float *row = dst + r * NNP_GEMM_NR;
+        int64_t dh = ki * w->dil[0] - w->pad_begin[0], dw = kj * w->dil[1] - w->pad_begin[1];
+        for (int q = 0; q < n_runs; q++) {
+            const struct col_run *u = &runs[q];
+            float *out = row + u->at;
+            int64_t ih = u->oh * sh + dh;
+            if (ih < 0 || ih >= H) {
+                for (int64_t t2 = 0; t2 < u->len; t2++)
+                    out[t2] = 0.0f;
+                continue;
+            }
+            /* output columns ow0 + t read input column iw0 + t*sw: those inside [0, W) */
+            int64_t iw0 = u->ow0 * sw + dw, lo, hi;
+            valid_range(iw0, sw, W, u->len, &lo, &hi);
+            if (hi < lo)
+                hi = lo;
+            for (int64_t t2 = 0; t2 < lo; t2++)
+                out[t2] = 0.0f;
+            const float *src = xc + ih * W + iw0 + lo * sw;
+            if (avx512)
+                gather_run512(out + lo, src, hi - lo, sw);
+            else
+                gather_run(out + lo, src, hi - lo, sw);
+            for (int64_t t2 = hi; t2 < u->len; t2++)
+                out[t2] = 0.0f;
+        }
+    }
+}
+
+static void pack_2d(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                    float *dst)
+{
+    pack_2d_body(g, k0, kc, j0, nc, dst, false);
+}
+
+__attribute__((target("avx512f"))) static void pack_2d_avx512(const struct nnp_gemm *g,
+                                                               int64_t k0, int64_t kc,
+                                                               int64_t j0, int64_t nc, float *dst)
+{
+    pack_2d_body(g, k0, kc, j0, nc, dst, true);
+}
+
+/* COL_SHIFT: row k of the column matrix (channel c, tap ki, kj) over the padded width is
+ * the slice of channel c's padded plane that starts at (ki*dh, kj*dw): columns
+ * j0 .. j0+nc-1 of it are one copy. g->pack_src: the group's padded planes. */
+static void pack_shift(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                       float *dst)
+{
+    const struct conv_state *s = g->pack_ctx;
+    const struct nnp_window *w = &s->w2d;
+    int64_t kh = w->kernel[0], kw = w->kernel[1], plane = s->hp * s->wpad;
+    for (int64_t r = 0; r < kc; r++) {
+        int64_t k = k0 + r, c = k / (kh * kw), t = k % (kh * kw), ki = t / kw, kj = t % kw;
+        const float *src = g->pack_src + c * plane + ki * w->dil[0] * s->wpad + kj * w->dil[1];
+        if (s->isa == NNP_ISA_AVX512)
+            gather_run512(dst + r * NNP_GEMM_NR, src + j0, nc, 1);
+        else
+            memcpy(dst + r * NNP_GEMM_NR, src + j0, (size_t)nc * sizeof *dst);
+    }
+}
+
+/* COL_SHIFT: the product's column j is output position (j / wpad, j % wpad), real when
+ * j % wpad < OW: each row of the panel goes to the output as the runs of real columns,
+ * with the residual and the activation on the way. */
+static void store_shift(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t j0,
+                        int64_t nc, const float *panel)
+{
+    const struct conv_state *s = g->pack_ctx;
+    int64_t OW = s->w2d.out[1];
+    for (int64_t j = j0; j < j0 + nc;) {
+        int64_t oh = j / s->wpad, ow = j % s->wpad;
+        if (ow >= OW) { /* the garbage columns of one padded row */
+            j += s->wpad - ow;
+            continue;
+        }
+        int64_t len = OW - ow < j0 + nc - j ? OW - ow : j0 + nc - j;
+        int64_t at = oh * OW + ow; /* in the output plane */
+        for (int64_t i = m0; i < m1; i++) {
+            const float *res = g->epi.res ? g->epi.res + i * g->epi.ldr + at : NULL;
+            nnp_gemm_finish_row(&g->epi.act, panel + (i - m0) * NNP_GEMM_NR + (j - j0), res,
+                                g->c + i * g->ldc + at, len);
+        }
+        j += len;
+    }
+}
+
+/* COL_SHIFT: planes [begin, end) of the input (image-major) into the padded planes: zero
+ * borders, the image copied inside */
+struct pad_job {
+    const struct conv_state *s;
+    const float *x;
+    float *xpad;
+};
+
+static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct pad_job *j = ctx;
+    const struct conv_state *s = j->s;
+    const struct nnp_window *w = &s->w2d;
+    int64_t H = w->in[0], W = w->in[1], pt = w->pad_begin[0], pl = w->pad_begin[1];
+    (void)tid;
+    for (int64_t p = begin; p < end; p++) {
+        float *dst = j->xpad + p * s->hp * s->wpad;
+        const float *src = j->x + p * H * W;
+        memset(dst, 0, (size_t)(pt * s->wpad) * sizeof *dst);
+        for (int64_t h = 0; h < H; h++) {
+            float *row = dst + (pt + h) * s->wpad;
+            memset(row, 0, (size_t)pl * sizeof *row);
+            memcpy(row + pl, src + h * W, (size_t)W * sizeof *row);
+            memset(row + pl + W, 0, (size_t)(s->wpad - pl - W) * sizeof *row);
+        }
+        memset(dst + (pt + H) * s->wpad, 0, (size_t)((s->hp - pt - H) * s->wpad) * sizeof *dst);
+    }
+}
+
+/* The same for any number of spatial axes, position by position. */
+static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                    float *dst)
+{
+    const struct conv_state *s = g->pack_ctx;
+    const struct nnp_window *w = &s->w;
+    int ns = w->n_sp;
+    for (int64_t r = 0; r < kc; r++) {
+        int64_t k = k0 + r, c = k / s->kprod, kr = k % s->kprod;
+        int64_t off[NNP_WINDOW_MAX]; /* input position of output 0 for this tap, per axis */
+        for (int i = ns - 1; i >= 0; i--) {
+            off[i] = (kr % w->kernel[i]) * w->dil[i] - w->pad_begin[i];
+            kr /= w->kernel[i];
+        }
+        const float *xc = g->pack_src + c * s->iprod;
+        float *row = dst + r * NNP_GEMM_NR;
+        for (int64_t j = 0; j < nc; j++) {
+            int64_t p = j0 + j, lin = 0;
+            bool inside = true;
+            int64_t o[NNP_WINDOW_MAX]; /* the output position of column p */
+            for (int i = ns - 1; i >= 0; i--) {
+                o[i] = p % w->out[i];
+                p /= w->out[i];
+            }
+            for (int i = 0; i < ns; i++) {
+                int64_t pos = off[i] + o[i] * w->stride[i];
+                inside &= pos >= 0 && pos < w->in[i];
+                lin = lin * w->in[i] + pos;
+            }
+            row[j] = inside ? xc[lin] : 0.0f;
+        }
+    }
+}
+
+/* Depthwise planes below this many multiply-adds in all stay on one thread: waking the
+ * other costs a few microseconds. */
+#define DW_PAR_MIN_MACS (1 << 17)
+
+/* What one run of a Conv reads and writes, for the per-product callbacks. */
+struct conv_run {
+    const struct conv_state *s;
+    const float *x, *w, *bias; /* (N, C, in...), (M, C/group, k...), (M) or NULL */
+    const float *xpad;         /* COL_SHIFT: (N, C, hp, wpad), the padded input */
+    const float *res;          /* a fused Add's other input, like y, or NULL */
+    const struct nnp_act *act;
+    float *y; /* (N, M, out...) */
+};
+
+/* Product u = image u / group, group u % group. */
+static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+{
+    const struct conv_run *r = ctx;
+    const struct conv_state *s = r->s;
+    int64_t b = u / s->group, gi = u % s->group;
+    const float *xg = r->x + (b * s->c_in + gi * s->cg_in) * s->iprod;
+    int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
+    bool shift = s->col == COL_SHIFT;
+    *g = (struct nnp_gemm){
+        .m = s->cg_out,
+        .n = shift ? s->shift_cols : s->oprod,
+        .k = s->kdim,
+        .a = s->wp ? s->wp + (size_t)gi * s->wp_group : r->w + gi * s->cg_out * s->kdim,
+        .lda = s->kdim,
+        .a_packed = s->wp != NULL,
+        .b = xg,
+        .ldb = s->iprod,
+        .pack_b = shift                 ? pack_shift
+                  : s->col == COL_2D ? (s->isa == NNP_ISA_AVX512 ? pack_2d_avx512 : pack_2d)
+                  : s->col == COL_ND ? pack_nd
+                                     : NULL,
+        .pack_ctx = s,
+        .pack_src = shift ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hp * s->wpad : xg,
+        .c = r->y + yo,
+        .ldc = s->oprod,
+        .store_c = shift ? store_shift : NULL,
+        .epi = {.scale = 1.0f,
+                .bias_m = r->bias ? r->bias + gi * s->cg_out : NULL,
+                .res = r->res ? r->res + yo : NULL,
+                .ldr = s->oprod,
+                .act = *r->act},
+    };
+}
+
+/* depthwise: output planes (image, output channel) [begin, end), each with its bias,
+ * fused Add and activation (conv_dw.c) */
+static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_run *r = ctx;
+    const struct conv_state *s = r->s;
+    (void)tid;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / s->c_out, oc = u % s->c_out, gi = oc / s->cg_out;
+        const float *xg = r->x + (b * s->c_in + gi) * s->iprod;
+        int64_t yo = (b * s->c_out + oc) * s->oprod;
+        nnp_conv_dw2d(s->isa, &s->w2d, xg, r->w + oc * s->kprod, r->bias ? r->bias[oc] : 0.0f,
+                      r->res ? r->res + yo : NULL, r->act, r->y + yo);
+    }
+}
+
+static enum nnp_status conv_forward(struct nnp_exec_node *n)
+{
+    const struct conv_state *s = n->state;
+    const struct nnp_rt_value *res = n->fusion.residual;
+    struct conv_run r = {
+        .s = s,
+        .x = n->in[0]->data,
+        .w = n->in[1]->data,
+        .bias = s->has_bias ? n->in[2]->data : NULL,
+        .res = res ? res->data : NULL,
+        .act = &n->fusion.act,
+        .y = n->out[0]->data,
+    };
+    int64_t units = s->batch * s->group;
+    if (s->kernel == CONV_DEPTHWISE) {
+        int64_t planes = s->batch * s->c_out;
+        double macs = (double)planes * (double)s->oprod * (double)s->kprod;
+        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, planes, dw_task, &r);
+        return NNP_OK;
+    }
+    NNP_ASSERT(nnp_pool_threads(n->pool) <= (n->threads > 1 ? n->threads : 1));
+    uint8_t *slices = (uint8_t *)n->scratch + s->pad_bytes;
+    int64_t cols = s->oprod;
+    if (s->col == COL_SHIFT) {
+        struct pad_job pj = {s, r.x, n->scratch};
+        int64_t planes = s->batch * s->c_in;
+        nnp_parallel_for(planes * s->hp * s->wpad >= DW_PAR_MIN_MACS ? n->pool : NULL, planes,
+                         pad_task, &pj);
+        r.xpad = n->scratch;
+        cols = s->shift_cols;
+    }
+    nnp_gemm_units(n->pool, units, s->cg_out, cols, s->kdim, conv_unit, &r, slices,
+                   s->slice_bytes);
+    return NNP_OK;
+}
+
+static enum nnp_status conv_reference(struct nnp_exec_node *n)
+{
+    const struct conv_state *s = n->state;
+    const struct nnp_window *w = &s->w;
+    const float *x = n->in[0]->data, *wt = n->in[1]->data;
+    const float *bias = s->has_bias ? n->in[2]->data : NULL;
+    float *y = n->out[0]->data;
+    int ns = w->n_sp;
+    for (int64_t b = 0; b < s->batch; b++)
+        for (int64_t m = 0; m < s->c_out; m++) {
+            int64_t g = m / s->cg_out;
+            for (int64_t p = 0; p < s->oprod; p++) {
+                int64_t o[NNP_WINDOW_MAX], t = p;
+                for (int i = ns - 1; i >= 0; i--) {
+                    o[i] = t % w->out[i];
+                    t /= w->out[i];
+                }
+                double acc = bias ? bias[m] : 0.0;
+                for (int64_t c = 0; c < s->cg_in; c++)
+                    for (int64_t k = 0; k < s->kprod; k++) {
+                        int64_t lin = 0, kt = k, kk[NNP_WINDOW_MAX];
+                        for (int i = ns - 1; i >= 0; i--) {
+                            kk[i] = kt % w->kernel[i];
+                            kt /= w->kernel[i];
+                        }
+                        bool inside = true;
+                        for (int i = 0; i < ns; i++) {
+                            int64_t pos = o[i] * w->stride[i] + kk[i] * w->dil[i] - w->pad_begin[i];
+                            inside &= pos >= 0 && pos < w->in[i];
+                            lin = lin * w->in[i] + pos;
+                        }
+                        if (!inside)
+                            continue;
+                        double xv = x[(b * s->c_in + g * s->cg_in + c) * s->iprod + lin];
+                        acc += xv * wt[(m * s->cg_in + c) * s->kprod + k];
+                    }
+                y[(b * s->c_out + m) * s->oprod + p] = (float)acc;
+            }
+        }
+    return NNP_OK;
+}
+
+const struct nnp_op nnp_op_Conv = {
+    .name = "Conv",
+    .min_in = 2,
+    .max_in = 3,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = conv_prepare,
+    .forward = conv_forward,
+    .reference = conv_reference,
+    .backward = NULL,
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
+};
+
+/* --------------------------------------------------------- ConvTranspose */
+
+/* ConvTranspose output size along one axis before pads, from the ONNX formula
+ * stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1; 0 for an empty
+ * input, -1 if it overflows. Attributes are at most 2^30 (window.c), `in` any int64. */
+static int64_t convt_span(const struct nnp_window *w, int i, int64_t in, int64_t out_pad)
+{
+    int64_t o;
+    if (in < 1)
+        return 0;
+    if (__builtin_mul_overflow(w->stride[i], in - 1, &o) ||
+        __builtin_add_overflow(o, out_pad + (w->kernel[i] - 1) * w->dil[i] + 1, &o))
+        return -1;
+    return o;
+}
+
+static enum nnp_status convt_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
+{
+    struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
+    enum nnp_status st = conv_common(n, s, true);
+    if (st)
+        return st;
+    const struct nnp_rt_value *x = n->in[0], *w = n->in[1];
+    int n_sp = x->rank - 2;
+    struct nnp_window *win = &s->w;
+    if ((st = nnp_window_parse(n, win, n_sp, w->dims + 2)))
+        return st;
+
+    int64_t out_pad[NNP_WINDOW_MAX] = {0};
+    int cnt = nnp_attr_ints(n->node, "output_padding", out_pad, NNP_WINDOW_MAX);
+    NNP_OP_CHECK(n, cnt < 0 || cnt == n_sp, "output_padding has %d values, expected %d", cnt, n_sp);
+    for (int i = 0; i < n_sp; i++)
+        NNP_OP_CHECK(n, out_pad[i] >= 0 && out_pad[i] <= ((int64_t)1 << 30),
+                     "output_padding[%d] is %" PRId64 ", expected >= 0", i, out_pad[i]);
+
+    /* output_shape: the spatial sizes (or, as some exporters write, the whole shape) */
+    int64_t out_shape[NNP_MAX_RANK];
+    cnt = nnp_attr_ints(n->node, "output_shape", out_shape, NNP_MAX_RANK);
+    const int64_t *want = NULL;
+    if (cnt >= 0) {
+        NNP_OP_CHECK(n, cnt == n_sp || cnt == n_sp + 2,
+                     "output_shape has %d values, expected %d (or %d)", cnt, n_sp, n_sp + 2);
+        want = out_shape + (cnt - n_sp);
+        for (int i = 0; i < n_sp; i++)
+            NNP_OP_CHECK(n, want[i] >= 0 && want[i] <= ((int64_t)1 << 40),
+                         "output_shape value %" PRId64 " is out of range", want[i]);
+    }
+
+    for (int i = 0; i < n_sp; i++) {
+        int64_t in = x->dims[2 + i];
+        win->out[i] = in; /* the window maps Y positions to X positions: Y is its input */
+        int64_t natural = convt_span(win, i, in, out_pad[i]);
+        NNP_OP_CHECK(n, natural >= 0, "spatial axis %d: the output size overflows", i);
+        if (want || win->auto_pad == NNP_PAD_SAME_UPPER || win->auto_pad == NNP_PAD_SAME_LOWER) {
+            int64_t target;
+            if (want)
+                target = want[i];
+            else
+                NNP_OP_CHECK(n, !__builtin_mul_overflow(in, win->stride[i], &target),
+                             "spatial axis %d: the output size overflows", i);
+            int64_t total = natural - target;
+            /* ONNX: SAME_UPPER puts the odd pad at the end, otherwise at the start.
+             * A negative total (output_shape larger than the natural size) leaves
+             * output positions that no input reaches: they get the bias. */
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+            if (win->auto_pad == NNP_PAD_SAME_UPPER) {
+                win->pad_begin[i] = half;
+                win->pad_end[i] = total - half;
+            } else {
+                win->pad_end[i] = half;
+                win->pad_begin[i] = total - half;
+            }
+        } else if (win->auto_pad == NNP_PAD_VALID) {
+            win->pad_begin[i] = win->pad_end[i] = 0;
+        }
+        int64_t o = natural - win->pad_begin[i] - win->pad_end[i];
+        NNP_OP_CHECK(n, o >= 0,
+                     "spatial axis %d: the output size would be %" PRId64
+                     " (pads larger than the output)",
+                     i, o);
+        win->in[i] = o;
+    }
+    if ((st = nnp_window_check(n, win->in, n_sp)))
+        return st;
+    /* from here on: w.out = X spatial, w.in = Y spatial (the forward window of Y -> X) */
+    s->kprod = nnp_window_prod(win->kernel, n_sp);
+    s->iprod = nnp_window_prod(win->out, n_sp);
+    s->oprod = nnp_window_prod(win->in, n_sp);
+    s->w2d = *win;
+    nnp_window_flat2d(&s->w2d);
+
+    bool unit = true;
+    for (int i = 0; i < n_sp; i++)
+        unit &= win->kernel[i] == 1 && win->stride[i] == 1 && win->pad_begin[i] == 0 &&
+                win->pad_end[i] == 0 && out_pad[i] == 0;
+    s->kernel = unit ? CONV_POINTWISE : n_sp <= 2 ? CONV_IM2COL_2D : CONV_IM2COL_ND;
+    NNP_OP_CHECK(
+        n, s->cg_out * s->kprod <= INT32_MAX && s->iprod <= INT32_MAX && s->cg_in <= INT32_MAX,
+        "the layer is too large for BLAS (sizes above 2^31-1)");
+    if (!unit && (st = scratch_floats(n, s->cg_out * s->kprod, s->iprod, &n->scratch_bytes)))
+        return st;
+    n->state = s;
+    n->flops = 2.0 * (double)s->batch * (double)s->c_in * (double)s->iprod *
+               (double)(s->cg_out * s->kprod);
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_in, s->iprod, s->cg_out, s->kprod});
+
+    int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
+    memcpy(od + 2, win->in, sizeof(int64_t) * (size_t)n_sp);
+    return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, x->rank, od);
+}
+
+/* y (cg, OH, OW) += col (cg*kh*kw, H*W) scattered back; 2-D window w maps Y (w->in) to
+ * X (w->out) */
+static void col2im_2d(const struct conv_state *s, const struct nnp_window *w, const float *col,
+                      float *y)
+{
+    int64_t OH = w->in[0], OW = w->in[1], H = w->out[0], W = w->out[1];
+    int64_t kh = w->kernel[0], kw = w->kernel[1], sw = w->stride[1];
+    int64_t iprod = H * W;
+    for (int64_t c = 0; c < s->cg_out; c++)
+        for (int64_t ki = 0; ki < kh; ki++)
+            for (int64_t kj = 0; kj < kw; kj++) {
+                const float *row = col + ((c * kh + ki) * kw + kj) * iprod; /* (H, W) */
+                int64_t ow0 = kj * w->dil[1] - w->pad_begin[1], lo, hi;
+                valid_range(ow0, sw, OW, W, &lo, &hi);
+                for (int64_t ih = 0; ih < H; ih++) {
+                    int64_t oh = ih * w->stride[0] + ki * w->dil[0] - w->pad_begin[0];
+                    if (oh < 0 || oh >= OH)
+                        continue;
+                    float *dst = y + (c * OH + oh) * OW + ow0;
+                    const float *src = row + ih * W;
+                    if (sw == 1) {
+                        if (hi > lo)
+                            nnp_axpy(s->isa, hi - lo, 1.0f, src + lo, dst + lo);
+                    } else {
+                        for (int64_t iw = lo; iw < hi; iw++)
+                            dst[iw * sw] += src[iw];
+                    }
+                }
+            }
+}
+
+static void col2im_nd(const struct conv_state *s, const float *col, float *y)
+{
+    const struct nnp_window *w = &s->w;
+    int ns = w->n_sp;
+    for (int64_t r = 0; r < s->cg_out * s->kprod; r++) {
+        int64_t c = r / s->kprod, kr = r % s->kprod;
+        int64_t off[NNP_WINDOW_MAX];
+        for (int i = ns - 1; i >= 0; i--) {
+            off[i] = (kr % w->kernel[i]) * w->dil[i] - w->pad_begin[i];
+            kr /= w->kernel[i];
+        }
+        float *yc = y + c * s->oprod;
+        const float *row = col + r * s->iprod;
+        int64_t p[NNP_WINDOW_MAX] = {0}; /* X position, odometer */
+        for (int64_t q = 0; q < s->iprod; q++) {
+            int64_t lin = 0;
+            bool inside = true;
+            for (int i = 0; i < ns; i++) {
+                int64_t pos = off[i] + p[i] * w->stride[i];
+                inside &= pos >= 0 && pos < w->in[i];
+                lin = lin * w->in[i] + pos;
+            }
+            if (inside)
+                yc[lin] += row[q];
+            for (int i = ns - 1; i >= 0 && ++p[i] == w->out[i]; i--)
+                p[i] = 0;
+        }
+    }
+}
+
+static enum nnp_status convt_forward(struct nnp_exec_node *n)
+{
+    const struct conv_state *s = n->state;
+    const float *x = n->in[0]->data;                         /* (N, C, in...) */
+    const float *w = n->in[1]->data;                         /* (C, M/group, k...) */
+    const float *bias = s->has_bias ? n->in[2]->data : NULL; /* (M) */
+    float *y = n->out[0]->data;                              /* (N, M, out...) */
+    float *col = n->scratch;                                 /* (Mg*kprod, iprod) */
+    int64_t rows = s->cg_out * s->kprod;
+    for (int64_t b = 0; b < s->batch; b++)
+        for (int64_t g = 0; g < s->group; g++) {
+            const float *xg = x + (b * s->c_in + g * s->cg_in) * s->iprod;
+            const float *wg = w + g * s->cg_in * rows;
+            float *yg = y + (b * s->c_out + g * s->cg_out) * s->oprod;
+            fill_bias(s->isa, yg, bias ? bias + g * s->cg_out : NULL, s->cg_out, s->oprod);
+            if (rows == 0 || s->iprod == 0 || s->cg_in == 0)
+                continue;
+            bool direct = s->kernel == CONV_POINTWISE;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)s->iprod,
+                        (int)s->cg_in, 1.0f, wg, (int)rows, xg, (int)s->iprod, direct ? 1.0f : 0.0f,
+                        direct ? yg : col, (int)s->iprod);
+            if (s->kernel == CONV_IM2COL_2D)
+                col2im_2d(s, &s->w2d, col, yg);
+            else if (s->kernel == CONV_IM2COL_ND)
+                col2im_nd(s, col, yg);
+        }
+    return NNP_OK;
+}
+
+static enum nnp_status convt_reference(struct nnp_exec_node *n)
+{
+    const struct conv_state *s = n->state;
+    const struct nnp_window *w = &s->w;
+    const float *x = n->in[0]->data, *wt = n->in[1]->data;
+    const float *bias = s->has_bias ? n->in[2]->data : NULL;
+    float *y = n->out[0]->data;
+    int ns = w->n_sp;
+    for (int64_t b = 0; b < s->batch; b++)
+        fill_bias(NNP_ISA_SCALAR, y + b * s->c_out * s->oprod, bias, s->c_out, s->oprod);
+    for (int64_t b = 0; b < s->batch; b++)
+        for (int64_t c = 0; c < s->c_in; c++) {
+            int64_t g = c / s->cg_in;
+            for (int64_t q = 0; q < s->iprod; q++) {
+                int64_t p[NNP_WINDOW_MAX], t = q;
+                for (int i = ns - 1; i >= 0; i--) {
+                    p[i] = t % w->out[i];
+                    t /= w->out[i];
+                }
+                float xv = x[(b * s->c_in + c) * s->iprod + q];
+                for (int64_t m = 0; m < s->cg_out; m++)
+                    for (int64_t k = 0; k < s->kprod; k++) {
+                        int64_t lin = 0, kt = k, kk[NNP_WINDOW_MAX];
+                        for (int i = ns - 1; i >= 0; i--) {
+                            kk[i] = kt % w->kernel[i];
+                            kt /= w->kernel[i];
+                        }
+                        bool inside = true;
+                        for (int i = 0; i < ns; i++) {
+                            int64_t pos = p[i] * w->stride[i] + kk[i] * w->dil[i] - w->pad_begin[i];
+                            inside &= pos >= 0 && pos < w->in[i];
+                            lin = lin * w->in[i] + pos;
+                        }
+                        if (!inside)
+                            continue;
+                        int64_t oc = g * s->cg_out + m;
+                        y[(b * s->c_out + oc) * s->oprod + lin] +=
+                            xv * wt[(c * s->cg_out + m) * s->kprod + k];
+                    }
+            }
+        }
+    return NNP_OK;
+}
+
+const struct nnp_op nnp_op_ConvTranspose = {
+    .name = "ConvTranspose",
+    .min_in = 2,
+    .max_in = 3,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = convt_prepare,
+    .forward = convt_forward,
+    .reference = convt_reference,
+    .backward = NULL,
+};

@@ -1,0 +1,693 @@
+/* kernels/simd/conv_dw.c — the direct depthwise convolution of one plane (see conv_dw.h).
+ *
+ * The output is cut into bands of up to DW_NV_MAX vectors of columns. For a band, each
+ * input row it needs is copied once ("staged") into a ring of rows on the stack:
+ * 64-byte aligned, zeros in place of the pads, and split into its `sw` phases (phase q
+ * holds the columns b0 + sw * j + q), so that a tap of any stride reads `vl`
+ * consecutive floats of one phase: stride 2 costs two permutes per 16 staged inputs
+ * instead of one per tap, and no tap needs a mask or a bounds check. Rows outside x
+ * read a row of zeros. A block then computes R output rows of the band at once (R * NV
+ * accumulators: enough independent FMA chains to cover the FMA latency), kernel row by
+ * kernel row, tap by tap, and stores each output once with its epilogue.
+ *
+ * Measured on this project's machines (AVX-512, one thread, variants interleaved in one
+ * process): 112x112 3x3 stride 1, the staged copy is about a third of the time (it is
+ * where x comes in from L2); making each tap's vector from aligned loads and a permute
+ * ran 1.2x faster than loading it unaligned (two of three such loads cross a cache
+ * line), and unrolling the 3 taps of 3x3 with immediate shifts another 1.05x at
+ * 112x112 and 1.3-1.5x on 28x28 to 7x7 (1.1-1.3x with stride 2).
+ */
+#include "kernels/simd/conv_dw.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "kernels/status.h"
+
+/* Vectors of a band: 8 zmm (128 columns) hold a 112-wide MobileNet row at once. */
+#define DW_NV_MAX 8
+/* The staged rows of a band, on the stack: 32 KiB, room for bands of 8 vectors with
+ * kernels up to 29 rows by 113 columns (stride and dilation 1); larger windows get
+ * narrower bands, and one that does not fit with one vector (hundreds of kernel rows
+ * or thousands of columns) is computed one output at a time. */
+#define DW_STAGE_FLOATS 8192
+/* Output rows a block computes at once, at most; the ring holds the input rows of this
+ * many. */
+#define DW_R_MAX 4
+
+/* the window, unpacked; the pads at the end only shorten OH and OW */
+struct dw_geo {
+    int64_t H, W;   /* input plane */
+    int64_t OH, OW; /* output plane */
+    int64_t kh, kw;
+    int64_t sh, sw; /* strides */
+    int64_t dh, dw; /* dilations */
+    int64_t ph, pw; /* pads at the start */
+};
+
+/* one call's operands */
+struct dw_plane {
+    const struct dw_geo *g;
+    const float *x; /* (H, W) */
+    const float *w; /* (kh, kw) */
+    float bias;
+    const float *res; /* (OH, OW), or NULL */
+    const struct nnp_act *act;
+    bool act_in_regs; /* act is applied where the value is made (else on the stored row) */
+    float *y;         /* (OH, OW) */
+};
+
+/* the columns [o0, o0 + nl) of the output and the staged input rows they read */
+struct dw_band {
+    int64_t o0, nl;
+    int64_t b0;        /* input column of element 0 of phase 0: o0 * sw - pw (may be < 0) */
+    int64_t ph_len;    /* floats per phase, a multiple of 16 */
+    int64_t reach;     /* the last tap's offset in its phase: (kw - 1) * dw / sw */
+    int64_t row_len;   /* floats per staged row: sw * ph_len */
+    int64_t span;      /* rows the ring holds, a power of 2: input row ih is in slot ih % span */
+    float *ring;       /* (span, sw, ph_len), 64-byte aligned */
+    const float *zero; /* (sw, ph_len) zeros: what a row outside x reads */
+};
+
+static int64_t ceil_div(int64_t a, int64_t b) /* a >= 0, b > 0 */
+{
+    return (a + b - 1) / b;
+}
+
+/* The activations applied where each value is made, with comparisons that give the
+ * bits of kernels/ops/op_unary.c's loops (NaN passes through each); the others go through
+ * nnp_act_apply() on the stored row. */
+static bool act_in_regs(enum nnp_act_kind k)
+{
+    return k == NNP_ACT_NONE || k == NNP_ACT_RELU || k == NNP_ACT_LEAKY_RELU || k == NNP_ACT_CLIP;
+}
+
+#define ALWAYS_INLINE __attribute__((always_inline)) static inline
+
+/* --- one output at a time: the portable version, and windows too large to stage --- */
+
+/* output (oh, ow) before the epilogue, as conv_dw.h defines it. Inlined into each
+ * ISA's code, where fmaf() is one instruction (a libm call in the portable build). */
+ALWAYS_INLINE float dw_point(const struct dw_geo *g, const float *x, const float *w, int64_t oh,
+                             int64_t ow)
+{
+    int64_t ih0 = oh * g->sh - g->ph, iw0 = ow * g->sw - g->pw;
+    float acc = 0.0f;
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t ih = ih0 + ki * g->dh;
+        bool row_in = ih >= 0 && ih < g->H;
+        const float *wr = w + ki * g->kw;
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+            int64_t iw = iw0 + kj * g->dw;
+            float xv = row_in && iw >= 0 && iw < g->W ? x[ih * g->W + iw] : 0.0f;
+            acc = fmaf(xv, wr[kj], acc);
+        }
+    }
+    return acc;
+}
+
+/* relu_f, leakyrelu_f and clip_f of kernels/ops/op_unary.c */
+ALWAYS_INLINE float dw_act1(const struct nnp_act *a, float v)
+{
+    switch (a->kind) {
+    case NNP_ACT_RELU: return 0.0f > v ? 0.0f : v;
+    case NNP_ACT_LEAKY_RELU: return v * (v < 0.0f ? a->alpha : 1.0f);
+    case NNP_ACT_CLIP:
+        v = v < a->alpha ? a->alpha : v;
+        return v > a->beta ? a->beta : v;
+    default: return v;
+    }
+}
+
+ALWAYS_INLINE void dw_points(const struct dw_plane *p)
+{
+    const struct dw_geo *g = p->g;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *yr = p->y + oh * g->OW; /* (OW) */
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            float v = dw_point(g, p->x, p->w, oh, ow) + p->bias;
+            if (p->res)
+                v += p->res[oh * g->OW + ow];
+            yr[ow] = p->act_in_regs ? dw_act1(p->act, v) : v;
+        }
+        if (!p->act_in_regs)
+            nnp_act_apply(p->act, g->OW, yr);
+    }
+}
+
+static void dw_scalar(const struct dw_plane *p)
+{
+    dw_points(p);
+}
+
+/* --- bands and the ring of staged rows, shared by the SIMD versions --- */
+
+/* staged input row ih (a row of zeros outside x) */
+ALWAYS_INLINE const float *dw_row(const struct dw_geo *g, const struct dw_band *b, int64_t ih)
+{
+    return ih >= 0 && ih < g->H ? b->ring + (ih & (b->span - 1)) * b->row_len : b->zero;
+}
+
+/* Phase lengths and ring rows for bands of nv vectors of vl columns.
+ * @return whether they fit in DW_STAGE_FLOATS (the ring and the zero row) */
+static bool dw_fit(const struct dw_geo *g, int64_t vl, int64_t nv, int64_t *ph_len, int64_t *span)
+{
+    int64_t reach = (g->kw - 1) * g->dw / g->sw; /* the last tap's offset within a phase */
+    *ph_len = ceil_div(vl * nv + reach, 16) * 16;
+    int64_t need = (DW_R_MAX - 1) * g->sh + (g->kh - 1) * g->dh + 1; /* rows a block reads */
+    if (need > DW_STAGE_FLOATS)
+        return false;
+    for (*span = 1; *span < need; *span *= 2)
+        ;
+    int64_t row, all;
+    return !__builtin_mul_overflow(g->sw, *ph_len, &row) &&
+           !__builtin_mul_overflow(*span + 1, row, &all) && all <= DW_STAGE_FLOATS;
+}
+
+typedef void (*dw_stage_fn)(const struct dw_plane *, const struct dw_band *, int64_t ih);
+typedef void (*dw_block_fn)(const struct dw_plane *, const struct dw_band *, int64_t oh);
+
+/* what the band loop needs of an ISA */
+struct dw_isa {
+    int64_t vl, nv_max;
+    const int *rows;          /* [nv - 1]: rows per block */
+    dw_stage_fn stage;        /* stages one input row of a band */
+    const dw_block_fn *block; /* [nv - 1]: rows [oh, oh + rows) (fewer at the bottom) */
+    void (*points)(const struct dw_plane *);
+};
+
+/* The whole plane, band by band. @return false when not even one vector's band fits
+ * (the caller then computes one output at a time). */
+static bool dw_bands(const struct dw_plane *p, const struct dw_isa *isa)
+{
+    const struct dw_geo *g = p->g;
+    _Alignas(64) float buf[DW_STAGE_FLOATS];
+    int64_t nv = isa->nv_max, ph_len = 0, span = 0;
+    while (nv > 0 && !dw_fit(g, isa->vl, nv, &ph_len, &span))
+        nv--;
+    if (nv == 0)
+        return false;
+    /* bands of equal width (in whole vectors), as few as there can be */
+    int64_t n_bands = ceil_div(g->OW, isa->vl * nv);
+    int64_t width = ceil_div(ceil_div(g->OW, n_bands), isa->vl) * isa->vl;
+    struct dw_band b = {.reach = (g->kw - 1) * g->dw / g->sw,
+                        .span = span,
+                        .ring = buf,
+                        .zero = buf + span * g->sw * ph_len};
+    memset(buf + span * g->sw * ph_len, 0, (size_t)(g->sw * ph_len) * sizeof *buf);
+    for (b.o0 = 0; b.o0 < g->OW; b.o0 += width) {
+        b.nl = g->OW - b.o0 < width ? g->OW - b.o0 : width;
+        b.b0 = b.o0 * g->sw - g->pw;
+        int64_t nvb = ceil_div(b.nl, isa->vl), rows = isa->rows[nvb - 1];
+        b.ph_len = ceil_div(isa->vl * nvb + b.reach, 16) * 16; /* no more than it reads */
+        b.row_len = g->sw * b.ph_len;
+        dw_block_fn block = isa->block[nvb - 1];
+        int64_t staged = -1; /* input rows up to this one are staged (those still needed) */
+        for (int64_t oh = 0; oh < g->OH; oh += rows) {
+            /* stage the rows this block reads that are not yet: the ring holds the others */
+            int64_t last = (oh + rows < g->OH ? oh + rows : g->OH) - 1;
+            int64_t lo = oh * g->sh - g->ph, hi = last * g->sh - g->ph + (g->kh - 1) * g->dh;
+            if (lo <= staged)
+                lo = staged + 1;
+            lo = lo > 0 ? lo : 0;
+            hi = hi < g->H - 1 ? hi : g->H - 1;
+            for (int64_t ih = lo; ih <= hi; ih++)
+                isa->stage(p, &b, ih);
+            staged = hi > staged ? hi : staged;
+            block(p, &b, oh);
+        }
+    }
+    return true;
+}
+
+/* Phase q, element j of a staged row: input column b0 + sw * j + q, 0 outside [0, W).
+ * The element by element form: any stride, and the chunks at the row's ends. */
+ALWAYS_INLINE void dw_stage_elems(const struct dw_geo *g, const struct dw_band *b, const float *row,
+                                  float *dst, int64_t j0, int64_t j1)
+{
+    for (int64_t q = 0; q < g->sw; q++)
+        for (int64_t j = j0; j < j1; j++) {
+            int64_t c = b->b0 + g->sw * j + q;
+            dst[q * b->ph_len + j] = c >= 0 && c < g->W ? row[c] : 0.0f;
+        }
+}
+
+/* --- AVX2 + FMA: 8 columns per ymm --- */
+
+#define AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* blocks of 1..6 vectors: 4, 8, 9, 12, 10, 12 accumulators of the 16 ymm */
+static const int dw_rows256[6] = {4, 4, 3, 3, 2, 2};
+
+__attribute__((target("avx2,fma"))) static void dw_stage256(const struct dw_plane *pp,
+                                                            const struct dw_band *bp, int64_t ih)
+{
+    /* copies: the stores may alias anything, and would have the fields reloaded */
+    const struct dw_plane pl = *pp, *p = &pl;
+    const struct dw_band bl = *bp, *b = &bl;
+    const struct dw_geo gl = *p->g, *g = &gl;
+    const float *row = p->x + ih * g->W; /* (W) */
+    float *dst = b->ring + (ih & (b->span - 1)) * b->row_len;
+    int64_t W = g->W;
+    for (int64_t j = 0; j < b->ph_len; j += 8) {
+        int64_t c = b->b0 + g->sw * j; /* the chunk reads columns [c, c + 8 sw) */
+        if (g->sw > 2 || c < 0 || c + 8 * g->sw > W) {
+            dw_stage_elems(g, b, row, dst, j, j + 8);
+        } else if (g->sw == 1) {
+            _mm256_store_ps(dst + j, _mm256_loadu_ps(row + c));
+        } else {
+            __m256 lo = _mm256_loadu_ps(row + c), hi = _mm256_loadu_ps(row + c + 8);
+            /* per 128-bit lane: evens (odds) of lo then of hi; then the lanes in order */
+            __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+            __m256 od = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+            ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xd8));
+            od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), 0xd8));
+            _mm256_store_ps(dst + j, ev);
+            _mm256_store_ps(dst + b->ph_len + j, od);
+        }
+    }
+}
+
+AVX2 __m256 dw_act256(const struct nnp_act *a, __m256 v)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    switch (a->kind) {
+    case NNP_ACT_RELU: return _mm256_max_ps(zero, v); /* 0 > v ? 0 : v */
+    case NNP_ACT_LEAKY_RELU: {
+        __m256 neg = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
+        return _mm256_mul_ps(v,
+                             _mm256_blendv_ps(_mm256_set1_ps(1.0f), _mm256_set1_ps(a->alpha), neg));
+    }
+    case NNP_ACT_CLIP:
+        v = _mm256_max_ps(_mm256_set1_ps(a->alpha), v);   /* v < lo ? lo : v */
+        return _mm256_min_ps(_mm256_set1_ps(a->beta), v); /* v > hi ? hi : v */
+    default: return v;
+    }
+}
+
+/* lanes < n on (n 0..8) */
+AVX2 __m256i dw_mask256(int64_t n)
+{
+    static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_loadu_si256((const void *)ramp));
+}
+
+/* rows [oh, oh + R) (those < OH) of band b: NV vectors each. S: 0, or the stride (1 or 2)
+ * of a 3-wide kernel of dilation 1 along the row, whose taps are then unrolled. */
+AVX2 void dw_block256(const int NV, const int R, const int S, const struct dw_plane *pp,
+                      const struct dw_band *bp, int64_t oh)
+{
+    /* copies: the stores may alias anything, and would have the fields reloaded */
+    const struct dw_plane pl = *pp, *p = &pl;
+    const struct dw_band bl = *bp, *b = &bl;
+    const struct dw_geo gl = *p->g, *g = &gl;
+    const int64_t nr = g->OH - oh < R ? g->OH - oh : R;
+    const int64_t dq = g->dw % g->sw, dd = g->dw / g->sw; /* a tap's step: phase, offset */
+    __m256 acc[DW_R_MAX][DW_NV_MAX];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = _mm256_setzero_ps();
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        const float *wr = p->w + ki * g->kw;
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if (r >= nr)
+                continue;
+            const float *src = dw_row(g, b, (oh + r) * g->sh + ki * g->dh - g->ph);
+            if (S) { /* 3 taps, dilation 1: where each reads is known to the compiler */
+                const float *x1 = S == 1 ? src + 1 : src + b->ph_len, *x2 = src + 3 - S;
+                __m256 w0 = _mm256_broadcast_ss(wr), w1 = _mm256_broadcast_ss(wr + 1);
+                __m256 w2 = _mm256_broadcast_ss(wr + 2);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = _mm256_fmadd_ps(_mm256_load_ps(src + 8 * v), w0, acc[r][v]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + 8 * v), w1, acc[r][v]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = _mm256_fmadd_ps(_mm256_loadu_ps(x2 + 8 * v), w2, acc[r][v]);
+                continue;
+            }
+            int64_t q = 0, off = 0; /* tap kj reads phase q from element off */
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *xp = src + q * b->ph_len + off;
+                __m256 wv = _mm256_broadcast_ss(wr + kj);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = _mm256_fmadd_ps(_mm256_loadu_ps(xp + 8 * v), wv, acc[r][v]);
+                q += dq, off += dd;
+                if (q >= g->sw)
+                    q -= g->sw, off++;
+            }
+        }
+    }
+    const struct nnp_act act = *p->act;
+    const __m256 bv = _mm256_set1_ps(p->bias);
+    const __m256i tail = dw_mask256(b->nl - 8 * (NV - 1));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        if (r >= nr)
+            break;
+        float *yr = p->y + (oh + r) * g->OW + b->o0;
+        const float *rr = p->res ? p->res + (oh + r) * g->OW + b->o0 : NULL;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) {
+            __m256 t = _mm256_add_ps(acc[r][v], bv);
+            if (v < NV - 1) {
+                if (rr)
+                    t = _mm256_add_ps(t, _mm256_loadu_ps(rr + 8 * v));
+                _mm256_storeu_ps(yr + 8 * v, dw_act256(&act, t));
+            } else {
+                if (rr)
+                    t = _mm256_add_ps(t, _mm256_maskload_ps(rr + 8 * v, tail));
+                _mm256_maskstore_ps(yr + 8 * v, tail, dw_act256(&act, t));
+            }
+        }
+        if (!p->act_in_regs)
+            nnp_act_apply(p->act, b->nl, yr);
+    }
+}
+
+#define DW256(NV)                                                                                  \
+    __attribute__((target("avx2,fma"))) static void dw_block256_##NV(                              \
+        const struct dw_plane *p, const struct dw_band *b, int64_t oh)                             \
+    {                                                                                              \
+        if (p->g->kw == 3 && p->g->dw == 1 && p->g->sw == 1)                                       \
+            dw_block256(NV, dw_rows256[NV - 1], 1, p, b, oh);                                      \
+        else if (p->g->kw == 3 && p->g->dw == 1 && p->g->sw == 2)                                  \
+            dw_block256(NV, dw_rows256[NV - 1], 2, p, b, oh);                                      \
+        else                                                                                       \
+            dw_block256(NV, dw_rows256[NV - 1], 0, p, b, oh);                                      \
+    }
+DW256(1)
+DW256(2)
+DW256(3)
+DW256(4)
+DW256(5)
+DW256(6)
+
+static const dw_block_fn dw_blocks256[6] = {dw_block256_1, dw_block256_2, dw_block256_3,
+                                            dw_block256_4, dw_block256_5, dw_block256_6};
+
+__attribute__((target("avx2,fma"))) static void dw_points256(const struct dw_plane *p)
+{
+    dw_points(p);
+}
+
+static const struct dw_isa dw_avx2 = {8, 6, dw_rows256, dw_stage256, dw_blocks256, dw_points256};
+
+/* --- AVX-512F: 16 columns per zmm --- */
+
+#define AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+
+/* blocks of 1..8 vectors: 4, 8, 12, 12, 15, 12, 14, 16 accumulators of the 32 zmm */
+static const int dw_rows512[8] = {4, 4, 4, 3, 3, 2, 2, 2};
+
+/* 16 columns of a row from column c on, 0 outside [0, W); never a byte outside the row,
+ * never a pointer before it: left of the row the columns inside go to their lanes by an
+ * expand load from the row's start. */
+AVX512 __m512 dw_load16(const float *row, int64_t c, int64_t W)
+{
+    if (c >= 0 && c + 16 <= W)
+        return _mm512_loadu_ps(row + c);
+    int64_t lo = c < 0 ? -c : 0, hi = W - c; /* lanes [lo, hi) are inside */
+    lo = lo < 16 ? lo : 16;
+    hi = hi < 16 ? hi : 16;
+    if (hi <= lo)
+        return _mm512_setzero_ps();
+    __mmask16 m = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    return c < 0 ? _mm512_maskz_expandloadu_ps(m, row) : _mm512_maskz_loadu_ps(m, row + c);
+}
+
+__attribute__((target("avx512f"))) static void dw_stage512(const struct dw_plane *pp,
+                                                           const struct dw_band *bp, int64_t ih)
+{
+    /* copies: the stores may alias anything, and would have the fields reloaded */
+    const struct dw_plane pl = *pp, *p = &pl;
+    const struct dw_band bl = *bp, *b = &bl;
+    const struct dw_geo gl = *p->g, *g = &gl;
+    const float *row = p->x + ih * g->W; /* (W) */
+    float *dst = b->ring + (ih & (b->span - 1)) * b->row_len;
+    if (g->sw > 2) {
+        dw_stage_elems(g, b, row, dst, 0, b->ph_len);
+        return;
+    }
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t j = 0; j < b->ph_len; j += 16) {
+        int64_t c = b->b0 + g->sw * j;
+        if (g->sw == 1) {
+            _mm512_store_ps(dst + j, dw_load16(row, c, g->W));
+        } else {
+            __m512 lo = dw_load16(row, c, g->W), hi = dw_load16(row, c + 16, g->W);
+            _mm512_store_ps(dst + j, _mm512_permutex2var_ps(lo, even, hi));
+            _mm512_store_ps(dst + b->ph_len + j, _mm512_permutex2var_ps(lo, odd, hi));
+        }
+    }
+}
+
+AVX512 __m512 dw_act512(const struct nnp_act *a, __m512 v)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    switch (a->kind) {
+    case NNP_ACT_RELU: return _mm512_max_ps(zero, v); /* 0 > v ? 0 : v */
+    case NNP_ACT_LEAKY_RELU: {
+        __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+        return _mm512_mul_ps(
+            v, _mm512_mask_blend_ps(neg, _mm512_set1_ps(1.0f), _mm512_set1_ps(a->alpha)));
+    }
+    case NNP_ACT_CLIP:
+        v = _mm512_max_ps(_mm512_set1_ps(a->alpha), v);   /* v < lo ? lo : v */
+        return _mm512_min_ps(_mm512_set1_ps(a->beta), v); /* v > hi ? hi : v */
+    default: return v;
+    }
+}
+
+/* elements s.. of lo, then hi's first: the vector s columns further on */
+#define dw_shift512(lo, hi, s)                                                                     \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), s))
+
+/* Rows [oh, oh + R) (those < OH) of band b: NV vectors each. How a tap's vector is made:
+ *   PERM, stride 1, the kernel reaching less than 16 columns: the staged row is loaded as
+ *     aligned vectors once per kernel row; tap kj, k columns on, is a permute of two
+ *     (an unaligned load of 64 bytes always crosses a cache line);
+ *   K3 as well (3 taps, dilation 1, stride S = 1 or 2): the taps unrolled, the shifts
+ *     immediate (valignd); with stride 2 the middle tap is the odd phase, aligned;
+ *   else: an unaligned load from the tap's phase. */
+AVX512 void dw_block512(const int NV, const int R, const bool PERM, const bool K3, const int S,
+                        const struct dw_plane *pp, const struct dw_band *bp, int64_t oh)
+{
+    /* copies: the stores may alias anything, and would have the fields reloaded */
+    const struct dw_plane pl = *pp, *p = &pl;
+    const struct dw_band bl = *bp, *b = &bl;
+    const struct dw_geo gl = *p->g, *g = &gl;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const int64_t nr = g->OH - oh < R ? g->OH - oh : R;
+    const int64_t dq = g->dw % g->sw, dd = g->dw / g->sw; /* a tap's step: phase, offset */
+    __m512 acc[DW_R_MAX][DW_NV_MAX];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = _mm512_setzero_ps();
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        const float *wr = p->w + ki * g->kw;
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if (r >= nr)
+                continue;
+            const float *src = dw_row(g, b, (oh + r) * g->sh + ki * g->dh - g->ph);
+            if (PERM) {
+                __m512 a[DW_NV_MAX + 1];
+#pragma GCC unroll 9
+                for (int m = 0; m <= NV; m++)
+                    a[m] =
+                        m < NV || b->reach > 0 ? _mm512_load_ps(src + 16 * m) : _mm512_setzero_ps();
+                if (K3) { /* 3 taps at columns 0, 1, 2: shifts known to the compiler */
+                    __m512 w0 = _mm512_set1_ps(wr[0]), w1 = _mm512_set1_ps(wr[1]);
+                    __m512 w2 = _mm512_set1_ps(wr[2]);
+#pragma GCC unroll 8
+                    for (int v = 0; v < NV; v++)
+                        acc[r][v] = _mm512_fmadd_ps(a[v], w0, acc[r][v]);
+                    if (S == 1) {
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; v++)
+                            acc[r][v] =
+                                _mm512_fmadd_ps(dw_shift512(a[v], a[v + 1], 1), w1, acc[r][v]);
+                    } else { /* stride 2: tap 1 is the odd phase, at 0 */
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; v++)
+                            acc[r][v] = _mm512_fmadd_ps(_mm512_load_ps(src + b->ph_len + 16 * v),
+                                                        w1, acc[r][v]);
+                    }
+#pragma GCC unroll 8
+                    for (int v = 0; v < NV; v++) { /* tap 2: 2 columns on, or 1 in phase 0 */
+                        __m512 x2 = S == 1 ? dw_shift512(a[v], a[v + 1], 2)
+                                           : dw_shift512(a[v], a[v + 1], 1);
+                        acc[r][v] = _mm512_fmadd_ps(x2, w2, acc[r][v]);
+                    }
+                    continue;
+                }
+                int64_t off = 0;
+                for (int64_t kj = 0; kj < g->kw; kj++) {
+                    __m512 wv = _mm512_set1_ps(wr[kj]);
+                    if (off == 0) {
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; v++)
+                            acc[r][v] = _mm512_fmadd_ps(a[v], wv, acc[r][v]);
+                    } else {
+                        __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32((int)off));
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; v++)
+                            acc[r][v] = _mm512_fmadd_ps(_mm512_permutex2var_ps(a[v], idx, a[v + 1]),
+                                                        wv, acc[r][v]);
+                    }
+                    off += g->dw;
+                }
+                continue;
+            }
+            int64_t q = 0, off = 0; /* tap kj reads phase q from element off */
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *xp = src + q * b->ph_len + off;
+                __m512 wv = _mm512_set1_ps(wr[kj]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] = _mm512_fmadd_ps(_mm512_loadu_ps(xp + 16 * v), wv, acc[r][v]);
+                q += dq, off += dd;
+                if (q >= g->sw)
+                    q -= g->sw, off++;
+            }
+        }
+    }
+    const struct nnp_act act = *p->act; /* copies: the stores may alias anything */
+    const __m512 bv = _mm512_set1_ps(p->bias);
+    const int64_t rest = b->nl - 16 * (NV - 1); /* columns in the last vector, 1..16 */
+    const __mmask16 tail = (__mmask16)(rest >= 16 ? 0xffffu : (1u << rest) - 1u);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        if (r >= nr)
+            break;
+        float *yr = p->y + (oh + r) * g->OW + b->o0;
+        const float *rr = p->res ? p->res + (oh + r) * g->OW + b->o0 : NULL;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) {
+            __mmask16 m = v < NV - 1 ? (__mmask16)0xffff : tail;
+            __m512 t = _mm512_add_ps(acc[r][v], bv);
+            if (rr)
+                t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, rr + 16 * v));
+            _mm512_mask_storeu_ps(yr + 16 * v, m, dw_act512(&act, t));
+        }
+        if (!p->act_in_regs)
+            nnp_act_apply(p->act, b->nl, yr);
+    }
+}
+
+#define DW512(NV)                                                                                  \
+    __attribute__((target("avx512f"))) static void dw_block512_##NV(                               \
+        const struct dw_plane *p, const struct dw_band *b, int64_t oh)                             \
+    {                                                                                              \
+        if (p->g->sw == 1 && p->g->kw == 3 && p->g->dw == 1)                                       \
+            dw_block512(NV, dw_rows512[NV - 1], true, true, 1, p, b, oh);                          \
+        else if (p->g->sw == 2 && p->g->kw == 3 && p->g->dw == 1)                                  \
+            dw_block512(NV, dw_rows512[NV - 1], true, true, 2, p, b, oh);                          \
+        else if (p->g->sw == 1 && b->reach < 16)                                                   \
+            dw_block512(NV, dw_rows512[NV - 1], true, false, 1, p, b, oh);                         \
+        else                                                                                       \
+            dw_block512(NV, dw_rows512[NV - 1], false, false, 1, p, b, oh);                        \
+    }
+DW512(1)
+DW512(2)
+DW512(3)
+DW512(4)
+DW512(5)
+DW512(6)
+DW512(7)
+DW512(8)
+
+static const dw_block_fn dw_blocks512[8] = {dw_block512_1, dw_block512_2, dw_block512_3,
+                                            dw_block512_4, dw_block512_5, dw_block512_6,
+                                            dw_block512_7, dw_block512_8};
+
+__attribute__((target("avx512f"))) static void dw_points512(const struct dw_plane *p)
+{
+    dw_points(p);
+}
+
+static const struct dw_isa dw_avx512 = {16, 8, dw_rows512, dw_stage512, dw_blocks512, dw_points512};
+
+/* --- entry points --- */
+
+static void dw_geo_of(const struct nnp_window *win, struct dw_geo *g)
+{
+    NNP_ASSERT(win->n_sp == 2);
+    *g = (struct dw_geo){
+        .H = win->in[0],
+        .W = win->in[1],
+        .OH = win->out[0],
+        .OW = win->out[1],
+        .kh = win->kernel[0],
+        .kw = win->kernel[1],
+        .sh = win->stride[0],
+        .sw = win->stride[1],
+        .dh = win->dil[0],
+        .dw = win->dil[1],
+        .ph = win->pad_begin[0],
+        .pw = win->pad_begin[1],
+    };
+    NNP_ASSERT(g->H >= 0 && g->W >= 0 && g->OH >= 0 && g->OW >= 0);
+    NNP_ASSERT(g->kh >= 1 && g->kw >= 1 && g->sh >= 1 && g->sw >= 1 && g->dh >= 1 && g->dw >= 1);
+}
+
+void nnp_conv_dw2d(enum nnp_isa isa, const struct nnp_window *win, const float *x, const float *w,
+                   float bias, const float *res, const struct nnp_act *act, float *y)
+{
+    static const struct nnp_act none = {NNP_ACT_NONE, 0.0f, 0.0f};
+    struct dw_geo g;
+    dw_geo_of(win, &g);
+    if (g.OH == 0 || g.OW == 0)
+        return;
+    if (g.H == 0 || g.W == 0) /* every tap is in the padding: x is never read */
+        g.H = g.W = 0;
+    if (!act)
+        act = &none;
+    NNP_ASSERT(act->kind >= 0 && act->kind < NNP_ACT_COUNT);
+    struct dw_plane p = {&g, x, w, bias, res, act, act_in_regs(act->kind), y};
+    const struct dw_isa *simd = isa == NNP_ISA_AVX512 ? &dw_avx512
+                                : isa == NNP_ISA_AVX2 ? &dw_avx2
+                                                      : NULL;
+    if (!simd)
+        dw_scalar(&p);
+    else if (!dw_bands(&p, simd))
+        simd->points(&p);
+}
+
+void nnp_conv_dw2d_ref(const struct nnp_window *win, const float *x, const float *w, float bias,
+                       const float *res, const struct nnp_act *act, float *y)
+{
+    struct dw_geo g;
+    dw_geo_of(win, &g);
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+        float *yr = y + oh * g.OW; /* (OW) */
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+            double acc = 0.0;
+            for (int64_t ki = 0; ki < g.kh; ki++)
+                for (int64_t kj = 0; kj < g.kw; kj++) {
+                    int64_t ih = oh * g.sh + ki * g.dh - g.ph, iw = ow * g.sw + kj * g.dw - g.pw;
+                    bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+                    acc += (in ? (double)x[ih * g.W + iw] : 0.0) * w[ki * g.kw + kj];
+                }
+            acc += bias;
+            if (res)
+                acc += res[oh * g.OW + ow];
+            yr[ow] = (float)acc;
+        }
+        if (act)
+            nnp_act_apply(act, g.OW, yr);
+    }
+}

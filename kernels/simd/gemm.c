@@ -1,0 +1,557 @@
+/* kernels/simd/gemm.c — the fp32 matrix product and its micro-kernels (see gemm.h). */
+#include "kernels/simd/gemm.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/status.h"
+#include "kernels/threads.h"
+
+#define MR NNP_GEMM_MR
+#define NR NNP_GEMM_NR
+#define KC NNP_GEMM_KC
+
+/* A product below this many multiply-adds stays on the calling thread: handing work
+ * to the pool and waiting for it costs a few microseconds, what about 2^18
+ * multiply-adds take at this kernel's speed. */
+#define GEMM_PAR_MIN_MACS (1 << 18)
+/* Items per thread when a product is split: the pool hands them out one at a time,
+ * so a thread the machine delays leaves its share to the other. */
+#define GEMM_ITEMS_PER_THREAD 4
+
+/* One micro-kernel call beyond A and B: where its tile of C is, how much of it is
+ * real, and, on the last block of k, the epilogue at the tile. */
+struct tile {
+    float *c;     /* the tile's first element; rows ldc apart */
+    int64_t ldc;
+    int mv, nv;   /* real rows (<= MR) and columns (<= NR); the rest is never touched */
+    bool add_c;   /* not the first block of k: add onto what C holds */
+    bool last;    /* the last block of k: apply the epilogue */
+    float scale;
+    const float *bias_m, *bias_n, *res; /* at the tile, or NULL */
+    int64_t ldr;
+    enum nnp_act_kind act; /* applied here: NONE, RELU, LEAKY_RELU or CLIP */
+    float alpha, beta;
+};
+
+/* The activations applied in registers: those whose comparisons the SIMD code can
+ * mirror exactly (kernels/ops/op_unary.c's relu_f, leakyrelu_f, clip_f). The others
+ * go through nnp_act_apply() on the stored tile. */
+static bool act_in_kernel(enum nnp_act_kind k)
+{
+    return k == NNP_ACT_NONE || k == NNP_ACT_RELU || k == NNP_ACT_LEAKY_RELU ||
+           k == NNP_ACT_CLIP;
+}
+
+/* --- portable C: the reference the SIMD kernels are tested against --- */
+
+static float act_scalar(const struct tile *t, float x)
+{
+    switch (t->act) {
+    case NNP_ACT_RELU: return 0.0f > x ? 0.0f : x;
+    case NNP_ACT_LEAKY_RELU: return x * (x < 0.0f ? t->alpha : 1.0f);
+    case NNP_ACT_CLIP:
+        x = x < t->alpha ? t->alpha : x;
+        return x > t->beta ? t->beta : x;
+    default: return x;
+    }
+}
+
+/* A element (i, p): packed a[p*MR + i], rows a[i*lda + p] */
+static void kernel_scalar(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
+                          int64_t ldb, const struct tile *t)
+{
+    float acc[MR][NR];
+    for (int i = 0; i < t->mv; i++)
+        for (int j = 0; j < t->nv; j++)
+            acc[i][j] = 0.0f;
+    for (int64_t p = 0; p < kc; p++)
+        for (int i = 0; i < t->mv; i++) {
+            float av = packed ? a[p * MR + i] : a[i * lda + p];
+            for (int j = 0; j < t->nv; j++)
+                acc[i][j] += av * b[p * ldb + j];
+        }
+    for (int i = 0; i < t->mv; i++)
+        for (int j = 0; j < t->nv; j++) {
+            float x = acc[i][j];
+            float *c = t->c + i * t->ldc + j;
+            if (t->add_c)
+                x += *c;
+            if (t->last) {
+                if (t->scale != 1.0f)
+                    x *= t->scale;
+                if (t->bias_m)
+                    x += t->bias_m[i];
+                if (t->bias_n)
+                    x += t->bias_n[j];
+                if (t->res)
+                    x += t->res[i * t->ldr + j];
+                x = act_scalar(t, x);
+            }
+            *c = x;
+        }
+}
+
+/* --- AVX-512: an 8 x 48 tile in 24 zmm --- */
+
+#define AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+
+AVX512 __m512 act512(const struct tile *t, __m512 x)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    switch (t->act) {
+    case NNP_ACT_RELU: return _mm512_max_ps(zero, x); /* 0 > x ? 0 : x */
+    case NNP_ACT_LEAKY_RELU: {
+        __mmask16 neg = _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ);
+        return _mm512_mul_ps(x, _mm512_mask_blend_ps(neg, _mm512_set1_ps(1.0f),
+                                                     _mm512_set1_ps(t->alpha)));
+    }
+    case NNP_ACT_CLIP:
+        x = _mm512_max_ps(_mm512_set1_ps(t->alpha), x); /* x < lo ? lo : x */
+        return _mm512_min_ps(_mm512_set1_ps(t->beta), x); /* x > hi ? hi : x */
+    default: return x;
+    }
+}
+
+/* NV vectors of 16 columns (1..3), A packed or rows: inlined into six wrappers so
+ * that the accumulators stay in registers. */
+AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc,
+                    const float *a, int64_t lda, const float *b, int64_t ldb,
+                    const struct tile *t)
+{
+    __m512 acc[MR][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    int rest = t->nv - 16 * (NV - 1); /* columns in the last vector, 1..16 */
+    __mmask16 ml = (__mmask16)(rest >= 16 ? 0xffff : (1u << rest) - 1);
+    /* rows past mv (rows of A that do not exist) read the last real one instead */
+    const float *ar[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+        ar[i] = packed ? a + i : a + (i < t->mv ? i : t->mv - 1) * lda;
+    const int64_t cs = packed ? MR : 1;
+#pragma GCC unroll 4
+    for (int64_t p = 0; p < kc; p++) {
+        const float *bp = b + p * ldb;
+        /* a masked load costs an extra uop on the FMA ports of some cores: full tiles,
+         * the common case, load without */
+        __m512 b0 = NV == 1 && !full ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
+        __m512 b1 = NV == 2 && !full ? _mm512_maskz_loadu_ps(ml, bp + 16)
+                    : NV >= 2        ? _mm512_loadu_ps(bp + 16)
+                                     : _mm512_setzero_ps();
+        __m512 b2 = NV == 3 && !full ? _mm512_maskz_loadu_ps(ml, bp + 32)
+                    : NV == 3        ? _mm512_loadu_ps(bp + 32)
+                                     : _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(ar[i][p * cs]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV > 1)
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            if (NV > 2)
+                acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        if (i >= t->mv)
+            break;
+        float *c = t->c + i * t->ldc;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            __mmask16 m = v == NV - 1 ? ml : (__mmask16)0xffff;
+            __m512 x = acc[i][v];
+            if (t->add_c)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c + 16 * v));
+            if (t->last) {
+                if (t->scale != 1.0f)
+                    x = _mm512_mul_ps(x, _mm512_set1_ps(t->scale));
+                if (t->bias_m)
+                    x = _mm512_add_ps(x, _mm512_set1_ps(t->bias_m[i]));
+                if (t->bias_n)
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t->bias_n + 16 * v));
+                if (t->res)
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t->res + i * t->ldr + 16 * v));
+                x = act512(t, x);
+            }
+            _mm512_mask_storeu_ps(c + 16 * v, m, x);
+        }
+    }
+}
+
+#define K512(NV, packed, full, name)                                                               \
+    __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a, int64_t lda,   \
+                                                        const float *b, int64_t ldb,               \
+                                                        const struct tile *t)                      \
+    {                                                                                              \
+        body512(NV, packed, full, kc, a, lda, b, ldb, t);                                          \
+    }
+K512(1, true, false, k512_p1)
+K512(2, true, false, k512_p2)
+K512(3, true, false, k512_p3)
+K512(3, true, true, k512_p3_full)
+K512(1, false, false, k512_r1)
+K512(2, false, false, k512_r2)
+K512(3, false, false, k512_r3)
+K512(3, false, true, k512_r3_full)
+
+static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
+                          int64_t ldb, const struct tile *t)
+{
+    typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
+                       const struct tile *);
+    static const fn table[2][4] = {{k512_r1, k512_r2, k512_r3, k512_r3_full},
+                                   {k512_p1, k512_p2, k512_p3, k512_p3_full}};
+    table[packed][t->nv == NR ? 3 : (t->nv - 1) / 16](kc, a, lda, b, ldb, t);
+}
+
+/* --- AVX2 + FMA: 4 x 24 tiles in 12 ymm, four of them per 8 x 48 --- */
+
+#define AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
+
+AVX2 __m256 act256(const struct tile *t, __m256 x)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    switch (t->act) {
+    case NNP_ACT_RELU: return _mm256_max_ps(zero, x);
+    case NNP_ACT_LEAKY_RELU: {
+        __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ);
+        return _mm256_mul_ps(x, _mm256_blendv_ps(_mm256_set1_ps(1.0f), _mm256_set1_ps(t->alpha),
+                                                 neg));
+    }
+    case NNP_ACT_CLIP:
+        x = _mm256_max_ps(_mm256_set1_ps(t->alpha), x);
+        return _mm256_min_ps(_mm256_set1_ps(t->beta), x);
+    default: return x;
+    }
+}
+
+/* lanes < rest on (rest 0..8) */
+AVX2 __m256i mask256(int rest)
+{
+    static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_loadu_si256((const void *)ramp));
+}
+
+/* rows of A: 4 (the half of a panel), element (i, p) at a[i*ra + p*cs] */
+AVX2 void body256(const int NV, const bool packed, int64_t kc, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, const struct tile *t)
+{
+    __m256 acc[4][3];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            acc[i][v] = _mm256_setzero_ps();
+    __m256i ml = mask256(t->nv - 8 * (NV - 1));
+    const float *ar[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        ar[i] = packed ? a + i : a + (i < t->mv ? i : t->mv - 1) * lda;
+    const int64_t cs = packed ? MR : 1;
+    for (int64_t p = 0; p < kc; p++) {
+        const float *bp = b + p * ldb;
+        __m256 b0 = NV == 1 ? _mm256_maskload_ps(bp, ml) : _mm256_loadu_ps(bp);
+        __m256 b1 = NV == 2   ? _mm256_maskload_ps(bp + 8, ml)
+                    : NV == 3 ? _mm256_loadu_ps(bp + 8)
+                              : _mm256_setzero_ps();
+        __m256 b2 = NV == 3 ? _mm256_maskload_ps(bp + 16, ml) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m256 ai = _mm256_broadcast_ss(&ar[i][p * cs]);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV > 1)
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            if (NV > 2)
+                acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
+        }
+    }
+    const __m256i all = _mm256_set1_epi32(-1);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        if (i >= t->mv)
+            break;
+        float *c = t->c + i * t->ldc;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            __m256i m = v == NV - 1 ? ml : all;
+            __m256 x = acc[i][v];
+            if (t->add_c)
+                x = _mm256_add_ps(x, _mm256_maskload_ps(c + 8 * v, m));
+            if (t->last) {
+                if (t->scale != 1.0f)
+                    x = _mm256_mul_ps(x, _mm256_set1_ps(t->scale));
+                if (t->bias_m)
+                    x = _mm256_add_ps(x, _mm256_set1_ps(t->bias_m[i]));
+                if (t->bias_n)
+                    x = _mm256_add_ps(x, _mm256_maskload_ps(t->bias_n + 8 * v, m));
+                if (t->res)
+                    x = _mm256_add_ps(x, _mm256_maskload_ps(t->res + i * t->ldr + 8 * v, m));
+                x = act256(t, x);
+            }
+            _mm256_maskstore_ps(c + 8 * v, m, x);
+        }
+    }
+}
+
+#define K256(NV, packed, name)                                                                     \
+    __attribute__((target("avx2,fma"))) static void name(int64_t kc, const float *a, int64_t lda,  \
+                                                         const float *b, int64_t ldb,              \
+                                                         const struct tile *t)                     \
+    {                                                                                              \
+        body256(NV, packed, kc, a, lda, b, ldb, t);                                                \
+    }
+K256(1, true, k256_p1)
+K256(2, true, k256_p2)
+K256(3, true, k256_p3)
+K256(1, false, k256_r1)
+K256(2, false, k256_r2)
+K256(3, false, k256_r3)
+
+static void kernel_avx2(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
+                        int64_t ldb, const struct tile *t)
+{
+    typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
+                       const struct tile *);
+    static const fn table[2][3] = {{k256_r1, k256_r2, k256_r3}, {k256_p1, k256_p2, k256_p3}};
+    for (int r0 = 0; r0 < t->mv; r0 += 4)
+        for (int c0 = 0; c0 < t->nv; c0 += 24) {
+            struct tile q = *t;
+            q.mv = t->mv - r0 < 4 ? t->mv - r0 : 4;
+            q.nv = t->nv - c0 < 24 ? t->nv - c0 : 24;
+            q.c = t->c + r0 * t->ldc + c0;
+            q.bias_m = t->bias_m ? t->bias_m + r0 : NULL;
+            q.bias_n = t->bias_n ? t->bias_n + c0 : NULL;
+            q.res = t->res ? t->res + r0 * t->ldr + c0 : NULL;
+            const float *ap = packed ? a + r0 : a + r0 * lda;
+            table[packed][(q.nv - 1) / 8](kc, ap, lda, b + c0, ldb, &q);
+        }
+}
+
+/* --- packing --- */
+
+size_t nnp_gemm_a_floats(int64_t m, int64_t k)
+{
+    return (size_t)((m + MR - 1) / MR) * MR * (size_t)k;
+}
+
+size_t nnp_gemm_b_floats(int64_t k, int64_t n)
+{
+    return (size_t)((n + NR - 1) / NR) * NR * (size_t)k;
+}
+
+void nnp_gemm_pack_a(const float *a, int64_t rs, int64_t cs, int64_t m, int64_t k, float *dst)
+{
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+        float *panel = dst + (i0 / MR) * k * MR; /* (k, MR) */
+        for (int64_t p = 0; p < k; p++)
+            for (int i = 0; i < MR; i++)
+                panel[p * MR + i] = i0 + i < m ? a[(i0 + i) * rs + p * cs] : 0.0f;
+    }
+}
+
+void nnp_gemm_pack_b(const float *b, int64_t rs, int64_t cs, int64_t k, int64_t n, float *dst)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += NR) {
+        float *panel = dst + (j0 / NR) * k * NR; /* (k, NR) */
+        int64_t nc = n - j0 < NR ? n - j0 : NR;
+        for (int64_t p = 0; p < k; p++) {
+            float *row = panel + p * NR;
+            if (cs == 1) {
+                memcpy(row, b + p * rs + j0, (size_t)nc * sizeof *row);
+            } else {
+                for (int64_t j = 0; j < nc; j++)
+                    row[j] = b[p * rs + (j0 + j) * cs];
+            }
+            for (int64_t j = nc; j < NR; j++)
+                row[j] = 0.0f;
+        }
+    }
+}
+
+size_t nnp_gemm_scratch_bytes(int64_t m)
+{
+    size_t cpanel = (size_t)((m + MR - 1) / MR) * MR * NR * sizeof(float);
+    return (size_t)KC * NR * sizeof(float) + cpanel;
+}
+
+/* --- the rest of the epilogue, after a store_c --- */
+
+__attribute__((target("avx512f"))) static void finish_avx512(const struct tile *t,
+                                                              const float *src,
+                                                              const float *res, float *dst,
+                                                              int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(m, src + i);
+        if (res)
+            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + i));
+        _mm512_mask_storeu_ps(dst + i, m, act512(t, x));
+    }
+}
+
+static void finish_scalar(const struct tile *t, const float *src, const float *res, float *dst,
+                          int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = act_scalar(t, res ? src[i] + res[i] : src[i]);
+}
+
+void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const float *res,
+                         float *dst, int64_t n)
+{
+    bool in_kernel = act_in_kernel(act->kind);
+    struct tile t = {.act = in_kernel ? act->kind : NNP_ACT_NONE,
+                     .alpha = act->alpha,
+                     .beta = act->beta};
+    if (nnp_isa_best() == NNP_ISA_AVX512)
+        finish_avx512(&t, src, res, dst, n);
+    else
+        finish_scalar(&t, src, res, dst, n);
+    if (!in_kernel)
+        nnp_act_apply(act, n, dst);
+}
+
+/* --- the block loop --- */
+
+void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, int64_t m1,
+                        int64_t n0, int64_t n1, void *scratch)
+{
+    NNP_ASSERT(m0 % MR == 0 && n0 % NR == 0 && m1 <= g->m && n1 <= g->n);
+    NNP_ASSERT(!g->pack_b || scratch);
+    void (*kernel)(bool, int64_t, const float *, int64_t, const float *, int64_t,
+                   const struct tile *) = isa == NNP_ISA_AVX512 ? kernel_avx512
+                                          : isa == NNP_ISA_AVX2 ? kernel_avx2
+                                                                : kernel_scalar;
+    const struct nnp_epilogue *e = &g->epi;
+    bool sink = g->store_c != NULL;
+    bool post_act = !sink && !act_in_kernel(e->act.kind);
+    /* with store_c, tiles go to a panel after the B panel in scratch: (m1 - m0, NR) */
+    float *cpanel = sink ? (float *)scratch + (size_t)KC * NR : NULL;
+    NNP_ASSERT(!sink || scratch);
+    int64_t k = g->k;
+    for (int64_t j0 = n0; j0 < n1; j0 += NR) {
+        int nc = (int)(n1 - j0 < NR ? n1 - j0 : NR);
+        for (int64_t k0 = 0; k0 < k || k0 == 0; k0 += KC) {
+            int64_t kc = k - k0 < KC ? k - k0 : KC;
+            const float *bp;
+            int64_t ldb;
+            if (g->pack_b) {
+                g->pack_b(g, k0, kc, j0, nc, scratch);
+                bp = scratch;
+                ldb = NR;
+            } else if (g->b_packed) {
+                bp = g->b + (j0 / NR) * k * NR + k0 * NR;
+                ldb = NR;
+            } else {
+                bp = g->b + k0 * g->ldb + j0;
+                ldb = g->ldb;
+            }
+            bool last = k0 + KC >= k;
+            for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+                struct tile t = {
+                    .c = sink ? cpanel + (i0 - m0) * NR : g->c + i0 * g->ldc + j0,
+                    .ldc = sink ? NR : g->ldc,
+                    .mv = (int)(m1 - i0 < MR ? m1 - i0 : MR),
+                    .nv = nc,
+                    .add_c = k0 > 0,
+                    .last = last,
+                    .scale = e->scale != 0.0f ? e->scale : 1.0f,
+                    .bias_m = e->bias_m ? e->bias_m + i0 : NULL,
+                    .bias_n = e->bias_n ? e->bias_n + j0 : NULL,
+                    .res = e->res && !sink ? e->res + i0 * e->ldr + j0 : NULL,
+                    .ldr = e->ldr,
+                    .act = post_act || sink ? NNP_ACT_NONE : e->act.kind,
+                    .alpha = e->act.alpha,
+                    .beta = e->act.beta,
+                };
+                const float *ap = g->a_packed ? g->a + (i0 / MR) * k * MR + k0 * MR
+                                              : g->a + i0 * g->lda + k0;
+                kernel(g->a_packed, kc, ap, g->lda, bp, ldb, &t);
+                if (last && post_act) /* while the tile is in L1 */
+                    for (int i = 0; i < t.mv; i++)
+                        nnp_act_apply(&e->act, nc, t.c + i * t.ldc);
+            }
+            if (k == 0)
+                break;
+        }
+        if (sink)
+            g->store_c(g, m0, m1, j0, nc, cpanel);
+    }
+}
+
+void nnp_gemm_block(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                    void *scratch)
+{
+    nnp_gemm_block_isa(nnp_isa_best(), g, m0, m1, n0, n1, scratch);
+}
+
+/* --- many products over the pool --- */
+
+struct units_job {
+    nnp_gemm_unit_fn unit;
+    const void *ctx;
+    int64_t m, n;
+    int64_t mb, nb; /* blocks per unit along m and n */
+    int64_t m_panels, n_panels;
+    uint8_t *scratch;
+    size_t slice_bytes;
+};
+
+static void units_task(void *arg, int64_t begin, int64_t end, int tid)
+{
+    const struct units_job *j = arg;
+    void *scratch = j->scratch + (size_t)tid * j->slice_bytes;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t per = j->mb * j->nb, u = t / per, r = t % per;
+        int64_t bi = r / j->nb, bj = r % j->nb;
+        int64_t m0 = bi * j->m_panels / j->mb * MR, m1 = (bi + 1) * j->m_panels / j->mb * MR;
+        int64_t n0 = bj * j->n_panels / j->nb * NR, n1 = (bj + 1) * j->n_panels / j->nb * NR;
+        struct nnp_gemm g;
+        j->unit(j->ctx, u, &g);
+        nnp_gemm_block(&g, m0, m1 < j->m ? m1 : j->m, n0, n1 < j->n ? n1 : j->n, scratch);
+    }
+}
+
+int nnp_gemm_par_min_macs(void)
+{
+    return GEMM_PAR_MIN_MACS;
+}
+
+void nnp_gemm_units(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n, int64_t k,
+                    nnp_gemm_unit_fn unit, const void *ctx, uint8_t *scratch, size_t slice_bytes)
+{
+    double macs = (double)n_units * (double)m * (double)n * (double)(k > 0 ? k : 1);
+    if (macs < GEMM_PAR_MIN_MACS)
+        pool = NULL;
+    nnp_gemm_units_split(pool, n_units, m, n, k, unit, ctx, scratch, slice_bytes);
+}
+
+void nnp_gemm_units_split(struct nnp_pool *pool, int64_t n_units, int64_t m, int64_t n,
+                          int64_t k, nnp_gemm_unit_fn unit, const void *ctx, uint8_t *scratch,
+                          size_t slice_bytes)
+{
+    (void)k;
+    if (n_units <= 0 || m <= 0 || n <= 0)
+        return;
+    NNP_ASSERT(slice_bytes >= nnp_gemm_scratch_bytes(0) || !scratch);
+    struct units_job j = {unit, ctx, m, n, 1, 1, (m + MR - 1) / MR, (n + NR - 1) / NR, scratch,
+                          slice_bytes};
+    int threads = nnp_pool_threads(pool);
+    if (threads <= 1) {
+        units_task(&j, 0, n_units, 0);
+        return;
+    }
+    /* blocks along n first (each packs its own columns of B, nothing twice), then
+     * along m when the columns run out (those blocks pack the same B again) */
+    int64_t want = (int64_t)threads * GEMM_ITEMS_PER_THREAD;
+    int64_t per_unit = (want + n_units - 1) / n_units;
+    j.nb = per_unit < j.n_panels ? per_unit : j.n_panels;
+    int64_t need_m = (per_unit + j.nb - 1) / j.nb;
+    j.mb = need_m < j.m_panels ? need_m : j.m_panels;
+    nnp_parallel_for(pool, n_units * j.mb * j.nb, units_task, &j);
+}
