@@ -532,7 +532,8 @@ struct units_job {
 static void units_task(void *arg, int64_t begin, int64_t end, int tid)
 {
     const struct units_job *j = arg;
-    void *scratch = j->scratch + (size_t)tid * j->slice_bytes;
+    /* callers whose operands need no packing pass no scratch (NULL, 0): no slice either */
+    void *scratch = j->scratch ? j->scratch + (size_t)tid * j->slice_bytes : NULL;
     for (int64_t t = begin; t < end; t++) {
         int64_t per = j->mb * j->nb, u = t / per, r = t % per;
         int64_t bi = r / j->nb, bj = r % j->nb;
