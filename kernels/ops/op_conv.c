@@ -77,10 +77,12 @@ struct conv_state {
     const float *wp;       /* Conv: weights packed at plan time, group after group, or NULL
                               (weights computed at run time: read as rows) */
     size_t wp_group;       /* floats of wp per group */
-    int64_t hp, wpad;      /* COL_SHIFT: the padded plane (H + pads, W + pads) */
+    int64_t hp, wpad;      /* COL_SHIFT, COL_T: the padded plane (H + pads, W + pads) */
     int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wpad + OW */
     size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch;
-                              COL_T: one image's col^T, packed */
+                              COL_T: one image's col^T, packed, then colt_bytes on the
+                              padded planes of one image and group */
+    size_t colt_bytes;     /* COL_T: the packed col^T of one image and group */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
     bool has_bias;
     enum conv_kernel kernel;
@@ -193,9 +195,14 @@ static void valid_range(int64_t off, int64_t stride, int64_t n_in, int64_t n_out
  * gather is that of every other path, the store one pass over the output. */
 static bool transpose_pays(const struct conv_state *s, bool weights_known)
 {
+    const struct nnp_window *w = &s->w2d;
     int64_t vec = (s->oprod + 15) / 16 * 16, rows = (s->oprod + 7) / 8 * 8;
+    /* the gather indexes a padded plane with 32-bit offsets: planes of up to 2^20 */
+    int64_t hp = w->in[0] + w->pad_begin[0] + w->pad_end[0];
+    int64_t wp = w->in[1] + w->pad_begin[1] + w->pad_end[1];
     return weights_known && s->w.n_sp <= 2 && s->oprod <= 256 && s->cg_out >= 64 &&
-           10 * (vec - s->oprod) >= vec && rows * 10 < vec * 9;
+           10 * (vec - s->oprod) >= vec && rows * 10 < vec * 9 && hp <= 1 << 10 &&
+           wp <= 1 << 10;
 }
 
 /* Stride-1 windows computed over the padded width take each row of the column matrix
@@ -252,15 +259,21 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         int threads = n->threads > 1 ? n->threads : 1;
         int64_t sink_rows = s->col == COL_SHIFT ? s->cg_out : s->col == COL_T ? s->oprod : 0;
         s->slice_bytes = (nnp_gemm_scratch_bytes(sink_rows) + 63) & ~(size_t)63;
-        if (s->col == COL_T) /* one image's col^T, packed as the product's A */
-            s->pad_bytes = (nnp_gemm_a_floats(s->oprod, s->kdim) * sizeof(float) + 63) &
-                           ~(size_t)63;
+        const struct nnp_window *w2 = &s->w2d;
+        s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
+        s->wpad = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
+        if (s->col == COL_T) {
+            /* one image's col^T, packed as the product's A, gathered from the padded
+             * planes of that image and group (transpose_pays bounds both) */
+            s->colt_bytes = (nnp_gemm_a_floats(s->oprod, s->kdim) * sizeof(float) + 63) &
+                            ~(size_t)63;
+            s->pad_bytes = s->colt_bytes +
+                           (((size_t)(s->cg_in * s->hp * s->wpad) * sizeof(float) + 63) &
+                            ~(size_t)63);
+        }
         if (s->col == COL_SHIFT) {
             /* every image's padded planes, and slack for the last slice, which runs
              * (kw - 1) * dw + NR floats past the last plane */
-            const struct nnp_window *w2 = &s->w2d;
-            s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
-            s->wpad = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
             s->shift_cols = (w2->out[0] - 1) * s->wpad + w2->out[1];
             int64_t floats;
             NNP_OP_CHECK(n,
@@ -555,45 +568,58 @@ static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
-/* COL_T: col^T (P, K) of one image and group x_g (Cg, H, W) as the product's A, packed
- * (gemm.h, nnp_gemm_pack_a): element (position p, row k) is x_g at channel k / (kh*kw),
- * tap (ki, kj), under output position p, or 0 in the pads. */
+/* COL_T: col^T (P, K) of one image and group as the product's A, packed (gemm.h,
+ * nnp_gemm_pack_a), gathered from the group's padded planes (pad_task): element
+ * (position p, row k) is the padded plane of channel k / (kh*kw) at tap (ki, kj) under
+ * output position p, the pads its zeros, so that no element is tested. Each position
+ * has one offset into a plane, each row k one plane and tap: a row of a panel is 8
+ * loads at fixed offsets from one pointer, one gather on AVX2 and AVX-512. The rows
+ * of the last panel past P repeat position P - 1 (their results are not stored). */
 struct colt_job {
     const struct conv_state *s;
-    const float *x; /* x_g */
-    float *a;       /* (nnp_gemm_a_floats(P, K)) */
+    const float *xpad; /* the group's Cg padded planes (hp, wpad) */
+    float *a;          /* (nnp_gemm_a_floats(P, K)) */
 };
 
-/* position panels [begin, end) of 8 positions, every slice of k */
-static void colt_task(void *ctx, int64_t begin, int64_t end, int tid)
+#define MRT NNP_GEMM_MR
+
+/* one row of a panel: dst[i] = src[off[i]] for the MR positions */
+static inline void colt_row(float *dst, const float *src, const int32_t *off)
 {
-    const struct colt_job *j = ctx;
+    for (int i = 0; i < MRT; i++)
+        dst[i] = src[off[i]];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"), always_inline)) static inline void
+colt_row_avx2(float *dst, const float *src, const int32_t *off)
+{
+    __m256i idx = _mm256_loadu_si256((const __m256i *)off);
+    _mm256_storeu_ps(dst, _mm256_i32gather_ps(src, idx, 4));
+}
+#endif
+
+__attribute__((always_inline)) static inline void
+colt_body(const struct colt_job *j, int64_t begin, int64_t end,
+          void (*row)(float *, const float *, const int32_t *))
+{
     const struct conv_state *s = j->s;
     const struct nnp_window *w = &s->w2d;
-    int64_t H = w->in[0], W = w->in[1], OW = w->out[1], P = s->oprod, K = s->kdim;
-    int64_t kh = w->kernel[0], kw = w->kernel[1], mp = (P + NNP_GEMM_MR - 1) / NNP_GEMM_MR;
-    (void)tid;
-    mp *= NNP_GEMM_MR;
+    int64_t OW = w->out[1], P = s->oprod, K = s->kdim, plane = s->hp * s->wpad;
+    int64_t kh = w->kernel[0], kw = w->kernel[1], mp = (P + MRT - 1) / MRT * MRT;
+    int64_t tap_h = w->dil[0] * s->wpad, tap_w = w->dil[1];
     for (int64_t q = begin; q < end; q++) {
-        int64_t ih0[NNP_GEMM_MR], iw0[NNP_GEMM_MR];
-        bool real[NNP_GEMM_MR];
-        for (int i = 0; i < NNP_GEMM_MR; i++) {
-            int64_t p = q * NNP_GEMM_MR + i;
-            real[i] = p < P;
-            ih0[i] = real[i] ? p / OW * w->stride[0] - w->pad_begin[0] : 0;
-            iw0[i] = real[i] ? p % OW * w->stride[1] - w->pad_begin[1] : 0;
+        int32_t off[MRT];
+        for (int i = 0; i < MRT; i++) {
+            int64_t p = q * MRT + i < P ? q * MRT + i : P - 1;
+            off[i] = (int32_t)(p / OW * w->stride[0] * s->wpad + p % OW * w->stride[1]);
         }
         for (int64_t k0 = 0; k0 < K; k0 += NNP_GEMM_KC) {
             int64_t kc = K - k0 < NNP_GEMM_KC ? K - k0 : NNP_GEMM_KC;
-            float *panel = j->a + k0 * mp + q * kc * NNP_GEMM_MR; /* (kc, MR) */
+            float *panel = j->a + k0 * mp + q * kc * MRT; /* (kc, MR) */
             int64_t c = k0 / (kh * kw), ki = k0 % (kh * kw) / kw, kj = k0 % kw;
             for (int64_t r = 0; r < kc; r++) {
-                const float *xc = j->x + c * H * W;
-                for (int i = 0; i < NNP_GEMM_MR; i++) {
-                    int64_t ih = ih0[i] + ki * w->dil[0], iw = iw0[i] + kj * w->dil[1];
-                    bool inside = real[i] && ih >= 0 && ih < H && iw >= 0 && iw < W;
-                    panel[r * NNP_GEMM_MR + i] = inside ? xc[ih * W + iw] : 0.0f;
-                }
+                row(panel + r * MRT, j->xpad + c * plane + ki * tap_h + kj * tap_w, off);
                 if (++kj == kw) {
                     kj = 0;
                     if (++ki == kh) {
@@ -605,6 +631,22 @@ static void colt_task(void *ctx, int64_t begin, int64_t end, int tid)
         }
     }
 }
+
+/* position panels [begin, end) of 8 positions, every slice of k */
+static void colt_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    (void)tid;
+    colt_body(ctx, begin, end, colt_row);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void colt_task_avx2(void *ctx, int64_t begin,
+                                                            int64_t end, int tid)
+{
+    (void)tid;
+    colt_body(ctx, begin, end, colt_row_avx2);
+}
+#endif
 
 /* COL_T: rows [m0, m1) of the product are output positions, its columns j0 .. j0+nc-1
  * output channels: each channel's run of positions goes to its plane, gathered out of
@@ -795,14 +837,21 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         cols = s->shift_cols;
     }
     if (s->col == COL_T) { /* one product per image and group: col^T first */
-        float *colt = n->scratch;
+        float *colt = n->scratch, *xpad = (float *)((uint8_t *)n->scratch + s->colt_bytes);
         int64_t panels = (s->oprod + NNP_GEMM_MR - 1) / NNP_GEMM_MR;
         double macs = (double)s->oprod * (double)s->cg_out * (double)s->kdim;
+        struct nnp_pool *pool = macs >= nnp_gemm_par_min_macs() ? n->pool : NULL;
+        void (*gather)(void *, int64_t, int64_t, int) = colt_task;
+#if defined(__x86_64__)
+        if (s->isa != NNP_ISA_SCALAR)
+            gather = colt_task_avx2;
+#endif
         for (int64_t u = 0; u < units; u++) {
             int64_t b = u / s->group, gi = u % s->group;
-            struct colt_job cj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, colt};
-            nnp_parallel_for(macs >= nnp_gemm_par_min_macs() ? n->pool : NULL, panels,
-                             colt_task, &cj);
+            struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
+            nnp_parallel_for(pool, s->cg_in, pad_task, &pj);
+            struct colt_job cj = {s, xpad, colt};
+            nnp_parallel_for(pool, panels, gather, &cj);
             r.colt = colt;
             struct conv_one one = {&r, u};
             nnp_gemm_units(n->pool, 1, s->oprod, s->cg_out, s->kdim, conv_unit_one, &one, slices,

@@ -116,15 +116,16 @@ AVX512 __m512 act512(const struct tile *t, __m512 x)
     }
 }
 
-/* NV vectors of 16 columns (1..3), A packed or rows: inlined into six wrappers so
- * that the accumulators stay in registers. */
-AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc,
-                    const float *a, int64_t lda, const float *b, int64_t ldb,
+/* NV vectors of 16 columns (1..3), ROWS rows (1, 2, 4 or 8: a tile of mv rows runs the
+ * smallest that holds them, so that 49 rows cost 6 tiles and a row, not 7 tiles), A
+ * packed or rows: inlined into wrappers so that the accumulators stay in registers. */
+AVX512 void body512(const int NV, const bool packed, const bool full, const int ROWS,
+                    int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
                     const struct tile *t)
 {
     __m512 acc[MR][3];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < ROWS; i++)
 #pragma GCC unroll 3
         for (int v = 0; v < 3; v++)
             acc[i][v] = _mm512_setzero_ps();
@@ -133,7 +134,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc
     /* rows past mv (rows of A that do not exist) read the last real one instead */
     const float *ar[MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < ROWS; i++)
         ar[i] = packed ? a + i : a + (i < t->mv ? i : t->mv - 1) * lda;
     const int64_t cs = packed ? MR : 1;
 #pragma GCC unroll 4
@@ -149,7 +150,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc
                     : NV == 3        ? _mm512_loadu_ps(bp + 32)
                                      : _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < ROWS; i++) {
             __m512 ai = _mm512_set1_ps(ar[i][p * cs]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             if (NV > 1)
@@ -159,7 +160,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc
         }
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < ROWS; i++) {
         if (i >= t->mv)
             break;
         float *c = t->c + i * t->ldc;
@@ -185,30 +186,38 @@ AVX512 void body512(const int NV, const bool packed, const bool full, int64_t kc
     }
 }
 
-#define K512(NV, packed, full, name)                                                               \
+#define K512(NV, packed, full, rows, name)                                                         \
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a, int64_t lda,   \
                                                         const float *b, int64_t ldb,               \
                                                         const struct tile *t)                      \
     {                                                                                              \
-        body512(NV, packed, full, kc, a, lda, b, ldb, t);                                          \
+        body512(NV, packed, full, rows, kc, a, lda, b, ldb, t);                                    \
     }
-K512(1, true, false, k512_p1)
-K512(2, true, false, k512_p2)
-K512(3, true, false, k512_p3)
-K512(3, true, true, k512_p3_full)
-K512(1, false, false, k512_r1)
-K512(2, false, false, k512_r2)
-K512(3, false, false, k512_r3)
-K512(3, false, true, k512_r3_full)
+#define K512_ROWS(NV, packed, full, name)                                                          \
+    K512(NV, packed, full, 1, name##_1)                                                            \
+    K512(NV, packed, full, 2, name##_2)                                                            \
+    K512(NV, packed, full, 4, name##_4)                                                            \
+    K512(NV, packed, full, 8, name##_8)
+K512_ROWS(1, true, false, k512_p1)
+K512_ROWS(2, true, false, k512_p2)
+K512_ROWS(3, true, false, k512_p3)
+K512_ROWS(3, true, true, k512_p3_full)
+K512_ROWS(1, false, false, k512_r1)
+K512_ROWS(2, false, false, k512_r2)
+K512_ROWS(3, false, false, k512_r3)
+K512_ROWS(3, false, true, k512_r3_full)
+#define K512_SET(name) {name##_1, name##_2, name##_4, name##_8}
 
 static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
                           int64_t ldb, const struct tile *t)
 {
     typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
                        const struct tile *);
-    static const fn table[2][4] = {{k512_r1, k512_r2, k512_r3, k512_r3_full},
-                                   {k512_p1, k512_p2, k512_p3, k512_p3_full}};
-    table[packed][t->nv == NR ? 3 : (t->nv - 1) / 16](kc, a, lda, b, ldb, t);
+    static const fn table[2][4][4] = {
+        {K512_SET(k512_r1), K512_SET(k512_r2), K512_SET(k512_r3), K512_SET(k512_r3_full)},
+        {K512_SET(k512_p1), K512_SET(k512_p2), K512_SET(k512_p3), K512_SET(k512_p3_full)}};
+    int rows = t->mv <= 1 ? 0 : t->mv <= 2 ? 1 : t->mv <= 4 ? 2 : 3;
+    table[packed][t->nv == NR ? 3 : (t->nv - 1) / 16][rows](kc, a, lda, b, ldb, t);
 }
 
 /* --- AVX2 + FMA: 4 x 24 tiles in 12 ymm, four of them per 8 x 48 --- */
