@@ -35,6 +35,8 @@ struct tile {
     int64_t ldr;
     enum nnp_act_kind act; /* applied here: NONE, RELU, LEAKY_RELU or CLIP */
     float alpha, beta;
+    const float *pf; /* cache lines to prefetch, one per step of k (pf_lines of them): */
+    int pf_lines;    /* the next operand that comes from memory (nnp_gemm_block_isa) */
 };
 
 /* The activations applied in registers: those whose comparisons the SIMD code can
@@ -140,6 +142,8 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * ldb;
+        if (p < t->pf_lines)
+            _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
         /* a masked load costs an extra uop on the FMA ports of some cores: full tiles,
          * the common case, load without */
         __m512 b0 = NV == 1 && !full ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
@@ -266,6 +270,8 @@ AVX2 void body256(const int NV, const bool packed, int64_t kc, const float *a, i
     const int64_t cs = packed ? MR : 1;
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = b + p * ldb;
+        if (p < t->pf_lines)
+            _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
         __m256 b0 = NV == 1 ? _mm256_maskload_ps(bp, ml) : _mm256_loadu_ps(bp);
         __m256 b1 = NV == 2   ? _mm256_maskload_ps(bp + 8, ml)
                     : NV == 3 ? _mm256_loadu_ps(bp + 8)
@@ -487,6 +493,29 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                     ldb = g->ldb;
                 }
                 float *cpanel = sink ? cpanels + (size_t)q * rows * NR : NULL;
+                /* Weights that stream from memory (resnet18 holds 46 MB of them) are
+                 * fetched a slice ahead, spread over the tiles as a line per step of k:
+                 * packed B, the slice the loop takes next (the next panel of the group,
+                 * else the group's first at the next k, else the next group's first);
+                 * packed A read for the first time (the group's first panel), the
+                 * next tile's slice, which follows this one in memory. */
+                const float *pf_b = NULL;
+                int64_t pf_b_lines = 0;
+                if (g->b_packed) {
+                    int64_t nj = j0 + NR, nk0 = k0;
+                    if (nj >= g1) {
+                        nj = g0;
+                        nk0 = k0 + KC;
+                        if (nk0 >= k) {
+                            nj = g1;
+                            nk0 = 0;
+                        }
+                    }
+                    if (nj < n1) {
+                        pf_b = g->b + (nj / NR) * k * NR + nk0 * NR;
+                        pf_b_lines = (k - nk0 < KC ? k - nk0 : KC) * NR / 16;
+                    }
+                }
                 for (int64_t i0 = m0; i0 < m1; i0 += MR) {
                     struct tile t = {
                         .c = sink ? cpanel + (i0 - m0) * NR : g->c + i0 * g->ldc + j0,
@@ -506,6 +535,14 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                     };
                     const float *ap = g->a_packed ? g->a + a_panel_at(g->m, k, i0, k0)
                                                   : g->a + i0 * g->lda + k0;
+                    int64_t done = (i0 - m0) / MR * kc; /* lines of pf_b already asked */
+                    if (pf_b && done < pf_b_lines) {
+                        t.pf = pf_b + 16 * done;
+                        t.pf_lines = (int)(pf_b_lines - done < kc ? pf_b_lines - done : kc);
+                    } else if (!pf_b && g->a_packed && j0 == g0 && i0 + MR < m1) {
+                        t.pf = ap + kc * MR;
+                        t.pf_lines = (int)(kc * MR / 16);
+                    }
                     kernel(g->a_packed, kc, ap, g->lda, bp, ldb, &t);
                     if (last && post_act) /* while the tile is in L1 */
                         for (int i = 0; i < t.mv; i++)
