@@ -79,6 +79,9 @@ struct conv_state {
     size_t wp_group;       /* floats of wp per group */
     int64_t hp, wpad;      /* COL_SHIFT, COL_T: the padded plane (H + pads, W + pads) */
     int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wpad + OW */
+    int64_t *shift_rows;   /* COL_SHIFT with packed weights: where row k of the column
+                              matrix starts in the group's padded planes (the gemm reads
+                              B in place: nnp_gemm.b_rows), or NULL */
     size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch;
                               COL_T: one image's col^T, packed, then colt_bytes on the
                               padded planes of one image and group */
@@ -283,6 +286,14 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                          "the padded input is too large");
             floats += (w2->kernel[1] - 1) * w2->dil[1] + NNP_GEMM_NR;
             s->pad_bytes = ((size_t)floats * sizeof(float) + 63) & ~(size_t)63;
+            if (w->is_const && w->data && s->kdim > 0) {
+                s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
+                int64_t kk = s->kprod, kw = w2->kernel[1];
+                for (int64_t r = 0; r < s->kdim; r++)
+                    s->shift_rows[r] = r / kk * s->hp * s->wpad +
+                                       r % kk / kw * w2->dil[0] * s->wpad +
+                                       r % kw * w2->dil[1];
+            }
         }
         NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
                      "the scratch is too large");
@@ -530,11 +541,9 @@ static void store_shift(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_
         }
         int64_t len = OW - ow < j0 + nc - j ? OW - ow : j0 + nc - j;
         int64_t at = oh * OW + ow; /* in the output plane */
-        for (int64_t i = m0; i < m1; i++) {
-            const float *res = g->epi.res ? g->epi.res + i * g->epi.ldr + at : NULL;
-            nnp_gemm_finish_row(&g->epi.act, panel + (i - m0) * NNP_GEMM_NR + (j - j0), res,
-                                g->c + i * g->ldc + at, len);
-        }
+        const float *res = g->epi.res ? g->epi.res + m0 * g->epi.ldr + at : NULL;
+        nnp_gemm_finish_rows(&g->epi.act, m1 - m0, len, panel + (j - j0), NNP_GEMM_NR, res,
+                             g->epi.ldr, g->c + m0 * g->ldc + at, g->ldc);
         j += len;
     }
 }
@@ -757,9 +766,13 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
         .a = s->wp ? s->wp + (size_t)gi * s->wp_group : r->w + gi * s->cg_out * s->kdim,
         .lda = s->kdim,
         .a_packed = s->wp != NULL,
-        .b = xg,
+        .b = shift && s->shift_rows && s->wp
+                 ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hp * s->wpad
+                 : xg,
         .ldb = s->iprod,
-        .pack_b = shift ? (s->isa == NNP_ISA_AVX512 ? pack_shift_avx512 : pack_shift)
+        .b_rows = shift && s->wp ? s->shift_rows : NULL,
+        .pack_b = shift && !(s->shift_rows && s->wp)
+                      ? (s->isa == NNP_ISA_AVX512 ? pack_shift_avx512 : pack_shift)
                   : s->col == COL_2D ? (s->isa == NNP_ISA_AVX512 ? pack_2d_avx512 : pack_2d)
                   : s->col == COL_ND ? pack_nd
                                      : NULL,

@@ -35,6 +35,7 @@ struct tile {
     int64_t ldr;
     enum nnp_act_kind act; /* applied here: NONE, RELU, LEAKY_RELU or CLIP */
     float alpha, beta;
+    const int64_t *brow; /* B row p at b + brow[p] (nnp_gemm.b_rows), or NULL: b + p*ldb */
     const float *pf; /* cache lines to prefetch, one per step of k (pf_lines of them): */
     int pf_lines;    /* the next operand that comes from memory (nnp_gemm_block_isa) */
 };
@@ -74,7 +75,7 @@ static void kernel_scalar(bool packed, int64_t kc, const float *a, int64_t lda, 
         for (int i = 0; i < t->mv; i++) {
             float av = packed ? a[p * MR + i] : a[i * lda + p];
             for (int j = 0; j < t->nv; j++)
-                acc[i][j] += av * b[p * ldb + j];
+                acc[i][j] += av * (t->brow ? b + t->brow[p] : b + p * ldb)[j];
         }
     for (int i = 0; i < t->mv; i++)
         for (int j = 0; j < t->nv; j++) {
@@ -122,7 +123,7 @@ AVX512 __m512 act512(const struct tile *t, __m512 x)
  * smallest that holds them, so that 49 rows cost 6 tiles and a row, not 7 tiles), A
  * packed or rows: inlined into wrappers so that the accumulators stay in registers. */
 AVX512 void body512(const int NV, const bool packed, const bool full, const int ROWS,
-                    int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
+                    const bool ind, int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
                     const struct tile *t)
 {
     __m512 acc[MR][3];
@@ -141,7 +142,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
     const int64_t cs = packed ? MR : 1;
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
-        const float *bp = b + p * ldb;
+        const float *bp = ind ? b + t->brow[p] : b + p * ldb;
         if (p < t->pf_lines)
             _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
         /* a masked load costs an extra uop on the FMA ports of some cores: full tiles,
@@ -190,26 +191,31 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
     }
 }
 
-#define K512(NV, packed, full, rows, name)                                                         \
+#define K512(NV, packed, full, rows, ind, name)                                                    \
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a, int64_t lda,   \
                                                         const float *b, int64_t ldb,               \
                                                         const struct tile *t)                      \
     {                                                                                              \
-        body512(NV, packed, full, rows, kc, a, lda, b, ldb, t);                                    \
+        body512(NV, packed, full, rows, ind, kc, a, lda, b, ldb, t);                               \
     }
-#define K512_ROWS(NV, packed, full, name)                                                          \
-    K512(NV, packed, full, 1, name##_1)                                                            \
-    K512(NV, packed, full, 2, name##_2)                                                            \
-    K512(NV, packed, full, 4, name##_4)                                                            \
-    K512(NV, packed, full, 8, name##_8)
-K512_ROWS(1, true, false, k512_p1)
-K512_ROWS(2, true, false, k512_p2)
-K512_ROWS(3, true, false, k512_p3)
-K512_ROWS(3, true, true, k512_p3_full)
-K512_ROWS(1, false, false, k512_r1)
-K512_ROWS(2, false, false, k512_r2)
-K512_ROWS(3, false, false, k512_r3)
-K512_ROWS(3, false, true, k512_r3_full)
+#define K512_ROWS(NV, packed, full, ind, name)                                                     \
+    K512(NV, packed, full, 1, ind, name##_1)                                                       \
+    K512(NV, packed, full, 2, ind, name##_2)                                                       \
+    K512(NV, packed, full, 4, ind, name##_4)                                                       \
+    K512(NV, packed, full, 8, ind, name##_8)
+K512_ROWS(1, true, false, false, k512_p1)
+K512_ROWS(2, true, false, false, k512_p2)
+K512_ROWS(3, true, false, false, k512_p3)
+K512_ROWS(3, true, true, false, k512_p3_full)
+K512_ROWS(1, false, false, false, k512_r1)
+K512_ROWS(2, false, false, false, k512_r2)
+K512_ROWS(3, false, false, false, k512_r3)
+K512_ROWS(3, false, true, false, k512_r3_full)
+/* B rows at offsets (b_rows), A packed: the stride-1 convolution's slices of padded planes */
+K512_ROWS(1, true, false, true, k512_i1)
+K512_ROWS(2, true, false, true, k512_i2)
+K512_ROWS(3, true, false, true, k512_i3)
+K512_ROWS(3, true, true, true, k512_i3_full)
 #define K512_SET(name) {name##_1, name##_2, name##_4, name##_8}
 
 static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
@@ -217,11 +223,13 @@ static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, 
 {
     typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
                        const struct tile *);
-    static const fn table[2][4][4] = {
+    static const fn table[3][4][4] = {
         {K512_SET(k512_r1), K512_SET(k512_r2), K512_SET(k512_r3), K512_SET(k512_r3_full)},
-        {K512_SET(k512_p1), K512_SET(k512_p2), K512_SET(k512_p3), K512_SET(k512_p3_full)}};
+        {K512_SET(k512_p1), K512_SET(k512_p2), K512_SET(k512_p3), K512_SET(k512_p3_full)},
+        {K512_SET(k512_i1), K512_SET(k512_i2), K512_SET(k512_i3), K512_SET(k512_i3_full)}};
+    NNP_ASSERT(!t->brow || packed); /* b_rows comes with packed A (gemm.h) */
     int rows = t->mv <= 1 ? 0 : t->mv <= 2 ? 1 : t->mv <= 4 ? 2 : 3;
-    table[packed][t->nv == NR ? 3 : (t->nv - 1) / 16][rows](kc, a, lda, b, ldb, t);
+    table[t->brow ? 2 : packed][t->nv == NR ? 3 : (t->nv - 1) / 16][rows](kc, a, lda, b, ldb, t);
 }
 
 /* --- AVX2 + FMA: 4 x 24 tiles in 12 ymm, four of them per 8 x 48 --- */
@@ -269,7 +277,7 @@ AVX2 void body256(const int NV, const bool packed, int64_t kc, const float *a, i
         ar[i] = packed ? a + i : a + (i < t->mv ? i : t->mv - 1) * lda;
     const int64_t cs = packed ? MR : 1;
     for (int64_t p = 0; p < kc; p++) {
-        const float *bp = b + p * ldb;
+        const float *bp = t->brow ? b + t->brow[p] : b + p * ldb;
         if (p < t->pf_lines)
             _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
         __m256 b0 = NV == 1 ? _mm256_maskload_ps(bp, ml) : _mm256_loadu_ps(bp);
@@ -408,40 +416,58 @@ size_t nnp_gemm_scratch_bytes(int64_t m)
 
 /* --- the rest of the epilogue, after a store_c --- */
 
-__attribute__((target("avx512f"))) static void finish_avx512(const struct tile *t,
-                                                              const float *src,
-                                                              const float *res, float *dst,
-                                                              int64_t n)
+__attribute__((target("avx512f"))) static void finish_avx512(const struct tile *t, int64_t rows,
+                                                              int64_t n, const float *src,
+                                                              int64_t lds, const float *res,
+                                                              int64_t ldr, float *dst,
+                                                              int64_t ldd)
 {
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512 x = _mm512_maskz_loadu_ps(m, src + i);
-        if (res)
-            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res + i));
-        _mm512_mask_storeu_ps(dst + i, m, act512(t, x));
+    __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
+    for (int64_t r = 0; r < rows; r++, src += lds, res = res ? res + ldr : NULL, dst += ldd) {
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m512 x = _mm512_loadu_ps(src + i);
+            if (res)
+                x = _mm512_add_ps(x, _mm512_loadu_ps(res + i));
+            _mm512_storeu_ps(dst + i, act512(t, x));
+        }
+        if (i < n) {
+            __m512 x = _mm512_maskz_loadu_ps(tail, src + i);
+            if (res)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(tail, res + i));
+            _mm512_mask_storeu_ps(dst + i, tail, act512(t, x));
+        }
     }
 }
 
-static void finish_scalar(const struct tile *t, const float *src, const float *res, float *dst,
-                          int64_t n)
+static void finish_scalar(const struct tile *t, int64_t rows, int64_t n, const float *src,
+                          int64_t lds, const float *res, int64_t ldr, float *dst, int64_t ldd)
 {
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = act_scalar(t, res ? src[i] + res[i] : src[i]);
+    for (int64_t r = 0; r < rows; r++, src += lds, res = res ? res + ldr : NULL, dst += ldd)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = act_scalar(t, res ? src[i] + res[i] : src[i]);
 }
 
-void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const float *res,
-                         float *dst, int64_t n)
+void nnp_gemm_finish_rows(const struct nnp_act *act, int64_t rows, int64_t n, const float *src,
+                          int64_t lds, const float *res, int64_t ldr, float *dst, int64_t ldd)
 {
     bool in_kernel = act_in_kernel(act->kind);
     struct tile t = {.act = in_kernel ? act->kind : NNP_ACT_NONE,
                      .alpha = act->alpha,
                      .beta = act->beta};
     if (nnp_isa_best() == NNP_ISA_AVX512)
-        finish_avx512(&t, src, res, dst, n);
+        finish_avx512(&t, rows, n, src, lds, res, ldr, dst, ldd);
     else
-        finish_scalar(&t, src, res, dst, n);
+        finish_scalar(&t, rows, n, src, lds, res, ldr, dst, ldd);
     if (!in_kernel)
-        nnp_act_apply(act, n, dst);
+        for (int64_t r = 0; r < rows; r++)
+            nnp_act_apply(act, n, dst + r * ldd);
+}
+
+void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const float *res,
+                         float *dst, int64_t n)
+{
+    nnp_gemm_finish_rows(act, 1, n, src, 0, res, 0, dst, 0);
 }
 
 /* --- the block loop --- */
@@ -488,6 +514,9 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                 } else if (g->b_packed) {
                     bp = g->b + (j0 / NR) * k * NR + k0 * NR;
                     ldb = NR;
+                } else if (g->b_rows) {
+                    bp = g->b + j0;
+                    ldb = 0;
                 } else {
                     bp = g->b + k0 * g->ldb + j0;
                     ldb = g->ldb;
@@ -532,6 +561,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                         .act = post_act || sink ? NNP_ACT_NONE : e->act.kind,
                         .alpha = e->act.alpha,
                         .beta = e->act.beta,
+                        .brow = g->b_rows && !g->pack_b ? g->b_rows + k0 : NULL,
                     };
                     const float *ap = g->a_packed ? g->a + a_panel_at(g->m, k, i0, k0)
                                                   : g->a + i0 * g->lda + k0;

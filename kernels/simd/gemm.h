@@ -94,6 +94,8 @@ struct nnp_gemm {
     const float *b;   /* panels (b_packed), or rows ldb apart; unused with pack_b */
     int64_t ldb;
     bool b_packed;
+    const int64_t *b_rows; /* or row p of B at b + b_rows[p], its columns consecutive
+                              (with a_packed only): B read in place, no panel packed */
     nnp_gemm_pack_fn pack_b; /* B made panel by panel (NULL: read b) */
     const void *pack_ctx;    /* for pack_b: what all products share (a layer's geometry) */
     const float *pack_src;   /* for pack_b: this product's own data (an image) */
@@ -126,6 +128,9 @@ size_t nnp_gemm_scratch_bytes(int64_t m);
  *  activation's own operator would give. */
 void nnp_gemm_finish_row(const struct nnp_act *act, const float *src, const float *res,
                          float *dst, int64_t n);
+/*! nnp_gemm_finish_rows() : the same for `rows` rows of n, lds, ldr and ldd floats apart. */
+void nnp_gemm_finish_rows(const struct nnp_act *act, int64_t rows, int64_t n, const float *src,
+                          int64_t lds, const float *res, int64_t ldr, float *dst, int64_t ldd);
 
 /*! nnp_gemm_block() : rows [m0, m1) and columns [n0, n1) of C, on the calling thread,
  *  with the best ISA. m0 must be a multiple of MR and n0 of NR (any m1, n1).

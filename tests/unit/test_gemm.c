@@ -81,7 +81,9 @@ static void pack_rows(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t 
             dst[p * NNP_GEMM_NR + j] = j < nc ? s->b[(k0 + p) * s->ldb + j0 + j] : NAN;
 }
 
-enum { B_ROWS, B_PACKED, B_CALLBACK };
+/* B_OFFSETS: row p of B at its own offset (nnp_gemm.b_rows), rows reversed and spaced
+ * with NaN between them, which the kernels must never read */
+enum { B_ROWS, B_PACKED, B_CALLBACK, B_OFFSETS };
 
 struct gcase {
     int64_t m, n, k;
@@ -103,11 +105,21 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
     nnp_gemm_pack_a(a, k, 1, m, k, ap);
     nnp_gemm_pack_b(b, n, 1, k, n, bp);
     void *scratch = alloc64(nnp_gemm_scratch_bytes(0));
+    int64_t gap = 5, *off = alloc64((size_t)(k + 1) * sizeof *off);
+    float *bo = alloc64((size_t)(k * (n + gap) + 1) * sizeof *bo);
+    for (int64_t i = 0; i < k * (n + gap) + 1; i++)
+        bo[i] = NAN;
+    for (int64_t p = 0; p < k; p++) {
+        off[p] = (k - 1 - p) * (n + gap) + p % 3;
+        memcpy(bo + off[p], b + p * n, (size_t)n * sizeof *bo);
+    }
     for (int64_t i = 0; i < m * n; i++)
         out[i] = NAN;
     struct pack_src src = {b, n, 0};
     struct nnp_gemm g = {.m = m, .n = n, .k = k, .a = gc->a_packed ? ap : a, .lda = k,
-                         .a_packed = gc->a_packed, .b = gc->b_mode == B_PACKED ? bp : b,
+                         .a_packed = gc->a_packed,
+                         .b = gc->b_mode == B_PACKED ? bp : gc->b_mode == B_OFFSETS ? bo : b,
+                         .b_rows = gc->b_mode == B_OFFSETS ? off : NULL,
                          .ldb = n, .b_packed = gc->b_mode == B_PACKED,
                          .pack_b = gc->b_mode == B_CALLBACK ? pack_rows : NULL,
                          .pack_ctx = &src, .c = out, .ldc = n, .epi = gc->epi};
@@ -144,6 +156,7 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
                       "%.9g", what, (long)i, (long)j, got, want);
         }
     free(a), free(b), free(bm), free(bn), free(res), free(ap), free(bp), free(scratch);
+    free(off), free(bo);
 }
 
 static const int64_t sizes_m[] = {1, 7, 8, 9, 33, 129};
@@ -165,7 +178,9 @@ Test(gemm_kernel, every_isa_mode_and_odd_shape)
                 for (size_t ik = 0; ik < sizeof sizes_k / sizeof *sizes_k; ik++) {
                     int sel = (int)(im * 31 + in * 7 + ik * 3 + (size_t)isa);
                     struct gcase gc = {.m = sizes_m[im], .n = sizes_n[in], .k = sizes_k[ik],
-                                       .a_packed = sel % 2, .b_mode = sel / 2 % 3};
+                                       .a_packed = sel % 2, .b_mode = sel / 2 % 4};
+                    if (gc.b_mode == B_OFFSETS) /* b_rows comes with packed A */
+                        gc.a_packed = true;
                     gc.epi.scale = sel % 5 == 0 ? 0.5f : 1.0f;
                     gc.epi.act = acts[sel % 7];
                     gc.bias_m = sel % 3 == 0;
@@ -192,8 +207,8 @@ Test(gemm_kernel, large_a_groups_panels)
     for (int isa = 0; isa < NNP_ISA_COUNT; isa++) {
         if (!nnp_isa_supported((enum nnp_isa)isa) || isa == NNP_ISA_SCALAR)
             continue;
-        for (int mode = 0; mode < 6; mode++) {
-            struct gcase gc = {.m = 137, .n = 500, .k = 1100, .a_packed = mode % 2,
+        for (int mode = 0; mode < 7; mode++) {
+            struct gcase gc = {.m = 137, .n = 500, .k = 1100, .a_packed = mode % 2 || mode == 6,
                                .b_mode = mode / 2, .bias_m = true, .res = mode == 3};
             gc.epi.scale = 1.0f;
             gc.epi.act = (struct nnp_act){mode == 4 ? NNP_ACT_SIGMOID : NNP_ACT_RELU, 0, 0};
