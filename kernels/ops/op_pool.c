@@ -20,6 +20,9 @@
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/simd/gemv.h"
 #include "kernels/ops/op.h"
@@ -255,6 +258,31 @@ MAXPOOL2D(maxpool2d_ind_u8, uint8_t, 0, 1)
 MAXPOOL2D(maxpool2d_i8, int8_t, INT8_MIN, 0)
 MAXPOOL2D(maxpool2d_ind_i8, int8_t, INT8_MIN, 1)
 
+#if defined(__x86_64__)
+/* The interior columns [lo, hi) of maxpool2d_sep's column pass, 16 outputs at a time: tap
+ * j of the 16 is a gather at stride sw. max_ps(v, best) is v > best ? v : best, the
+ * scalar loop's comparison, NaN included. */
+__attribute__((target("avx512f"))) static void colmax_avx512(const float *row, float *yr,
+                                                             int64_t lo, int64_t hi,
+                                                             int64_t sw, int64_t dw,
+                                                             int64_t kw, int64_t pb)
+{
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4,
+                                                      3, 2, 1, 0),
+                                     _mm512_set1_epi32((int)sw));
+    for (int64_t ow = lo; ow < hi; ow += 16) {
+        __mmask16 m = hi - ow >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hi - ow)) - 1);
+        const float *base = row + ow * sw - pb;
+        __m512 best = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base, 4);
+        for (int64_t j = 1; j < kw; j++) {
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base + j * dw, 4);
+            best = _mm512_max_ps(v, best);
+        }
+        _mm512_mask_storeu_ps(yr + ow, m, best);
+    }
+}
+#endif
+
 /* float32 without Indices, 2-D: separable. The rows of a window are reduced
  * first, elementwise and vectorized, into one row (scratch, W floats); the
  * window's columns are then reduced along that row. Same seeding as above: the
@@ -280,7 +308,19 @@ static void maxpool2d_sep(const struct pool_state *s, const float *x, float *y, 
             memcpy(row, xp + (bh + h0 * dh) * W, (size_t)W * sizeof *row);
             for (int64_t i = h0 + 1; i < h1; i++)
                 nnp_vmax(s->isa, W, xp + (bh + i * dh) * W, row);
+            int64_t skip_lo = OW, skip_hi = OW; /* columns done by the vector pass */
+#if defined(__x86_64__)
+            if (s->isa == NNP_ISA_AVX512 && whi - wlo >= 16 && W * sw < INT32_MAX / 16) {
+                colmax_avx512(row, yr, wlo, whi, sw, dw, kw, w->pad_begin[1]);
+                skip_lo = wlo;
+                skip_hi = whi;
+            }
+#endif
             for (int64_t ow = 0; ow < OW; ow++) {
+                if (ow == skip_lo) {
+                    ow = skip_hi - 1;
+                    continue;
+                }
                 int64_t bw = ow * sw - w->pad_begin[1], w0 = 0, w1 = kw;
                 if (ow < wlo || ow >= whi)
                     tap_range(bw, dw, W, kw, &w0, &w1);
