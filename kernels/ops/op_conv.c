@@ -54,7 +54,7 @@ enum conv_kernel {
 /* Where Conv's column matrix comes from (CONV_GEMM). */
 enum conv_col {
     COL_DIRECT, /* 1x1, stride 1, unpadded: the input image, rows of iprod */
-    COL_SHIFT,  /* stride 1, 2-D: over the padded width, rows sliced from padded planes */
+    COL_SHIFT,  /* 2-D: over the width of the phase planes, rows sliced from them */
     COL_2D,     /* pack_2d, from the 2-D window w2d */
     COL_ND,     /* pack_nd, from the N-D window w */
     COL_T,      /* a small output plane, 2-D: the product transposed, Y^T = col^T . W^T,
@@ -78,10 +78,14 @@ struct conv_state {
                               (weights computed at run time: read as rows) */
     size_t wp_group;       /* floats of wp per group */
     int64_t hp, wpad;      /* COL_SHIFT, COL_T: the padded plane (H + pads, W + pads) */
-    int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wpad + OW */
-    int64_t *shift_rows;   /* COL_SHIFT with packed weights: where row k of the column
-                              matrix starts in the group's padded planes (the gemm reads
-                              B in place: nnp_gemm.b_rows), or NULL */
+    int64_t hq, wq;        /* COL_SHIFT: a phase plane, hp / sh x wpad / sw rounded up:
+                              phase (ph, pw) of a padded plane holds its rows ph, ph + sh,
+                              ... and columns pw, pw + sw, ...; sh * sw of them per
+                              channel (one for stride 1: the padded plane itself) */
+    int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wq + OW */
+    int64_t *shift_rows;   /* COL_SHIFT: where row k of the column matrix starts in the
+                              group's phase planes (with packed weights the gemm reads B
+                              there in place: nnp_gemm.b_rows; else pack_shift copies) */
     size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch;
                               COL_T: one image's col^T, packed, then colt_bytes on the
                               padded planes of one image and group */
@@ -208,18 +212,27 @@ static bool transpose_pays(const struct conv_state *s, bool weights_known)
            wp <= 1 << 10;
 }
 
-/* Stride-1 windows computed over the padded width take each row of the column matrix
- * as one slice of a padded input plane (no gather, no pads to test), at the price of
- * wpad - OW = (kw - 1) * dw extra columns per output row, computed and dropped. That
- * pays while it is small next to what the gather costs, which falls with the output
- * channels the gathered panel serves: shifted while the waste times the channels stays
- * under SHIFT_WASTE_COLS output columns. */
+/* A window computed over the width of the phase planes (hq x wq, see conv_state) takes
+ * each row of the column matrix as one slice of a phase plane: tap (ki, kj) of output
+ * (oh, ow) is phase ((ki*dh) % sh, (kj*dw) % sw) at row oh + ki*dh / sh, column
+ * ow + kj*dw / sw, so that consecutive outputs of a row are consecutive floats whatever
+ * the stride, and no pad is tested. The price: wq - OW extra columns per output row,
+ * computed and dropped, and one pass that splits the input into the phases. With packed
+ * weights the gemm reads the slices in place (b_rows): shifted while the waste stays
+ * within SHIFT_WASTE_FRAC of the columns. Without, pack_shift copies each slice into a
+ * panel, which pays while the waste is small next to what pack_2d's gather costs, which
+ * falls with the output channels a panel serves: while the waste times the channels
+ * stays under SHIFT_WASTE_COLS output columns. */
+#define SHIFT_WASTE_FRAC 8 /* waste * 8 <= wq: an eighth */
 #define SHIFT_WASTE_COLS 32
 
-static bool shift_pays(const struct conv_state *s)
+static bool shift_pays(const struct conv_state *s, bool weights_known)
 {
     const struct nnp_window *w = &s->w2d;
-    int64_t waste = (w->kernel[1] - 1) * w->dil[1];
+    int64_t wpad = w->in[1] + w->pad_begin[1] + w->pad_end[1];
+    int64_t wq = (wpad + w->stride[1] - 1) / w->stride[1], waste = wq - w->out[1];
+    if (weights_known) /* 1x1 kernels (strided or padded) gather as cheaply as they split */
+        return waste * SHIFT_WASTE_FRAC <= wq && s->kprod > 1;
     return w->stride[0] == 1 && w->stride[1] == 1 &&
            waste * s->cg_out <= SHIFT_WASTE_COLS * w->out[1];
 }
@@ -250,7 +263,10 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         unit &= s->w.kernel[i] == 1 && s->w.stride[i] == 1 && s->w.pad_begin[i] == 0 &&
                 s->w.pad_end[i] == 0;
     s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
-    s->col = unit ? COL_DIRECT : n_sp <= 2 ? (shift_pays(s) ? COL_SHIFT : COL_2D) : COL_ND;
+    bool w_known = w->is_const && w->data && s->kdim > 0;
+    s->col = unit         ? COL_DIRECT
+             : n_sp <= 2 ? (shift_pays(s, w_known) ? COL_SHIFT : COL_2D)
+                          : COL_ND;
     if (s->kernel == CONV_GEMM && transpose_pays(s, w->is_const && w->data && s->kdim > 0))
         s->col = COL_T;
     n->state = s;
@@ -275,24 +291,25 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                             ~(size_t)63);
         }
         if (s->col == COL_SHIFT) {
-            /* every image's padded planes, and slack for the last slice, which runs
-             * (kw - 1) * dw + NR floats past the last plane */
-            s->shift_cols = (w2->out[0] - 1) * s->wpad + w2->out[1];
+            /* every image's phase planes, and slack past the last */
+            int64_t sh = w2->stride[0], sw = w2->stride[1];
+            s->hq = (s->hp + sh - 1) / sh;
+            s->wq = (s->wpad + sw - 1) / sw;
+            s->shift_cols = (w2->out[0] - 1) * s->wq + w2->out[1];
             int64_t floats;
             NNP_OP_CHECK(n,
-                         !__builtin_mul_overflow(s->hp, s->wpad, &floats) &&
+                         !__builtin_mul_overflow(s->hq * sh, s->wq * sw, &floats) &&
                              !__builtin_mul_overflow(floats, s->batch * s->c_in, &floats) &&
                              floats < INT64_MAX / 8 - (1 << 20),
                          "the padded input is too large");
-            floats += (w2->kernel[1] - 1) * w2->dil[1] + NNP_GEMM_NR;
+            floats += s->wq + NNP_GEMM_NR;
             s->pad_bytes = ((size_t)floats * sizeof(float) + 63) & ~(size_t)63;
-            if (w->is_const && w->data && s->kdim > 0) {
-                s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
-                int64_t kk = s->kprod, kw = w2->kernel[1];
-                for (int64_t r = 0; r < s->kdim; r++)
-                    s->shift_rows[r] = r / kk * s->hp * s->wpad +
-                                       r % kk / kw * w2->dil[0] * s->wpad +
-                                       r % kw * w2->dil[1];
+            s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
+            int64_t kk = s->kprod, kw = w2->kernel[1], phase = s->hq * s->wq;
+            for (int64_t r = 0; r < s->kdim; r++) {
+                int64_t th = r % kk / kw * w2->dil[0], tw = r % kw * w2->dil[1];
+                s->shift_rows[r] = (r / kk * sh * sw + th % sh * sw + tw % sw) * phase +
+                                   th / sh * s->wq + tw / sw;
             }
         }
         NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
@@ -487,28 +504,16 @@ __attribute__((target("avx512f"))) static void pack_2d_avx512(const struct nnp_g
     pack_2d_body(g, k0, kc, j0, nc, dst, gather_run512); /* inlined: a constant pointer */
 }
 
-/* COL_SHIFT: row k of the column matrix (channel c, tap ki, kj) over the padded width is
- * the slice of channel c's padded plane that starts at (ki*dh, kj*dw): columns
- * j0 .. j0+nc-1 of it are one copy. g->pack_src: the group's padded planes. */
+/* COL_SHIFT: row k of the column matrix is the slice of a phase plane that starts at
+ * shift_rows[k]: columns j0 .. j0+nc-1 of it are one copy. g->pack_src: the group's
+ * phase planes. */
 __attribute__((always_inline)) static inline void
 pack_shift_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                 float *dst, gather_fn gather)
 {
     const struct conv_state *s = g->pack_ctx;
-    const struct nnp_window *w = &s->w2d;
-    int64_t kh = w->kernel[0], kw = w->kernel[1], plane = s->hp * s->wpad;
-    int64_t c = k0 / (kh * kw), ki = k0 % (kh * kw) / kw, kj = k0 % kw;
-    for (int64_t r = 0; r < kc; r++) {
-        const float *src = g->pack_src + c * plane + ki * w->dil[0] * s->wpad + kj * w->dil[1];
-        gather(dst + r * NNP_GEMM_NR, src + j0, nc, 1);
-        if (++kj == kw) {
-            kj = 0;
-            if (++ki == kh) {
-                ki = 0;
-                c++;
-            }
-        }
-    }
+    for (int64_t r = 0; r < kc; r++)
+        gather(dst + r * NNP_GEMM_NR, g->pack_src + s->shift_rows[k0 + r] + j0, nc, 1);
 }
 
 static void pack_shift(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
@@ -534,9 +539,9 @@ static void store_shift(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_
     const struct conv_state *s = g->pack_ctx;
     int64_t OW = s->w2d.out[1];
     for (int64_t j = j0; j < j0 + nc;) {
-        int64_t oh = j / s->wpad, ow = j % s->wpad;
-        if (ow >= OW) { /* the garbage columns of one padded row */
-            j += s->wpad - ow;
+        int64_t oh = j / s->wq, ow = j % s->wq;
+        if (ow >= OW) { /* the garbage columns of one row */
+            j += s->wq - ow;
             continue;
         }
         int64_t len = OW - ow < j0 + nc - j ? OW - ow : j0 + nc - j;
@@ -548,7 +553,7 @@ static void store_shift(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_
     }
 }
 
-/* COL_SHIFT: planes [begin, end) of the input (image-major) into the padded planes: zero
+/* COL_T: planes [begin, end) of the input (image-major) into the padded planes: zero
  * borders, the image copied inside */
 struct pad_job {
     const struct conv_state *s;
@@ -575,6 +580,67 @@ static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
         }
         memset(dst + (pt + H) * s->wpad, 0, (size_t)((s->hp - pt - H) * s->wpad) * sizeof *dst);
     }
+}
+
+/* COL_SHIFT: planes [begin, end) of the input (image-major) into their sh x sw phase
+ * planes (conv_state.hq): phase (ph, pw) row r, column q is the padded plane's row
+ * r*sh + ph, column q*sw + pw, zero in the pads and past the padded plane. Phases that
+ * no tap reads (a 1x1 kernel at stride 2 reads one of four) are left unwritten. */
+static bool phase_used(int64_t phase, int64_t stride, int64_t kernel, int64_t dil)
+{
+    for (int64_t t = 0; t < kernel && t < stride; t++)
+        if (t * dil % stride == phase)
+            return true;
+    return false;
+}
+
+__attribute__((always_inline)) static inline void
+phase_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn gather)
+{
+    const struct conv_state *s = j->s;
+    const struct nnp_window *w = &s->w2d;
+    int64_t H = w->in[0], W = w->in[1], pt = w->pad_begin[0], pl = w->pad_begin[1];
+    int64_t sh = w->stride[0], sw = w->stride[1], hq = s->hq, wq = s->wq;
+    for (int64_t p = begin; p < end; p++) {
+        const float *src = j->x + p * H * W;
+        for (int64_t ph = 0; ph < sh; ph++) {
+            if (!phase_used(ph, sh, w->kernel[0], w->dil[0]))
+                continue;
+            for (int64_t pw = 0; pw < sw; pw++) {
+                if (!phase_used(pw, sw, w->kernel[1], w->dil[1]))
+                    continue;
+                float *dst = j->xpad + ((p * sh + ph) * sw + pw) * hq * wq;
+                /* the columns q whose input column q*sw + pw - pl is inside [0, W) */
+                int64_t qlo = pl - pw > 0 ? (pl - pw + sw - 1) / sw : 0;
+                int64_t qhi = W + pl - pw > 0 ? (W + pl - pw + sw - 1) / sw : 0;
+                qhi = qhi < wq ? qhi : wq;
+                qlo = qlo < qhi ? qlo : qhi;
+                for (int64_t r = 0; r < hq; r++, dst += wq) {
+                    int64_t i = r * sh + ph - pt;
+                    if (i < 0 || i >= H || qlo == qhi) {
+                        memset(dst, 0, (size_t)wq * sizeof *dst);
+                        continue;
+                    }
+                    memset(dst, 0, (size_t)qlo * sizeof *dst);
+                    gather(dst + qlo, src + i * W + qlo * sw + pw - pl, qhi - qlo, sw);
+                    memset(dst + qhi, 0, (size_t)(wq - qhi) * sizeof *dst);
+                }
+            }
+        }
+    }
+}
+
+static void phase_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    (void)tid;
+    phase_body(ctx, begin, end, gather_run);
+}
+
+__attribute__((target("avx512f"))) static void phase_task_avx512(void *ctx, int64_t begin,
+                                                                  int64_t end, int tid)
+{
+    (void)tid;
+    phase_body(ctx, begin, end, gather_run512);
 }
 
 /* COL_T: col^T (P, K) of one image and group as the product's A, packed (gemm.h,
@@ -766,18 +832,20 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
         .a = s->wp ? s->wp + (size_t)gi * s->wp_group : r->w + gi * s->cg_out * s->kdim,
         .lda = s->kdim,
         .a_packed = s->wp != NULL,
-        .b = shift && s->shift_rows && s->wp
-                 ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hp * s->wpad
-                 : xg,
+        .b = shift && s->wp ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hq * s->wq *
+                                            s->w2d.stride[0] * s->w2d.stride[1]
+                            : xg,
         .ldb = s->iprod,
         .b_rows = shift && s->wp ? s->shift_rows : NULL,
-        .pack_b = shift && !(s->shift_rows && s->wp)
+        .pack_b = shift && !s->wp
                       ? (s->isa == NNP_ISA_AVX512 ? pack_shift_avx512 : pack_shift)
                   : s->col == COL_2D ? (s->isa == NNP_ISA_AVX512 ? pack_2d_avx512 : pack_2d)
                   : s->col == COL_ND ? pack_nd
                                      : NULL,
         .pack_ctx = s,
-        .pack_src = shift ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hp * s->wpad : xg,
+        .pack_src = shift ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hq * s->wq *
+                                          s->w2d.stride[0] * s->w2d.stride[1]
+                          : xg,
         .c = r->y + yo,
         .ldc = s->oprod,
         .store_c = shift ? store_shift : NULL,
@@ -845,7 +913,7 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         struct pad_job pj = {s, r.x, n->scratch};
         int64_t planes = s->batch * s->c_in;
         nnp_parallel_for(planes * s->hp * s->wpad >= DW_PAR_MIN_MACS ? n->pool : NULL, planes,
-                         pad_task, &pj);
+                         s->isa == NNP_ISA_AVX512 ? phase_task_avx512 : phase_task, &pj);
         r.xpad = n->scratch;
         cols = s->shift_cols;
     }
