@@ -315,6 +315,11 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
                      "the scratch is too large");
         n->scratch_bytes = s->pad_bytes + s->slice_bytes * (size_t)threads;
+        if (s->col == COL_T) { /* a col^T, padded planes and slice per thread (colt_units) */
+            NNP_OP_CHECK(n, s->pad_bytes + s->slice_bytes <= SIZE_MAX / (size_t)threads,
+                         "the scratch is too large");
+            n->scratch_bytes = (s->pad_bytes + s->slice_bytes) * (size_t)threads;
+        }
         if (s->col == COL_T) {
             /* W^T (K, Mg) of each group as the product's B, in panels of 48 channels */
             s->wp_group = nnp_gemm_b_floats(s->kdim, s->cg_out);
@@ -870,6 +875,36 @@ static void conv_unit_one(const void *ctx, int64_t u, struct nnp_gemm *g)
     conv_unit(o->r, o->u, g);
 }
 
+/* COL_T with several images (or groups) and threads: units [begin, end) on one thread,
+ * each padded, gathered and multiplied in the thread's own part of the scratch (the
+ * product of one image is small: splitting it costs three hand-offs per image). */
+struct colt_units {
+    const struct conv_run *r;
+    uint8_t *scratch;
+    size_t per_thread; /* pad_bytes + slice_bytes */
+    void (*gather)(void *, int64_t, int64_t, int);
+};
+
+static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct colt_units *cu = ctx;
+    const struct conv_state *s = cu->r->s;
+    uint8_t *base = cu->scratch + (size_t)tid * cu->per_thread;
+    struct conv_run r = *cu->r;
+    float *colt = (float *)base, *xpad = (float *)(base + s->colt_bytes);
+    r.colt = colt;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / s->group, gi = u % s->group;
+        struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
+        pad_task(&pj, 0, s->cg_in, tid);
+        struct colt_job cj = {s, xpad, colt};
+        cu->gather(&cj, 0, (s->oprod + NNP_GEMM_MR - 1) / NNP_GEMM_MR, tid);
+        struct nnp_gemm g;
+        conv_unit(&r, u, &g);
+        nnp_gemm_block(&g, 0, g.m, 0, g.n, base + s->pad_bytes);
+    }
+}
+
 /* depthwise: output planes (image, output channel) [begin, end), each with its bias,
  * fused Add and activation (conv_dw.c) */
 static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
@@ -927,6 +962,11 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         if (s->isa != NNP_ISA_SCALAR)
             gather = colt_task_avx2;
 #endif
+        if (units >= 2 && nnp_pool_threads(n->pool) > 1) {
+            struct colt_units cu = {&r, n->scratch, s->pad_bytes + s->slice_bytes, gather};
+            nnp_parallel_for(n->pool, units, colt_units_task, &cu);
+            return NNP_OK;
+        }
         for (int64_t u = 0; u < units; u++) {
             int64_t b = u / s->group, gi = u % s->group;
             struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
