@@ -905,6 +905,24 @@ static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
+/* depthwise, one input channel per output, small planes: blocks (image, 16 channels)
+ * [begin, end) (conv_dw.h, nnp_conv_dw2d_channels) */
+static void dw16_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct conv_run *r = ctx;
+    const struct conv_state *s = r->s;
+    int64_t blocks = (s->c_out + 15) / 16;
+    (void)tid;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / blocks, c0 = u % blocks * 16;
+        int nch = (int)(s->c_out - c0 < 16 ? s->c_out - c0 : 16);
+        int64_t yo = (b * s->c_out + c0) * s->oprod;
+        nnp_conv_dw2d_channels(&s->w2d, r->x + (b * s->c_in + c0) * s->iprod,
+                               r->w + c0 * s->kprod, r->bias ? r->bias + c0 : NULL,
+                               r->res ? r->res + yo : NULL, r->act, r->y + yo, nch);
+    }
+}
+
 /* depthwise: output planes (image, output channel) [begin, end), each with its bias,
  * fused Add and activation (conv_dw.c) */
 static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
@@ -938,7 +956,11 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
     if (s->kernel == CONV_DEPTHWISE) {
         int64_t planes = s->batch * s->c_out;
         double macs = (double)planes * (double)s->oprod * (double)s->kprod;
-        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, planes, dw_task, &r);
+        struct nnp_pool *pool = macs >= DW_PAR_MIN_MACS ? n->pool : NULL;
+        if (s->cg_out == 1 && nnp_conv_dw2d_channels_fit(s->isa, &s->w2d))
+            nnp_parallel_for(pool, s->batch * ((s->c_out + 15) / 16), dw16_task, &r);
+        else
+            nnp_parallel_for(pool, planes, dw_task, &r);
         return NNP_OK;
     }
     NNP_ASSERT(nnp_pool_threads(n->pool) <= (n->threads > 1 ? n->threads : 1));

@@ -667,6 +667,106 @@ void nnp_conv_dw2d(enum nnp_isa isa, const struct nnp_window *win, const float *
         simd->points(&p);
 }
 
+/* --- small planes, 16 channels at a time (AVX-512) --- */
+
+/* Planes of 7 or 14 columns fill half a vector or less along a row; across channels
+ * every lane is busy. The window's input region of each of 16 channels is staged as
+ * (position, channel) with zeros in the pads, one gather per position, so that a tap of
+ * 16 outputs is one aligned load; four outputs run side by side (four FMA chains). The
+ * taps, their order, the fma and the epilogue are those of dw_point and dw_points:
+ * the same bits. */
+#define DW_CH_STAGE 512 /* staged positions: 32 KiB of stack */
+
+static bool dw_ch_geo(const struct dw_geo *g, int64_t *hs, int64_t *ws)
+{
+    *hs = (g->OH - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    *ws = (g->OW - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    return g->OH > 0 && g->OW > 0 && g->OW <= 14 && *hs <= DW_CH_STAGE &&
+           *ws <= DW_CH_STAGE && *hs * *ws <= DW_CH_STAGE && g->kh * g->kw <= 64 &&
+           g->H * g->W <= INT32_MAX / 16 && g->OH * g->OW <= INT32_MAX / 16;
+}
+
+bool nnp_conv_dw2d_channels_fit(enum nnp_isa isa, const struct nnp_window *win)
+{
+    struct dw_geo g;
+    int64_t hs, ws;
+    dw_geo_of(win, &g);
+    return isa == NNP_ISA_AVX512 && dw_ch_geo(&g, &hs, &ws);
+}
+
+__attribute__((target("avx512f"))) void
+nnp_conv_dw2d_channels(const struct nnp_window *win, const float *x, const float *w,
+                       const float *bias, const float *res, const struct nnp_act *act, float *y,
+                       int nch)
+{
+    static const struct nnp_act none = {NNP_ACT_NONE, 0.0f, 0.0f};
+    struct dw_geo g;
+    int64_t hs, ws;
+    dw_geo_of(win, &g);
+    NNP_ASSERT(nch >= 1 && nch <= 16 && dw_ch_geo(&g, &hs, &ws));
+    if (!act)
+        act = &none;
+    bool in_regs = act_in_regs(act->kind);
+    int64_t plane = g.H * g.W, oplane = g.OH * g.OW, taps = g.kh * g.kw;
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __mmask16 m = (__mmask16)(nch == 16 ? 0xffff : (1u << nch) - 1);
+    const __m512i xi = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)plane));
+    const __m512i yi = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)oplane));
+    const __m512i wi = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)taps));
+    const __m512 zero = _mm512_setzero_ps();
+    __attribute__((aligned(64))) float st[DW_CH_STAGE * 16];
+    __attribute__((aligned(64))) float wt[64 * 16];
+    for (int64_t t = 0; t < taps; t++)
+        _mm512_store_ps(wt + 16 * t, _mm512_mask_i32gather_ps(zero, m, wi, w + t, 4));
+    __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias) : zero;
+    for (int64_t r = 0; r < hs; r++) {
+        int64_t ih = r - g.ph;
+        for (int64_t q = 0; q < ws; q++) {
+            int64_t iw = q - g.pw;
+            __m512 v = zero;
+            if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
+                v = _mm512_mask_i32gather_ps(zero, m, xi, x + ih * g.W + iw, 4);
+            _mm512_store_ps(st + 16 * (r * ws + q), v);
+        }
+    }
+    int64_t tap_h = g.dh * ws, tap_w = g.dw;
+    for (int64_t p = 0; p < oplane;) {
+        int n = oplane - p >= 4 ? 4 : 1; /* outputs side by side */
+        int64_t at[4];
+        __m512 acc[4];
+        for (int i = 0; i < n; i++) {
+            int64_t oh = (p + i) / g.OW, ow = (p + i) % g.OW;
+            at[i] = oh * g.sh * ws + ow * g.sw;
+            acc[i] = zero;
+        }
+        for (int64_t ki = 0; ki < g.kh; ki++)
+            for (int64_t kj = 0; kj < g.kw; kj++) {
+                __m512 wv = _mm512_load_ps(wt + 16 * (ki * g.kw + kj));
+                int64_t off = ki * tap_h + kj * tap_w;
+                if (n == 4) {
+                    acc[0] = _mm512_fmadd_ps(_mm512_load_ps(st + 16 * (at[0] + off)), wv, acc[0]);
+                    acc[1] = _mm512_fmadd_ps(_mm512_load_ps(st + 16 * (at[1] + off)), wv, acc[1]);
+                    acc[2] = _mm512_fmadd_ps(_mm512_load_ps(st + 16 * (at[2] + off)), wv, acc[2]);
+                    acc[3] = _mm512_fmadd_ps(_mm512_load_ps(st + 16 * (at[3] + off)), wv, acc[3]);
+                } else {
+                    acc[0] = _mm512_fmadd_ps(_mm512_load_ps(st + 16 * (at[0] + off)), wv, acc[0]);
+                }
+            }
+        for (int i = 0; i < n; i++) {
+            __m512 v = _mm512_add_ps(acc[i], bv);
+            if (res)
+                v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(zero, m, yi, res + p + i, 4));
+            if (in_regs)
+                v = dw_act512(act, v);
+            _mm512_mask_i32scatter_ps(y + p + i, m, yi, v, 4);
+        }
+        p += n;
+    }
+    if (!in_regs)
+        for (int c = 0; c < nch; c++)
+            nnp_act_apply(act, oplane, y + c * oplane);
+}
+
 void nnp_conv_dw2d_ref(const struct nnp_window *win, const float *x, const float *w, float bias,
                        const float *res, const struct nnp_act *act, float *y)
 {

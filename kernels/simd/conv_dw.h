@@ -58,6 +58,16 @@
 void nnp_conv_dw2d(enum nnp_isa isa, const struct nnp_window *win, const float *x, const float *w,
                    float bias, const float *res, const struct nnp_act *act, float *y);
 
+/*! nnp_conv_dw2d_channels() : nnp_conv_dw2d() on `nch` (1..16) channels at once, channel
+ *  c at x + c*H*W, w + c*kh*kw, bias[c] (bias NULL: 0), res + c*OH*OW and y + c*OH*OW,
+ *  with the same bits, for planes a row of vectors would leave mostly empty (AVX-512).
+ *  Only when nnp_conv_dw2d_channels_fit(): an output row of at most 14 columns, a
+ *  window region of at most 512 positions. Uses 36 KiB of stack. */
+void nnp_conv_dw2d_channels(const struct nnp_window *win, const float *x, const float *w,
+                            const float *bias, const float *res, const struct nnp_act *act,
+                            float *y, int nch);
+bool nnp_conv_dw2d_channels_fit(enum nnp_isa isa, const struct nnp_window *win);
+
 /*! nnp_conv_dw2d_ref() : the naive reference for the tests, with the same definition
  *  except that each output's taps are summed in double (with bias and res, the pads as
  *  zeros), rounded to float once, then given to nnp_act_apply(). */

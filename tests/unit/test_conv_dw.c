@@ -658,3 +658,63 @@ Test(dwconv, pads_are_zeros_times_the_weight)
         }
     cr_assert_gt(n_pad, 0);
 }
+
+/* Small planes, 16 channels at a time (nnp_conv_dw2d_channels): the bits of
+ * nnp_conv_dw2d on each channel, for 1, 7 and 16 channels, planes of 1..14 output
+ * columns, strides 1 and 2, dilations, pads, bias or none, residual or none, every
+ * activation; and within the bound of the reference. */
+Test(dwconv, channels_at_once_give_each_planes_bits)
+{
+    if (!nnp_isa_supported(NNP_ISA_AVX512))
+        return;
+    static const int64_t hw[] = {1, 3, 7, 8, 14, 15};
+    static const int nchs[] = {1, 7, 16};
+    int n_run = 0;
+    for (int ih = 0; ih < 6; ih++)
+        for (int iw = 0; iw < 6; iw++)
+            for (int ik = 0; ik < 4; ik++)
+                for (int64_t st = 1; st <= 2; st++) {
+                    unsigned sel = (unsigned)(ih * 41 + iw * 13 + ik * 7) + (unsigned)st * 3;
+                    static const int64_t ks[4][2] = {{3, 3}, {1, 1}, {5, 5}, {3, 1}};
+                    struct dcase c = {.H = hw[ih], .W = hw[iw], .kh = ks[ik][0], .kw = ks[ik][1],
+                                      .sh = st, .sw = sel % 4 == 0 ? 3 - st : st,
+                                      .dh = 1 + sel % 5 / 4, .dw = 1 + sel % 7 / 6,
+                                      .pt = sel % 3, .pl = sel / 3 % 3, .pb = sel / 9 % 2,
+                                      .pr = sel / 18 % 3, .bias = sel % 3 != 1,
+                                      .res = sel % 4 < 2, .act = acts[sel % N_ACTS]};
+                    struct nnp_window w = window_of(&c);
+                    if (!nnp_conv_dw2d_channels_fit(NNP_ISA_AVX512, &w))
+                        continue;
+                    int nch = nchs[sel % 3];
+                    int64_t plane = c.H * c.W, op = w.out[0] * w.out[1], kk = c.kh * c.kw;
+                    float *x = malloc((size_t)(nch * plane + 1) * sizeof *x);
+                    float *wt = malloc((size_t)(nch * kk) * sizeof *wt);
+                    float *b = malloc((size_t)nch * sizeof *b);
+                    float *res = malloc((size_t)(nch * op + 1) * sizeof *res);
+                    float *y1 = malloc((size_t)(nch * op + 1) * sizeof *y1);
+                    float *y2 = malloc((size_t)(nch * op + 1) * sizeof *y2);
+                    for (int64_t i = 0; i < nch * plane; i++)
+                        x[i] = 3 * urand();
+                    for (int64_t i = 0; i < nch * kk; i++)
+                        wt[i] = urand();
+                    for (int i = 0; i < nch; i++)
+                        b[i] = urand();
+                    for (int64_t i = 0; i < nch * op; i++)
+                        res[i] = urand(), y1[i] = y2[i] = NAN;
+                    for (int ch = 0; ch < nch; ch++)
+                        nnp_conv_dw2d(NNP_ISA_AVX512, &w, x + ch * plane, wt + ch * kk,
+                                      c.bias ? b[ch] : 0.0f, c.res ? res + ch * op : NULL,
+                                      &c.act, y1 + ch * op);
+                    nnp_conv_dw2d_channels(&w, x, wt, c.bias ? b : NULL, c.res ? res : NULL,
+                                           &c.act, y2, nch);
+                    cr_assert(memcmp(y1, y2, (size_t)(nch * op) * sizeof *y1) == 0,
+                              "%dx%d k=%dx%d s=%dx%d d=%dx%d pads %d,%d/%d,%d nch=%d act=%d: "
+                              "the 16-channel path differs from the per-plane one",
+                              (int)c.H, (int)c.W, (int)c.kh, (int)c.kw, (int)c.sh, (int)c.sw,
+                              (int)c.dh, (int)c.dw, (int)c.pt, (int)c.pl, (int)c.pb, (int)c.pr,
+                              nch, (int)c.act.kind);
+                    free(x), free(wt), free(b), free(res), free(y1), free(y2);
+                    n_run++;
+                }
+    cr_assert_gt(n_run, 150);
+}
