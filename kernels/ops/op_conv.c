@@ -90,6 +90,7 @@ struct conv_state {
                               COL_T: one image's col^T, packed, then colt_bytes on the
                               padded planes of one image and group */
     size_t colt_bytes;     /* COL_T: the packed col^T of one image and group */
+    size_t unit_bytes;     /* COL_SHIFT: the phase planes of one image and group */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
     bool has_bias;
     enum conv_kernel kernel;
@@ -304,6 +305,10 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                          "the padded input is too large");
             floats += s->wq + NNP_GEMM_NR;
             s->pad_bytes = ((size_t)floats * sizeof(float) + 63) & ~(size_t)63;
+            s->unit_bytes = ((size_t)(s->cg_in * sh * sw * s->hq * s->wq + s->wq + NNP_GEMM_NR) *
+                                 sizeof(float) +
+                             63) &
+                            ~(size_t)63;
             s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
             int64_t kk = s->kprod, kw = w2->kernel[1], phase = s->hq * s->wq;
             for (int64_t r = 0; r < s->kdim; r++) {
@@ -315,6 +320,11 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         NNP_OP_CHECK(n, s->slice_bytes <= (SIZE_MAX - s->pad_bytes) / (size_t)threads,
                      "the scratch is too large");
         n->scratch_bytes = s->pad_bytes + s->slice_bytes * (size_t)threads;
+        if (s->col == COL_SHIFT && s->batch * s->group >= 2) { /* shift_units */
+            NNP_OP_CHECK(n, s->unit_bytes + s->slice_bytes <= SIZE_MAX / (size_t)threads,
+                         "the scratch is too large");
+            n->scratch_bytes = (s->unit_bytes + s->slice_bytes) * (size_t)threads;
+        }
         if (s->col == COL_T) { /* a col^T, padded planes and slice per thread (colt_units) */
             NNP_OP_CHECK(n, s->pad_bytes + s->slice_bytes <= SIZE_MAX / (size_t)threads,
                          "the scratch is too large");
@@ -791,7 +801,9 @@ static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0
 struct conv_run {
     const struct conv_state *s;
     const float *x, *w, *bias; /* (N, C, in...), (M, C/group, k...), (M) or NULL */
-    const float *xpad;         /* COL_SHIFT: (N, C, hp, wpad), the padded input */
+    const float *xpad;         /* COL_SHIFT: every image's phase planes, or with unit_xpad
+                                  those of the product at hand only */
+    bool unit_xpad;
     const float *colt;         /* COL_T: the product's A for the image and group at hand */
     const float *res;          /* a fused Add's other input, like y, or NULL */
     const struct nnp_act *act;
@@ -807,6 +819,9 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
     const float *xg = r->x + (b * s->c_in + gi * s->cg_in) * s->iprod;
     int64_t yo = (b * s->c_out + gi * s->cg_out) * s->oprod;
     bool shift = s->col == COL_SHIFT;
+    int64_t xpad_at = r->unit_xpad ? 0
+                                   : (b * s->c_in + gi * s->cg_in) * s->hq * s->wq *
+                                         s->w2d.stride[0] * s->w2d.stride[1];
     if (s->col == COL_T) { /* Y_g^T (P, Mg) = col^T (P, K) . W_g^T (K, Mg) */
         *g = (struct nnp_gemm){
             .m = s->oprod,
@@ -837,9 +852,7 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
         .a = s->wp ? s->wp + (size_t)gi * s->wp_group : r->w + gi * s->cg_out * s->kdim,
         .lda = s->kdim,
         .a_packed = s->wp != NULL,
-        .b = shift && s->wp ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hq * s->wq *
-                                            s->w2d.stride[0] * s->w2d.stride[1]
-                            : xg,
+        .b = shift && s->wp ? r->xpad + xpad_at : xg,
         .ldb = s->iprod,
         .b_rows = shift && s->wp ? s->shift_rows : NULL,
         .pack_b = shift && !s->wp
@@ -848,9 +861,7 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
                   : s->col == COL_ND ? pack_nd
                                      : NULL,
         .pack_ctx = s,
-        .pack_src = shift ? r->xpad + (b * s->c_in + gi * s->cg_in) * s->hq * s->wq *
-                                          s->w2d.stride[0] * s->w2d.stride[1]
-                          : xg,
+        .pack_src = shift ? r->xpad + xpad_at : xg,
         .c = r->y + yo,
         .ldc = s->oprod,
         .store_c = shift ? store_shift : NULL,
@@ -902,6 +913,33 @@ static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
         struct nnp_gemm g;
         conv_unit(&r, u, &g);
         nnp_gemm_block(&g, 0, g.m, 0, g.n, base + s->pad_bytes);
+    }
+}
+
+/* COL_SHIFT with several images (or groups): units [begin, end) on one thread, each
+ * split into its phase planes in the thread's part of the scratch and multiplied at
+ * once, while the planes are in L2 (all the images' planes at batch 8 are not). */
+struct shift_units {
+    const struct conv_run *r;
+    uint8_t *scratch;
+    size_t per_thread; /* unit_bytes + slice_bytes */
+};
+
+static void shift_units_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct shift_units *su = ctx;
+    const struct conv_state *s = su->r->s;
+    uint8_t *base = su->scratch + (size_t)tid * su->per_thread;
+    struct conv_run r = *su->r;
+    r.xpad = (const float *)base;
+    r.unit_xpad = true;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / s->group, gi = u % s->group;
+        struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, (float *)base};
+        (s->isa == NNP_ISA_AVX512 ? phase_task_avx512 : phase_task)(&pj, 0, s->cg_in, tid);
+        struct nnp_gemm g;
+        conv_unit(&r, u, &g);
+        nnp_gemm_block(&g, 0, g.m, 0, g.n, base + s->unit_bytes);
     }
 }
 
@@ -966,6 +1004,11 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
     NNP_ASSERT(nnp_pool_threads(n->pool) <= (n->threads > 1 ? n->threads : 1));
     uint8_t *slices = (uint8_t *)n->scratch + s->pad_bytes;
     int64_t cols = s->oprod;
+    if (s->col == COL_SHIFT && units >= 2) {
+        struct shift_units su = {&r, n->scratch, s->unit_bytes + s->slice_bytes};
+        nnp_parallel_for(n->pool, units, shift_units_task, &su);
+        return NNP_OK;
+    }
     if (s->col == COL_SHIFT) {
         struct pad_job pj = {s, r.x, n->scratch};
         int64_t planes = s->batch * s->c_in;
