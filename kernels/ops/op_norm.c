@@ -23,6 +23,7 @@
 
 #include "kernels/ops/op.h"
 #include "kernels/simd/vmath.h"
+#include "kernels/threads.h"
 
 static enum nnp_status need_f32(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
                                 const char *what)
@@ -106,22 +107,36 @@ static enum nnp_status bn_prepare(struct nnp_exec_node *n, struct nnp_arena *are
     return nnp_rt_same_shape(n->out[0], x);
 }
 
-static enum nnp_status bn_forward(struct nnp_exec_node *n)
+/* planes [begin, end) of (N, channels): y = x * a + sh, a and sh per channel */
+static void bn_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
+    const struct nnp_exec_node *n = ctx;
     const struct bn_state *s = n->state;
     const float *x = n->in[0]->data;                             /* (N, channels, plane) */
     const float *scale = n->in[1]->data, *bias = n->in[2]->data; /* (channels) */
     const float *mean = n->in[3]->data, *var = n->in[4]->data;   /* (channels) */
     float *y = n->out[0]->data;
-    for (int64_t b = 0; b < s->batch; b++)
-        for (int64_t c = 0; c < s->channels; c++) {
-            float a = scale[c] / sqrtf(var[c] + s->epsilon);
-            float sh = bias[c] - mean[c] * a;
-            const float *xc = x + (b * s->channels + c) * s->plane;
-            float *yc = y + (b * s->channels + c) * s->plane;
-            for (int64_t i = 0; i < s->plane; i++)
-                yc[i] = xc[i] * a + sh;
-        }
+    (void)tid;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t c = u % s->channels;
+        float a = scale[c] / sqrtf(var[c] + s->epsilon);
+        float sh = bias[c] - mean[c] * a;
+        const float *xc = x + u * s->plane;
+        float *yc = y + u * s->plane;
+        for (int64_t i = 0; i < s->plane; i++)
+            yc[i] = xc[i] * a + sh;
+    }
+}
+
+/* Tensors of this many elements and more are split over the pool by planes. */
+#define BN_PAR_MIN (1 << 16)
+
+static enum nnp_status bn_forward(struct nnp_exec_node *n)
+{
+    const struct bn_state *s = n->state;
+    int64_t planes = s->batch * s->channels;
+    bool par = (double)planes * (double)s->plane >= BN_PAR_MIN && planes >= 2;
+    nnp_parallel_for(par ? n->pool : NULL, planes, bn_task, n);
     return NNP_OK;
 }
 

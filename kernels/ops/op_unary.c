@@ -23,6 +23,7 @@
 #include "kernels/ops/act.h"
 #include "kernels/ops/op_tensor.h"
 #include "kernels/simd/vmath.h"
+#include "kernels/threads.h"
 
 struct un_params {
     float alpha, beta; /* LeakyRelu alpha; HardSigmoid alpha, beta */
@@ -363,6 +364,28 @@ static void un_generic(const struct nnp_exec_node *n, const struct un_state *s,
     }
 }
 
+/* float32 tensors of this many elements and more are split over the pool in chunks
+ * (each element is computed as on one thread: the same bits). Below, a hand-off costs
+ * more than the loop. */
+#define UN_PAR_MIN (1 << 16)
+#define UN_CHUNK (1 << 14)
+
+struct un_job {
+    un_loop_fn loop;
+    float *y;
+    const float *x;
+    const struct un_params *p;
+    int64_t n;
+};
+
+static void un_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct un_job *j = ctx;
+    int64_t i0 = begin * UN_CHUNK, i1 = end * UN_CHUNK < j->n ? end * UN_CHUNK : j->n;
+    (void)tid;
+    j->loop(i1 - i0, j->y + i0, j->x + i0, j->p);
+}
+
 static enum nnp_status un_forward(struct nnp_exec_node *n)
 {
     const struct un_state *s = n->state;
@@ -376,7 +399,10 @@ static enum nnp_status un_forward(struct nnp_exec_node *n)
         return NNP_OK;
     }
     struct un_params p = run_params(n, s);
-    if (s->t == NNP_DTYPE_F32)
+    if (s->t == NNP_DTYPE_F32 && x->numel >= UN_PAR_MIN && nnp_pool_threads(n->pool) > 1) {
+        struct un_job j = {un_defs[s->kind].loop, y->data, x->data, &p, x->numel};
+        nnp_parallel_for(n->pool, (x->numel + UN_CHUNK - 1) / UN_CHUNK, un_task, &j);
+    } else if (s->t == NNP_DTYPE_F32)
         un_defs[s->kind].loop(x->numel, y->data, x->data, &p);
     else
         un_generic(n, s, &p);
