@@ -6,9 +6,11 @@ set -u
 B=${1:-build}
 NNPRESS=$(pwd)/$B/nnpress
 export NNPRESS
-# sanitizer builds: fail on the first report, and leaks are errors too
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
+# sanitizer builds: fail on the first report, and leaks are errors too; options the caller
+# set come after ours and win (ASAN_OPTIONS=verify_asan_link_order=0 lets the tests run
+# under a preloaded library such as libfaketime: `faketime +365d` for the clock check)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
 # nnpress chooses OpenBLAS's kernel itself (cmd/blas_env.c) when this is unset;
 # an inherited value (some images set Haswell, half speed here) would override it
 unset OPENBLAS_CORETYPE
