@@ -333,9 +333,12 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                          "the scratch is too large");
             n->scratch_bytes = (s->pad_bytes + s->slice_bytes) * (size_t)threads;
         }
-        if (s->col == COL_T) {
-            /* W^T (K, Mg) of each group as the product's B, in panels of 48 channels */
-            s->wp_group = nnp_gemm_b_floats(s->kdim, s->cg_out);
+        /* constant weights packed for the micro-kernel, group after group: W^T (K, Mg) as
+         * the product's B in panels of 48 channels (COL_T), else W (Mg, K) as its A */
+        bool as_b = s->col == COL_T;
+        if (as_b || (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0)) {
+            s->wp_group = as_b ? nnp_gemm_b_floats(s->kdim, s->cg_out)
+                               : nnp_gemm_a_floats(s->cg_out, s->kdim);
             NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
                          "the weights are too large to pack");
             size_t bytes = s->wp_group * (size_t)s->group * sizeof(float);
@@ -344,24 +347,14 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                 return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
                                   "weights", n->node->name, bytes);
             float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
-            for (int64_t g = 0; g < s->group; g++)
-                nnp_gemm_pack_b((const float *)w->data + g * s->cg_out * s->kdim, 1, s->kdim,
-                                s->kdim, s->cg_out, wp + (size_t)g * s->wp_group);
-            s->wp = wp;
-            n->packed_bytes = bytes;
-        } else if (w->is_const && w->data && s->kdim > 0 && s->cg_out > 0) {
-            s->wp_group = nnp_gemm_a_floats(s->cg_out, s->kdim);
-            NNP_OP_CHECK(n, s->wp_group <= SIZE_MAX / sizeof(float) / (size_t)s->group,
-                         "the weights are too large to pack");
-            size_t bytes = s->wp_group * (size_t)s->group * sizeof(float);
-            uint8_t *raw = nnp_arena_alloc_big(arena, bytes + 64);
-            if (!raw)
-                return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
-                                  "weights", n->node->name, bytes);
-            float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
-            for (int64_t g = 0; g < s->group; g++)
-                nnp_gemm_pack_a((const float *)w->data + g * s->cg_out * s->kdim, s->kdim, 1,
-                                s->cg_out, s->kdim, wp + (size_t)g * s->wp_group);
+            for (int64_t g = 0; g < s->group; g++) {
+                const float *wg = (const float *)w->data + g * s->cg_out * s->kdim;
+                float *dst = wp + (size_t)g * s->wp_group;
+                if (as_b)
+                    nnp_gemm_pack_b(wg, 1, s->kdim, s->kdim, s->cg_out, dst);
+                else
+                    nnp_gemm_pack_a(wg, s->kdim, 1, s->cg_out, s->kdim, dst);
+            }
             s->wp = wp;
             n->packed_bytes = bytes;
         }
@@ -384,8 +377,8 @@ static inline void gather_run(float *dst, const float *src, int64_t len, int64_t
 }
 
 /* The same with AVX-512: a run is at most a panel (48 floats), so libc's memcpy, with
- * its dispatch, cost more than the copy. Stride 2 takes the even lanes of 32 consecutive inputs. The
- * loads are masked to the run: nothing past it is read. */
+ * its dispatch, cost more than the copy. Stride 2 takes the even lanes of 32 consecutive
+ * inputs. The loads are masked to the run: nothing past it is read. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 gather_run512(float *dst, const float *src, int64_t len, int64_t stride)
 {
