@@ -40,7 +40,7 @@ struct nnp_pool {
     atomic_uint_fast64_t gen; /* jobs published so far */
     atomic_bool active;       /* the job of `gen` is still taking items */
     atomic_int refs;          /* workers inside the current job (reading fn, ctx, n) */
-    atomic_int_fast64_t next; /* the next item to hand out */
+    atomic_uint_fast64_t left; /* items not yet handed out: [left >> 32, left & 0xffffffff) */
     atomic_int_fast64_t done_items;
     bool stop; /* under mu */
     /* the current job, written while no worker is inside one (refs == 0, !active) */
@@ -69,11 +69,28 @@ static int64_t now_ns(void)
 
 /* take items one at a time until none are left: a thread the scheduler delays (the
  * machine is shared) leaves its items to the others instead of holding everyone up */
+/* the next item for thread tid, or -1: the caller takes them from the front, the
+ * workers from the back, so that each thread keeps to one end of the job, layer after
+ * layer (the columns or channels it wrote are the ones it reads next, from its own
+ * cache), and the two ends meet wherever the threads' speeds put them */
+static int64_t take_item(struct nnp_pool *p, int tid)
+{
+    uint_fast64_t r = atomic_load(&p->left);
+    for (;;) {
+        uint_fast64_t lo = r >> 32, hi = r & 0xffffffffu;
+        if (lo >= hi)
+            return -1;
+        uint_fast64_t next = tid == 0 ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
+        if (atomic_compare_exchange_weak(&p->left, &r, next))
+            return tid == 0 ? (int64_t)lo : (int64_t)hi - 1;
+    }
+}
+
 static void run_items(struct nnp_pool *p, int tid)
 {
     for (;;) {
-        int64_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n)
+        int64_t i = take_item(p, tid);
+        if (i < 0)
             return;
         p->fn(p->ctx, i, i + 1, tid);
         if (atomic_fetch_add(&p->done_items, 1) + 1 == p->n && tid != 0) {
@@ -137,7 +154,7 @@ struct nnp_pool *nnp_pool_new(int threads)
     atomic_init(&p->gen, 0);
     atomic_init(&p->active, false);
     atomic_init(&p->refs, 0);
-    atomic_init(&p->next, 0);
+    atomic_init(&p->left, 0);
     atomic_init(&p->done_items, 0);
     for (int t = 1; t < threads; t++) {
         p->workers[t - 1] = (struct pool_worker){p, t};
@@ -180,7 +197,7 @@ void nnp_parallel_for(struct nnp_pool *p, int64_t n, nnp_task_fn fn, void *ctx)
 {
     if (n <= 0)
         return;
-    if (!p || n < 2 || in_job) {
+    if (!p || n < 2 || in_job || n > (int64_t)UINT32_MAX) { /* (left holds 32-bit ends) */
         fn(ctx, 0, n, 0);
         return;
     }
@@ -193,7 +210,7 @@ void nnp_parallel_for(struct nnp_pool *p, int64_t n, nnp_task_fn fn, void *ctx)
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    atomic_store(&p->next, 0);
+    atomic_store(&p->left, (uint_fast64_t)n); /* [0, n) */
     atomic_store(&p->done_items, 0);
     atomic_store(&p->active, true);
     pthread_mutex_lock(&p->mu);
