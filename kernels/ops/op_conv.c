@@ -92,6 +92,8 @@ struct conv_state {
     size_t colt_bytes;     /* COL_T: the packed col^T of one image and group */
     size_t unit_bytes;     /* COL_SHIFT: the phase planes of one image and group */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
+    bool own_planes;       /* COL_SHIFT, one image and group, threads: each thread makes
+                              its own phase planes (shift_own_pays) */
     bool has_bias;
     enum conv_kernel kernel;
     enum nnp_isa isa;
@@ -241,6 +243,19 @@ static bool shift_pays(const struct conv_state *s, bool weights_known)
            waste * s->cg_out <= SHIFT_WASTE_COLS * w->out[1];
 }
 
+/* One image on several threads: each thread makes its own phase planes, as its first
+ * block of the product begins, when the input is small enough to copy twice. Then
+ * the convolution is one hand-off instead of two (planes, then product), the copy is
+ * not left to one thread while the others wait (the testdata CNN's inputs are too
+ * small to split), and each thread reads its planes from its own cache. Bounded by
+ * what the planes weigh against the L2: larger inputs are split over the threads. */
+#define SHIFT_OWN_MAX_BYTES (512 << 10)
+
+static bool shift_own_pays(const struct conv_state *s)
+{
+    return s->unit_bytes <= SHIFT_OWN_MAX_BYTES;
+}
+
 static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
     struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
@@ -327,6 +342,14 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
             NNP_OP_CHECK(n, s->unit_bytes + s->slice_bytes <= SIZE_MAX / (size_t)threads,
                          "the scratch is too large");
             n->scratch_bytes = (s->unit_bytes + s->slice_bytes) * (size_t)threads;
+        }
+        s->own_planes = s->col == COL_SHIFT && s->batch * s->group == 1 && threads > 1 &&
+                        shift_own_pays(s);
+        if (s->own_planes) { /* phase planes and slice per thread, and a flag each */
+            NNP_OP_CHECK(n, s->unit_bytes + s->slice_bytes <= (SIZE_MAX - 64) / (size_t)threads,
+                         "the scratch is too large");
+            n->scratch_bytes = (s->unit_bytes + s->slice_bytes) * (size_t)threads +
+                               (((size_t)threads + 63) & ~(size_t)63);
         }
         if (s->col == COL_T) { /* a col^T, padded planes and slice per thread (colt_units) */
             NNP_OP_CHECK(n, s->pad_bytes + s->slice_bytes <= SIZE_MAX / (size_t)threads,
@@ -800,14 +823,20 @@ struct conv_run {
     const float *xpad;         /* COL_SHIFT: every image's phase planes, or with unit_xpad
                                   those of the product at hand only */
     bool unit_xpad;
+    uint8_t *own;              /* own_planes: thread t's phase planes at own + t * own_stride, */
+    size_t own_stride;         /* made the first time it takes a block: when ready[t] is 0 */
+    uint8_t *ready;
     const float *colt;         /* COL_T: the product's A for the image and group at hand */
     const float *res;          /* a fused Add's other input, like y, or NULL */
     const struct nnp_act *act;
     float *y; /* (N, M, out...) */
 };
 
-/* Product u = image u / group, group u % group. */
-static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+static void phase_task(void *ctx, int64_t begin, int64_t end, int tid);
+static void phase_task_avx512(void *ctx, int64_t begin, int64_t end, int tid);
+
+/* Product u = image u / group, group u % group, for thread tid. */
+static void conv_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
 {
     const struct conv_run *r = ctx;
     const struct conv_state *s = r->s;
@@ -818,6 +847,18 @@ static void conv_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
     int64_t xpad_at = r->unit_xpad ? 0
                                    : (b * s->c_in + gi * s->cg_in) * s->hq * s->wq *
                                          s->w2d.stride[0] * s->w2d.stride[1];
+    struct conv_run own;
+    if (r->own) { /* this thread's own planes, made before its first block */
+        float *planes = (float *)(r->own + (size_t)tid * r->own_stride);
+        if (!r->ready[tid]) {
+            struct pad_job pj = {s, xg, planes};
+            (s->isa == NNP_ISA_AVX512 ? phase_task_avx512 : phase_task)(&pj, 0, s->cg_in, tid);
+            r->ready[tid] = 1;
+        }
+        own = *r;
+        own.xpad = planes;
+        r = &own;
+    }
     if (s->col == COL_T) { /* Y_g^T (P, Mg) = col^T (P, K) . W_g^T (K, Mg) */
         *g = (struct nnp_gemm){
             .m = s->oprod,
@@ -875,11 +916,11 @@ struct conv_one {
     int64_t u;
 };
 
-static void conv_unit_one(const void *ctx, int64_t u, struct nnp_gemm *g)
+static void conv_unit_one(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
 {
     const struct conv_one *o = ctx;
     (void)u;
-    conv_unit(o->r, o->u, g);
+    conv_unit(o->r, o->u, tid, g);
 }
 
 /* COL_T with several images (or groups) and threads: units [begin, end) on one thread,
@@ -907,7 +948,7 @@ static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
         struct colt_job cj = {s, xpad, colt};
         cu->gather(&cj, 0, (s->oprod + NNP_GEMM_MR - 1) / NNP_GEMM_MR, tid);
         struct nnp_gemm g;
-        conv_unit(&r, u, &g);
+        conv_unit(&r, u, tid, &g);
         nnp_gemm_block(&g, 0, g.m, 0, g.n, base + s->pad_bytes);
     }
 }
@@ -934,7 +975,7 @@ static void shift_units_task(void *ctx, int64_t begin, int64_t end, int tid)
         struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, (float *)base};
         (s->isa == NNP_ISA_AVX512 ? phase_task_avx512 : phase_task)(&pj, 0, s->cg_in, tid);
         struct nnp_gemm g;
-        conv_unit(&r, u, &g);
+        conv_unit(&r, u, tid, &g);
         nnp_gemm_block(&g, 0, g.m, 0, g.n, base + s->unit_bytes);
     }
 }
@@ -1003,6 +1044,18 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
     if (s->col == COL_SHIFT && units >= 2) {
         struct shift_units su = {&r, n->scratch, s->unit_bytes + s->slice_bytes};
         nnp_parallel_for(n->pool, units, shift_units_task, &su);
+        return NNP_OK;
+    }
+    if (s->col == COL_SHIFT && s->own_planes) {
+        int threads = nnp_pool_threads(n->pool);
+        size_t stride = s->unit_bytes + s->slice_bytes;
+        r.own = n->scratch;
+        r.own_stride = stride;
+        r.ready = (uint8_t *)n->scratch + stride * (size_t)threads;
+        memset(r.ready, 0, (size_t)threads);
+        r.unit_xpad = true;
+        nnp_gemm_units(n->pool, 1, s->cg_out, s->shift_cols, s->kdim, conv_unit, &r,
+                       (uint8_t *)n->scratch + s->unit_bytes, stride);
         return NNP_OK;
     }
     if (s->col == COL_SHIFT) {

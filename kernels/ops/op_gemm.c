@@ -401,8 +401,9 @@ struct gemm_run {
     struct nnp_gemm g;
 };
 
-static void gemm_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+static void gemm_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
 {
+    (void)tid;
     (void)u;
     *g = ((const struct gemm_run *)ctx)->g;
 }
@@ -668,8 +669,9 @@ struct matmul_run {
     float *y;
 };
 
-static void matmul_unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+static void matmul_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
 {
+    (void)tid;
     const struct matmul_run *r = ctx;
     const struct matmul_state *s = r->s;
     int64_t ao = 0, bo = 0, yo = u * s->m * s->n;

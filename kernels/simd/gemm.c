@@ -616,7 +616,7 @@ static void units_task(void *arg, int64_t begin, int64_t end, int tid)
         int64_t m0 = bi * j->m_panels / j->mb * MR, m1 = (bi + 1) * j->m_panels / j->mb * MR;
         int64_t n0 = bj * j->n_panels / j->nb * NR, n1 = (bj + 1) * j->n_panels / j->nb * NR;
         struct nnp_gemm g;
-        j->unit(j->ctx, u, &g);
+        j->unit(j->ctx, u, tid, &g);
         nnp_gemm_block(&g, m0, m1 < j->m ? m1 : j->m, n0, n1 < j->n ? n1 : j->n, scratch);
     }
 }
@@ -650,12 +650,21 @@ void nnp_gemm_units_split(struct nnp_pool *pool, int64_t n_units, int64_t m, int
         units_task(&j, 0, n_units, 0);
         return;
     }
-    /* blocks along n first (each packs its own columns of B, nothing twice), then
-     * along m when the columns run out (those blocks pack the same B again) */
+    /* Split the smaller operand's way, so that the larger is read once: blocks along n
+     * (each packs its own columns of B, nothing twice) while B is the larger, then along
+     * m when the columns run out; blocks along m first when A is the larger (weights of
+     * a late convolution layer, 512 x 4608 over 63 columns: split along n, every block
+     * would stream all 9 MB of them again). */
     int64_t want = (int64_t)threads * GEMM_ITEMS_PER_THREAD;
     int64_t per_unit = (want + n_units - 1) / n_units;
-    j.nb = per_unit < j.n_panels ? per_unit : j.n_panels;
-    int64_t need_m = (per_unit + j.nb - 1) / j.nb;
-    j.mb = need_m < j.m_panels ? need_m : j.m_panels;
+    if (m > n) {
+        j.mb = per_unit < j.m_panels ? per_unit : j.m_panels;
+        int64_t need_n = (per_unit + j.mb - 1) / j.mb;
+        j.nb = need_n < j.n_panels ? need_n : j.n_panels;
+    } else {
+        j.nb = per_unit < j.n_panels ? per_unit : j.n_panels;
+        int64_t need_m = (per_unit + j.nb - 1) / j.nb;
+        j.mb = need_m < j.m_panels ? need_m : j.m_panels;
+    }
     nnp_parallel_for(pool, n_units * j.mb * j.nb, units_task, &j);
 }

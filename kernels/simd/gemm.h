@@ -145,7 +145,9 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
 /* Many products at once over a thread pool: n_units of the same shape (images and
  * groups of a convolution, the batch of a MatMul), each split into blocks when there
  * are fewer units than the threads can use. */
-typedef void (*nnp_gemm_unit_fn)(const void *ctx, int64_t u, struct nnp_gemm *g);
+/* unit(ctx, u, tid, &g): product u, for thread tid (< the pool's threads), which may
+ * prepare something of its own for it once (a convolution's copy of its input) */
+typedef void (*nnp_gemm_unit_fn)(const void *ctx, int64_t u, int tid, struct nnp_gemm *g);
 struct nnp_pool;
 /*! nnp_gemm_units() : for every unit u < n_units, unit(ctx, u, &g) describes the
  *  product and it is computed. Blocks go to the pool's threads, each with its own

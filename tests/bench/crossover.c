@@ -41,8 +41,9 @@ struct product {
     struct nnp_gemm g;
 };
 
-static void unit(const void *ctx, int64_t u, struct nnp_gemm *g)
+static void unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
 {
+    (void)tid;
     (void)u;
     *g = ((const struct product *)ctx)->g;
 }

@@ -843,9 +843,11 @@ Test(conv, threaded_against_reference_and_one_thread)
         {3, 7, 4, 8, 2, {5, 5, 5}, {3, 3, 3}, {1, 1, 1},
          {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, "SAME_UPPER", false},
     };
-    /* batch 1, one group, large enough to split the output channels */
+    /* batch 1, one group, large enough to split the output channels; each thread makes
+     * its own phase planes from a small input, the threads split those of a large one */
     const struct conv_case split[] = {
         {2, 1, 16, 64, 1, {33, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 128, 16, 1, {33, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {2, 1, 16, 129, 1, {33, 33}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {2, 1, 64, 129, 1, {33, 33}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
     };
