@@ -1,7 +1,8 @@
 /* kernels/threads.c — the runtime's thread pool (see threads.h).
  *
  * One job at a time: the caller publishes (fn, ctx, n), bumps `gen` and wakes
- * the workers; every thread takes items from `next` until none are left, and
+ * the workers; every thread takes items from `left` until none are left (the
+ * caller from its front, the workers from its back), and
  * the caller returns once `done_items` reaches n (the thread finishing the last
  * item wakes it). Workers that arrive after the last item was taken leave
  * without touching the job. A worker that finished spins on `gen` for WORKER_SPIN_NS

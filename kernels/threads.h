@@ -15,7 +15,10 @@
  *
  * Items are handed out one at a time to whichever thread is free (the caller is
  * thread 0 and works too): on a shared machine a thread the scheduler delays
- * leaves its share to the other instead of holding the job up. A kernel whose
+ * leaves its share to the other instead of holding the job up. The caller takes
+ * them from the first, the workers from the last: with two threads each keeps to
+ * its end of every job, so that what one layer wrote on a core the next layer
+ * mostly reads on the same core. A kernel whose
  * items each compute the same arithmetic whatever thread runs them (each its own
  * output, `tid` choosing only a scratch slice) gives results identical to one
  * thread. Workers spin briefly after a job (kernels follow each other within
