@@ -457,6 +457,25 @@ struct tap_span {
  * gather is passed as a constant and inlined). */
 typedef void (*gather_fn)(float *dst, const float *src, int64_t len, int64_t stride);
 
+/* len zeros at dst: the pads of a row, often one or two floats, where a call to memset
+ * costs more than the store */
+static inline void zero_run(float *dst, int64_t len)
+{
+    memset(dst, 0, (size_t)len * sizeof *dst);
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void zero_run512(float *dst,
+                                                                               int64_t len)
+{
+    const __m512 z = _mm512_setzero_ps();
+    int64_t t = 0;
+    for (; t + 16 <= len; t += 16)
+        _mm512_storeu_ps(dst + t, z);
+    if (t < len)
+        _mm512_mask_storeu_ps(dst + t, (__mmask16)((1u << (len - t)) - 1), z);
+}
+typedef void (*zero_fn)(float *dst, int64_t len);
+
 __attribute__((always_inline)) static inline void
 pack_2d_body(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
              float *dst, gather_fn gather)
@@ -595,25 +614,37 @@ struct pad_job {
     float *xpad;
 };
 
-static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
+__attribute__((always_inline)) static inline void
+pad_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn copy, zero_fn zero)
 {
-    const struct pad_job *j = ctx;
     const struct conv_state *s = j->s;
     const struct nnp_window *w = &s->w2d;
     int64_t H = w->in[0], W = w->in[1], pt = w->pad_begin[0], pl = w->pad_begin[1];
-    (void)tid;
     for (int64_t p = begin; p < end; p++) {
         float *dst = j->xpad + p * s->hp * s->wpad;
         const float *src = j->x + p * H * W;
-        memset(dst, 0, (size_t)(pt * s->wpad) * sizeof *dst);
+        zero(dst, pt * s->wpad);
         for (int64_t h = 0; h < H; h++) {
             float *row = dst + (pt + h) * s->wpad;
-            memset(row, 0, (size_t)pl * sizeof *row);
-            memcpy(row + pl, src + h * W, (size_t)W * sizeof *row);
-            memset(row + pl + W, 0, (size_t)(s->wpad - pl - W) * sizeof *row);
+            zero(row, pl);
+            copy(row + pl, src + h * W, W, 1);
+            zero(row + pl + W, s->wpad - pl - W);
         }
-        memset(dst + (pt + H) * s->wpad, 0, (size_t)((s->hp - pt - H) * s->wpad) * sizeof *dst);
+        zero(dst + (pt + H) * s->wpad, (s->hp - pt - H) * s->wpad);
     }
+}
+
+static void pad_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    (void)tid;
+    pad_body(ctx, begin, end, gather_run, zero_run);
+}
+
+__attribute__((target("avx512f"))) static void pad_task_avx512(void *ctx, int64_t begin,
+                                                                int64_t end, int tid)
+{
+    (void)tid;
+    pad_body(ctx, begin, end, gather_run512, zero_run512);
 }
 
 /* COL_SHIFT: planes [begin, end) of the input (image-major) into their sh x sw phase
@@ -629,7 +660,7 @@ static bool phase_used(int64_t phase, int64_t stride, int64_t kernel, int64_t di
 }
 
 __attribute__((always_inline)) static inline void
-phase_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn gather)
+phase_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn gather, zero_fn zero)
 {
     const struct conv_state *s = j->s;
     const struct nnp_window *w = &s->w2d;
@@ -652,12 +683,12 @@ phase_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn gather
                 for (int64_t r = 0; r < hq; r++, dst += wq) {
                     int64_t i = r * sh + ph - pt;
                     if (i < 0 || i >= H || qlo == qhi) {
-                        memset(dst, 0, (size_t)wq * sizeof *dst);
+                        zero(dst, wq);
                         continue;
                     }
-                    memset(dst, 0, (size_t)qlo * sizeof *dst);
+                    zero(dst, qlo);
                     gather(dst + qlo, src + i * W + qlo * sw + pw - pl, qhi - qlo, sw);
-                    memset(dst + qhi, 0, (size_t)(wq - qhi) * sizeof *dst);
+                    zero(dst + qhi, wq - qhi);
                 }
             }
         }
@@ -667,14 +698,14 @@ phase_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn gather
 static void phase_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
     (void)tid;
-    phase_body(ctx, begin, end, gather_run);
+    phase_body(ctx, begin, end, gather_run, zero_run);
 }
 
 __attribute__((target("avx512f"))) static void phase_task_avx512(void *ctx, int64_t begin,
                                                                   int64_t end, int tid)
 {
     (void)tid;
-    phase_body(ctx, begin, end, gather_run512);
+    phase_body(ctx, begin, end, gather_run512, zero_run512);
 }
 
 /* COL_T: col^T (P, K) of one image and group as the product's A, packed (gemm.h,
@@ -944,7 +975,7 @@ static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
     for (int64_t u = begin; u < end; u++) {
         int64_t b = u / s->group, gi = u % s->group;
         struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
-        pad_task(&pj, 0, s->cg_in, tid);
+        (s->isa == NNP_ISA_AVX512 ? pad_task_avx512 : pad_task)(&pj, 0, s->cg_in, tid);
         struct colt_job cj = {s, xpad, colt};
         cu->gather(&cj, 0, (s->oprod + NNP_GEMM_MR - 1) / NNP_GEMM_MR, tid);
         struct nnp_gemm g;
@@ -1084,7 +1115,8 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         for (int64_t u = 0; u < units; u++) {
             int64_t b = u / s->group, gi = u % s->group;
             struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
-            nnp_parallel_for(pool, s->cg_in, pad_task, &pj);
+            nnp_parallel_for(pool, s->cg_in,
+                             s->isa == NNP_ISA_AVX512 ? pad_task_avx512 : pad_task, &pj);
             struct colt_job cj = {s, xpad, colt};
             nnp_parallel_for(pool, panels, gather, &cj);
             r.colt = colt;
