@@ -36,7 +36,7 @@ static const struct cli_opt opts[] = {
     {"warmup", 0, "S", "run for S seconds before timing (default 0.2)", false},
     {"duration", 0, "S", "time runs for S seconds, at least 10 runs (default 1)", false},
     {"seed", 0, "N", "seed of the random inputs (default 0)", false},
-    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+    {"no-fuse", 0, NULL, "run every node on its own (nothing fused into an epilogue)",
      false},
     {"profile", 0, NULL, "time every node: where a run's time goes, by operator and by node", false},
     {"json", 0, NULL, "print the figures as one JSON object", false},
@@ -99,7 +99,7 @@ static void print_table(const struct nnp_bench_stats *b)
         printf("%-10s %.3f GFLOP per run in matrix operators, %.1f GFLOP/s at p50\n", "work",
                b->flops * 1e-9, b->flops / (l->p50_ms * 1e6));
     if (b->n_fused)
-        printf("%-10s %d nodes run with an Add or activation in their epilogue (--json lists "
+        printf("%-10s %d nodes run with others fused into their epilogue (--json lists "
                "them)\n", "fused", b->n_fused);
     printf("%-10s peak %.2f MiB (%.2f without buffer reuse): activations %.2f MiB (%.2f), "
            "scratch %.2f, weights %.2f\n",

@@ -27,7 +27,7 @@ static const struct cli_opt opts[] = {
     {"reference", 'r', "MODEL", "compare every output with MODEL's on the same samples", false},
     {"batch", 'b', "N", "samples per run (default 100)", false},
     {"threads", 't', "N", "threads to use (default: all cores)", false},
-    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+    {"no-fuse", 0, NULL, "run every node on its own (nothing fused into an epilogue)",
      false},
     {"scale", 0, "X", "integer data becomes x*X+SHIFT as float32 (default 1/255)", false},
     {"shift", 0, "SHIFT", "added after scaling (default 0)", false},

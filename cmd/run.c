@@ -35,7 +35,7 @@ static const struct cli_opt opts[] = {
      true},
     {"output", 'o', "DIR", "write each output as DIR/NAME.npy (default: .)", false},
     {"dump-all", 0, NULL, "write every intermediate value too, for bisecting a difference", false},
-    {"no-fuse", 0, NULL, "run every node on its own (no Add or activation in a Conv's epilogue)",
+    {"no-fuse", 0, NULL, "run every node on its own (nothing fused into an epilogue)",
      false},
     {"batch", 'b', "N", "run N samples at a time and join the outputs (default: all at once)",
      false},

@@ -13,8 +13,9 @@
  *      shapes, which are all static here, so they are always constant;
  *   3. fusion (unless opts.no_fuse): a Conv, Gemm or MatMul whose result only an
  *      Add (of a value already computed, same shape) and/or an activation read
- *      takes them into its epilogue; their nodes do not run, and the value in
- *      between is never stored (`elided`);
+ *      takes them into its epilogue, a Conv a BatchNormalization with constant
+ *      statistics before those too; their nodes do not run, and the values in
+ *      between are never stored (`elided`);
  *   4. buffers: a view (Reshape, Flatten, Identity...) shares its input's, and an
  *      elementwise op may write over an input of its size that nothing reads
  *      later (`share`); each buffer gets an offset in one activation arena by
@@ -782,20 +783,22 @@ static const struct nnp_rt_value *residual_of(const struct nnp_exec_node *c,
 }
 
 /* Give each Conv, Gemm and MatMul the Add and the activation that are the only readers
- * of its result (in that order: y = act(conv + residual)), so that they run in its
- * epilogue. The nodes fused in do not run; the values between are never stored. */
+ * of its result (in that order: y = act(conv + residual)), and a Conv the
+ * BatchNormalization before them (y = act(conv * a + b + residual), the statistics
+ * constant: a and b made here), so that they run in its epilogue. The nodes fused in
+ * do not run; the values between are never stored. */
 static void plan_fusion(struct nnp_runtime *rt)
 {
     rt->fused = nnp_arena_alloc(rt->arena, (size_t)(rt->n_run + 1) * sizeof *rt->fused);
     bool *gone = nnp_arena_alloc(rt->arena, (size_t)rt->n_nodes + 1);
     for (int r = 0; r < rt->n_run; r++) {
         struct nnp_exec_node *p = rt->run[r];
-        unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD);
+        unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE);
         int ip = node_index(rt, p);
         if (!caps || gone[ip] || p->n_out != 1 || !p->out[0])
             continue;
         const struct nnp_value *cur = p->node->outputs[0]; /* the IR value p now writes */
-        while (p->fusion.n_nodes < 2 && !cur->is_output && cur->n_consumers == 1) {
+        while (p->fusion.n_nodes < 3 && !cur->is_output && cur->n_consumers == 1) {
             const struct nnp_node *cn = cur->consumers[0];
             struct nnp_exec_node *c = &rt->nodes[cn->index];
             NNP_ASSERT(c->node == cn);
@@ -803,7 +806,14 @@ static void plan_fusion(struct nnp_runtime *rt)
                 break;
             struct nnp_act act;
             const struct nnp_rt_value *res;
-            if ((caps & NNP_OP_FUSE_ADD) && !p->fusion.residual && !p->fusion.act.kind &&
+            const float *mul, *add;
+            if ((caps & NNP_OP_FUSE_AFFINE) && p->fusion.n_nodes == 0 &&
+                c->in[0] == p->out[0] && is_default_domain(cn->domain) &&
+                strcmp(cn->op_type, "BatchNormalization") == 0 &&
+                same_shape(c->out[0], p->out[0]) && nnp_bn_affine(c, rt->arena, &mul, &add)) {
+                p->fusion.mul = mul;
+                p->fusion.add = add;
+            } else if ((caps & NNP_OP_FUSE_ADD) && !p->fusion.residual && !p->fusion.act.kind &&
                 (res = residual_of(c, p->out[0], ip))) {
                 p->fusion.residual = res;
             } else if ((caps & NNP_OP_FUSE_ACT) && !p->fusion.act.kind &&

@@ -55,13 +55,15 @@ struct nnp_rt_value {
 };
 
 /* What the planner folded into a node that runs in its place (runtime.c): the node
- * computes act(its own result + residual) into out[0], which is then the output of
- * the last node fused. Only operators whose flags say so are given any. */
+ * computes act(its own result * mul + add + residual) into out[0], which is then the
+ * output of the last node fused. Only operators whose flags say so are given any. */
 struct nnp_fusion {
+    const float *mul, *add;              /* per output channel (dims[1]): a fused
+                                            BatchNormalization's x * a + b; or NULL */
     struct nnp_act act;                  /* NNP_ACT_NONE: none */
     const struct nnp_rt_value *residual; /* a fused Add's other input, same shape; or NULL */
     int n_nodes;
-    const struct nnp_node *nodes[2];     /* the IR nodes fused in, in graph order */
+    const struct nnp_node *nodes[3];     /* the IR nodes fused in, in graph order */
 };
 
 struct nnp_op;
@@ -98,6 +100,7 @@ enum {
                                  is not read after this node (elementwise ops) */
     NNP_OP_FUSE_ACT = 1 << 2, /* forward applies fusion.act to its output */
     NNP_OP_FUSE_ADD = 1 << 3, /* forward adds fusion.residual before the activation */
+    NNP_OP_FUSE_AFFINE = 1 << 4, /* forward applies fusion.mul, add before both */
 };
 
 struct nnp_op {
@@ -159,5 +162,12 @@ int64_t nnp_rt_get_int(const struct nnp_rt_value *v, int64_t i);
 uint64_t nnp_work_prod(int count, const int64_t *sizes);
 /*! Read attribute `name` as a list of ints into out[max]. @return count, -1 if absent. */
 int nnp_attr_ints(const struct nnp_node *node, const char *name, int64_t *out, int max);
+
+/*! nnp_bn_affine() : the per-channel x * mul[c] + add[c] that the prepared
+ *  BatchNormalization node bn computes (op_norm.c, the same arithmetic), made in the
+ *  arena, for the planner to fold into the node before it. @return false when it is no
+ *  such node or its statistics are not constants known at plan time (spatial = 0 too). */
+bool nnp_bn_affine(const struct nnp_exec_node *bn, struct nnp_arena *a, const float **mul,
+                   const float **add);
 
 #endif

@@ -858,6 +858,7 @@ struct conv_run {
     size_t own_stride;         /* made the first time it takes a block: when ready[t] is 0 */
     uint8_t *ready;
     const float *colt;         /* COL_T: the product's A for the image and group at hand */
+    const float *mul, *add;    /* a fused BatchNormalization, per output channel, or NULL */
     const float *res;          /* a fused Add's other input, like y, or NULL */
     const struct nnp_act *act;
     float *y; /* (N, M, out...) */
@@ -907,6 +908,8 @@ static void conv_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
             .store_c = store_transposed,
             .epi = {.scale = 1.0f,
                     .bias_n = r->bias ? r->bias + gi * s->cg_out : NULL,
+                    .mul_n = r->mul ? r->mul + gi * s->cg_out : NULL,
+                    .add_n = r->mul ? r->add + gi * s->cg_out : NULL,
                     .res = r->res ? r->res + yo : NULL,
                     .ldr = s->oprod,
                     .act = *r->act},
@@ -935,6 +938,8 @@ static void conv_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
         .store_c = shift ? store_shift : NULL,
         .epi = {.scale = 1.0f,
                 .bias_m = r->bias ? r->bias + gi * s->cg_out : NULL,
+                .mul_m = r->mul ? r->mul + gi * s->cg_out : NULL,
+                .add_m = r->mul ? r->add + gi * s->cg_out : NULL,
                 .res = r->res ? r->res + yo : NULL,
                 .ldr = s->oprod,
                 .act = *r->act},
@@ -1011,6 +1016,21 @@ static void shift_units_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
+/* A fused BatchNormalization after a depthwise kernel, which has no place for it:
+ * planes [c0, c0 + nch) of image b, while in cache, y = act(y * a + b + res), rounded
+ * step by step as the unfused nodes do. */
+static void affine_planes(const struct conv_run *r, int64_t b, int64_t c0, int64_t nch)
+{
+    const struct conv_state *s = r->s;
+    for (int64_t c = c0; c < c0 + nch; c++) {
+        int64_t yo = (b * s->c_out + c) * s->oprod;
+        float *y = r->y + yo, a = r->mul[c], sh = r->add[c];
+        for (int64_t i = 0; i < s->oprod; i++)
+            y[i] = y[i] * a + sh;
+        nnp_gemm_finish_row(r->act, y, r->res ? r->res + yo : NULL, y, s->oprod);
+    }
+}
+
 /* depthwise, one input channel per output, small planes: blocks (image, 16 channels)
  * [begin, end) (conv_dw.h, nnp_conv_dw2d_channels) */
 static void dw16_task(void *ctx, int64_t begin, int64_t end, int tid)
@@ -1023,9 +1043,13 @@ static void dw16_task(void *ctx, int64_t begin, int64_t end, int tid)
         int64_t b = u / blocks, c0 = u % blocks * 16;
         int nch = (int)(s->c_out - c0 < 16 ? s->c_out - c0 : 16);
         int64_t yo = (b * s->c_out + c0) * s->oprod;
+        const struct nnp_act none = {NNP_ACT_NONE, 0, 0};
         nnp_conv_dw2d_channels(&s->w2d, r->x + (b * s->c_in + c0) * s->iprod,
                                r->w + c0 * s->kprod, r->bias ? r->bias + c0 : NULL,
-                               r->res ? r->res + yo : NULL, r->act, r->y + yo, nch);
+                               r->res && !r->mul ? r->res + yo : NULL, r->mul ? &none : r->act,
+                               r->y + yo, nch);
+        if (r->mul)
+            affine_planes(r, b, c0, nch);
     }
 }
 
@@ -1035,13 +1059,17 @@ static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
     const struct conv_run *r = ctx;
     const struct conv_state *s = r->s;
+    const struct nnp_act none = {NNP_ACT_NONE, 0, 0};
     (void)tid;
     for (int64_t u = begin; u < end; u++) {
         int64_t b = u / s->c_out, oc = u % s->c_out, gi = oc / s->cg_out;
         const float *xg = r->x + (b * s->c_in + gi) * s->iprod;
         int64_t yo = (b * s->c_out + oc) * s->oprod;
         nnp_conv_dw2d(s->isa, &s->w2d, xg, r->w + oc * s->kprod, r->bias ? r->bias[oc] : 0.0f,
-                      r->res ? r->res + yo : NULL, r->act, r->y + yo);
+                      r->res && !r->mul ? r->res + yo : NULL, r->mul ? &none : r->act,
+                      r->y + yo);
+        if (r->mul)
+            affine_planes(r, b, oc, 1);
     }
 }
 
@@ -1054,6 +1082,8 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         .x = n->in[0]->data,
         .w = n->in[1]->data,
         .bias = s->has_bias ? n->in[2]->data : NULL,
+        .mul = n->fusion.mul,
+        .add = n->fusion.add,
         .res = res ? res->data : NULL,
         .act = &n->fusion.act,
         .y = n->out[0]->data,
@@ -1183,7 +1213,7 @@ const struct nnp_op nnp_op_Conv = {
     .forward = conv_forward,
     .reference = conv_reference,
     .backward = NULL,
-    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE,
 };
 
 /* --------------------------------------------------------- ConvTranspose */

@@ -107,20 +107,49 @@ static enum nnp_status bn_prepare(struct nnp_exec_node *n, struct nnp_arena *are
     return nnp_rt_same_shape(n->out[0], x);
 }
 
+/* channel c's y = x * a + sh: what bn_task and a Conv that fused the node apply */
+static void bn_channel(const struct nnp_exec_node *n, int64_t c, float *a, float *sh)
+{
+    const struct bn_state *s = n->state;
+    const float *scale = n->in[1]->data, *bias = n->in[2]->data; /* (channels) */
+    const float *mean = n->in[3]->data, *var = n->in[4]->data;   /* (channels) */
+    *a = scale[c] / sqrtf(var[c] + s->epsilon);
+    *sh = bias[c] - mean[c] * *a;
+}
+
+bool nnp_bn_affine(const struct nnp_exec_node *bn, struct nnp_arena *arena, const float **mul,
+                   const float **add)
+{
+    if (!bn->op || strcmp(bn->op->name, "BatchNormalization") != 0 || !bn->state)
+        return false;
+    const struct bn_state *s = bn->state;
+    if (bn->in[0]->rank < 2 || s->channels != bn->in[0]->dims[1])
+        return false; /* spatial = 0: statistics per activation, not per channel */
+    for (int i = 1; i < 5; i++)
+        if (!bn->in[i]->is_const || !bn->in[i]->data)
+            return false;
+    float *m = nnp_arena_alloc_big(arena, (size_t)s->channels * sizeof *m);
+    float *b = nnp_arena_alloc_big(arena, (size_t)s->channels * sizeof *b);
+    if (!m || !b)
+        return false; /* then it runs on its own */
+    for (int64_t c = 0; c < s->channels; c++)
+        bn_channel(bn, c, &m[c], &b[c]);
+    *mul = m;
+    *add = b;
+    return true;
+}
+
 /* planes [begin, end) of (N, channels): y = x * a + sh, a and sh per channel */
 static void bn_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
     const struct nnp_exec_node *n = ctx;
     const struct bn_state *s = n->state;
-    const float *x = n->in[0]->data;                             /* (N, channels, plane) */
-    const float *scale = n->in[1]->data, *bias = n->in[2]->data; /* (channels) */
-    const float *mean = n->in[3]->data, *var = n->in[4]->data;   /* (channels) */
+    const float *x = n->in[0]->data; /* (N, channels, plane) */
     float *y = n->out[0]->data;
     (void)tid;
     for (int64_t u = begin; u < end; u++) {
-        int64_t c = u % s->channels;
-        float a = scale[c] / sqrtf(var[c] + s->epsilon);
-        float sh = bias[c] - mean[c] * a;
+        float a, sh;
+        bn_channel(n, u % s->channels, &a, &sh);
         const float *xc = x + u * s->plane;
         float *yc = y + u * s->plane;
         for (int64_t i = 0; i < s->plane; i++)

@@ -32,6 +32,7 @@ struct tile {
     bool last;    /* the last block of k: apply the epilogue */
     float scale;
     const float *bias_m, *bias_n, *res; /* at the tile, or NULL */
+    const float *mul_m, *add_m, *mul_n, *add_n; /* at the tile, or NULL (in pairs) */
     int64_t ldr;
     enum nnp_act_kind act; /* applied here: NONE, RELU, LEAKY_RELU or CLIP */
     float alpha, beta;
@@ -90,6 +91,10 @@ static void kernel_scalar(bool packed, int64_t kc, const float *a, int64_t lda, 
                     x += t->bias_m[i];
                 if (t->bias_n)
                     x += t->bias_n[j];
+                if (t->mul_m)
+                    x = x * t->mul_m[i] + t->add_m[i];
+                if (t->mul_n)
+                    x = x * t->mul_n[j] + t->add_n[j];
                 if (t->res)
                     x += t->res[i * t->ldr + j];
                 x = act_scalar(t, x);
@@ -182,6 +187,12 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
                     x = _mm512_add_ps(x, _mm512_set1_ps(t->bias_m[i]));
                 if (t->bias_n)
                     x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t->bias_n + 16 * v));
+                if (t->mul_m)
+                    x = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(t->mul_m[i])),
+                                      _mm512_set1_ps(t->add_m[i]));
+                if (t->mul_n)
+                    x = _mm512_add_ps(_mm512_mul_ps(x, _mm512_maskz_loadu_ps(m, t->mul_n + 16 * v)),
+                                      _mm512_maskz_loadu_ps(m, t->add_n + 16 * v));
                 if (t->res)
                     x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, t->res + i * t->ldr + 16 * v));
                 x = act512(t, x);
@@ -314,6 +325,12 @@ AVX2 void body256(const int NV, const bool packed, int64_t kc, const float *a, i
                     x = _mm256_add_ps(x, _mm256_set1_ps(t->bias_m[i]));
                 if (t->bias_n)
                     x = _mm256_add_ps(x, _mm256_maskload_ps(t->bias_n + 8 * v, m));
+                if (t->mul_m)
+                    x = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(t->mul_m[i])),
+                                      _mm256_set1_ps(t->add_m[i]));
+                if (t->mul_n)
+                    x = _mm256_add_ps(_mm256_mul_ps(x, _mm256_maskload_ps(t->mul_n + 8 * v, m)),
+                                      _mm256_maskload_ps(t->add_n + 8 * v, m));
                 if (t->res)
                     x = _mm256_add_ps(x, _mm256_maskload_ps(t->res + i * t->ldr + 8 * v, m));
                 x = act256(t, x);
@@ -351,6 +368,10 @@ static void kernel_avx2(bool packed, int64_t kc, const float *a, int64_t lda, co
             q.c = t->c + r0 * t->ldc + c0;
             q.bias_m = t->bias_m ? t->bias_m + r0 : NULL;
             q.bias_n = t->bias_n ? t->bias_n + c0 : NULL;
+            q.mul_m = t->mul_m ? t->mul_m + r0 : NULL;
+            q.add_m = t->add_m ? t->add_m + r0 : NULL;
+            q.mul_n = t->mul_n ? t->mul_n + c0 : NULL;
+            q.add_n = t->add_n ? t->add_n + c0 : NULL;
             q.res = t->res ? t->res + r0 * t->ldr + c0 : NULL;
             const float *ap = packed ? a + r0 : a + r0 * lda;
             table[packed][(q.nv - 1) / 8](kc, ap, lda, b + c0, ldb, &q);
@@ -556,6 +577,10 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                         .scale = e->scale != 0.0f ? e->scale : 1.0f,
                         .bias_m = e->bias_m ? e->bias_m + i0 : NULL,
                         .bias_n = e->bias_n ? e->bias_n + j0 : NULL,
+                        .mul_m = e->mul_m ? e->mul_m + i0 : NULL,
+                        .add_m = e->mul_m ? e->add_m + i0 : NULL,
+                        .mul_n = e->mul_n ? e->mul_n + j0 : NULL,
+                        .add_n = e->mul_n ? e->add_n + j0 : NULL,
                         .res = e->res && !sink ? e->res + i0 * e->ldr + j0 : NULL,
                         .ldr = e->ldr,
                         .act = post_act || sink ? NNP_ACT_NONE : e->act.kind,

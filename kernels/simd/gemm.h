@@ -61,13 +61,18 @@
 #endif
 
 /* What is applied to C on the way out, in this order:
- *   c = act(scale * (A . B) + bias_m[i] + bias_n[j] + res[i * ldr + j])
- * Each term is optional; the order is that of the unfused nodes (Conv's bias,
- * then the Add, then the activation), so fusing does not change a bit. */
+ *   x = scale * (A . B) + bias_m[i] + bias_n[j]
+ *   x = x * mul_m[i] + add_m[i]        (then the same with mul_n[j], add_n[j])
+ *   c = act(x + res[i * ldr + j])
+ * Each term is optional, each step rounded as the unfused nodes round it (Conv's
+ * bias, a BatchNormalization's x * a + b, the Add, the activation), so fusing
+ * does not change a bit. */
 struct nnp_epilogue {
     float scale;          /* Gemm's alpha; 1 for none (0 is taken as 1) */
     const float *bias_m;  /* (m) per row: Conv's bias per output channel; NULL: none */
     const float *bias_n;  /* (n) per column: Gemm's C broadcast along rows; NULL: none */
+    const float *mul_m, *add_m; /* (m) each, per row: a fused BatchNormalization; NULL: none */
+    const float *mul_n, *add_n; /* (n) each, per column (a transposed product's channels) */
     const float *res;     /* (m, n) rows ldr apart: a residual Add, Gemm's C; NULL: none */
     int64_t ldr;
     struct nnp_act act;
@@ -80,7 +85,7 @@ typedef void (*nnp_gemm_pack_fn)(const struct nnp_gemm *g, int64_t k0, int64_t k
                                  int64_t nc, float *dst);
 
 /* Takes rows [m0, m1) x columns [j0, j0+nc) of C from `panel` (row i - m0 at
- * panel + (i - m0) * NNP_GEMM_NR), scale, bias_m and bias_n applied, res and act not:
+ * panel + (i - m0) * NNP_GEMM_NR), scale, biases and affines applied, res and act not:
  * store_c applies those (nnp_gemm_finish_row()) where the columns belong. */
 typedef void (*nnp_gemm_store_fn)(const struct nnp_gemm *g, int64_t m0, int64_t m1, int64_t j0,
                                   int64_t nc, const float *panel);

@@ -91,6 +91,7 @@ struct gcase {
     int b_mode;
     struct nnp_epilogue epi;
     bool bias_m, bias_n, res;
+    bool aff_m, aff_n; /* per-row / per-column x * mul + add (a fused BatchNormalization) */
 };
 
 /* C for rows [m0,m1) x cols [n0,n1) with `isa`, checked against double; *out (m, n)
@@ -101,6 +102,8 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
     int64_t m = gc->m, n = gc->n, k = gc->k;
     float *a = randv((size_t)(m * k)), *b = randv((size_t)(k * n));
     float *bm = randv((size_t)m), *bn = randv((size_t)n), *res = randv((size_t)(m * n));
+    float *mm = randv((size_t)m), *am = randv((size_t)m), *mn = randv((size_t)n),
+          *an = randv((size_t)n);
     float *ap = randv(nnp_gemm_a_floats(m, k)), *bp = randv(nnp_gemm_b_floats(k, n));
     nnp_gemm_pack_a(a, k, 1, m, k, ap);
     nnp_gemm_pack_b(b, n, 1, k, n, bp);
@@ -127,6 +130,10 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
     g.epi.bias_n = gc->bias_n ? bn : NULL;
     g.epi.res = gc->res ? res : NULL;
     g.epi.ldr = n;
+    g.epi.mul_m = gc->aff_m ? mm : NULL;
+    g.epi.add_m = gc->aff_m ? am : NULL;
+    g.epi.mul_n = gc->aff_n ? mn : NULL;
+    g.epi.add_n = gc->aff_n ? an : NULL;
     nnp_gemm_block_isa(isa, &g, m0, m1, n0, n1, scratch);
     char what[200];
     snprintf(what, sizeof what, "%s m=%ld n=%ld k=%ld a_packed=%d b_mode=%d act=%d block "
@@ -149,6 +156,10 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
                 want += bm[i];
             if (gc->bias_n)
                 want += bn[j];
+            if (gc->aff_m)
+                want = want * mm[i] + am[i];
+            if (gc->aff_n)
+                want = want * mn[j] + an[j];
             if (gc->res)
                 want += res[i * n + j];
             want = act_ref(&gc->epi.act, want);
@@ -156,7 +167,7 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
                       "%.9g", what, (long)i, (long)j, got, want);
         }
     free(a), free(b), free(bm), free(bn), free(res), free(ap), free(bp), free(scratch);
-    free(off), free(bo);
+    free(off), free(bo), free(mm), free(am), free(mn), free(an);
 }
 
 static const int64_t sizes_m[] = {1, 7, 8, 9, 33, 129};
@@ -186,6 +197,8 @@ Test(gemm_kernel, every_isa_mode_and_odd_shape)
                     gc.bias_m = sel % 3 == 0;
                     gc.bias_n = sel % 4 == 1;
                     gc.res = sel % 3 == 1;
+                    gc.aff_m = sel % 5 == 2;
+                    gc.aff_n = sel % 5 == 3;
                     float *out = malloc((size_t)(gc.m * gc.n) * sizeof *out);
                     run_case((enum nnp_isa)isa, &gc, 0, gc.m, 0, gc.n, out);
                     /* a block inside: rows from the second tile, columns from the second

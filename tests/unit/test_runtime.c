@@ -772,3 +772,99 @@ Test(runtime, random_graphs_never_alias)
         nnp_graph_free(g);
     }
 }
+
+/* --- fusion --- */
+
+static struct nnp_value *f32_vals(struct nnp_graph *g, const char *name, int rank,
+                                  const int64_t *dims, uint32_t seed, float lo, float hi)
+{
+    struct nnp_value *v = f32_init(g, name, rank, dims, 0.0f);
+    float *p = v->t.data;
+    for (size_t i = 0; i < v->t.nbytes / 4; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = lo + (hi - lo) * (float)(seed >> 8) / 16777216.0f;
+    }
+    return v;
+}
+
+/* x -> Conv (3x3 pads 1, or 1x1) -> BatchNormalization -> Add r -> Relu -> y */
+static struct nnp_graph *conv_bn_graph(int64_t c, int64_t m, int64_t group, int64_t hw,
+                                       int64_t k, int64_t stride)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    int64_t oh = (hw + 2 * (k / 2) - k) / stride + 1;
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F32, 4, (int64_t[]){2, c, hw, hw});
+    struct nnp_value *r = input(g, "r", NNP_DTYPE_F32, 4, (int64_t[]){2, m, oh, oh});
+    struct nnp_value *w = f32_vals(g, "w", 4, (int64_t[]){m, c / group, k, k}, 1, -0.5f, 0.5f);
+    struct nnp_value *b = f32_vals(g, "b", 1, (int64_t[]){m}, 2, -1, 1);
+    struct nnp_value *bn[5] = {NULL, f32_vals(g, "gamma", 1, (int64_t[]){m}, 3, 0.5f, 2),
+                               f32_vals(g, "beta", 1, (int64_t[]){m}, 4, -1, 1),
+                               f32_vals(g, "mean", 1, (int64_t[]){m}, 5, -1, 1),
+                               f32_vals(g, "var", 1, (int64_t[]){m}, 6, 0.1f, 3)};
+    struct nnp_value *cv = nnp_graph_value(g, "c"), *nv = nnp_graph_value(g, "n");
+    struct nnp_value *av = nnp_graph_value(g, "a"), *y = nnp_graph_value(g, "y");
+    struct nnp_node *conv = node(g, "Conv", "conv", 3, (struct nnp_value *[]){x, w, b}, 1, &cv);
+    struct nnp_attr *a = nnp_node_set_attr(g, conv, "pads", NNP_ATTR_INTS);
+    a->n = 4;
+    a->ints = nnp_arena_alloc(g->arena, 4 * sizeof *a->ints);
+    for (int i = 0; i < 4; i++)
+        a->ints[i] = k / 2;
+    a = nnp_node_set_attr(g, conv, "strides", NNP_ATTR_INTS);
+    a->n = 2;
+    a->ints = nnp_arena_alloc(g->arena, 2 * sizeof *a->ints);
+    a->ints[0] = a->ints[1] = stride;
+    nnp_node_set_attr(g, conv, "group", NNP_ATTR_INT)->i = group;
+    bn[0] = cv;
+    node(g, "BatchNormalization", "bn", 5, bn, 1, &nv);
+    node(g, "Add", "add", 2, (struct nnp_value *[]){nv, r}, 1, &av);
+    node(g, "Relu", "relu", 1, &av, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    return g;
+}
+
+/* A BatchNormalization with constant statistics goes into the Conv's epilogue with the
+ * Add and the Relu after it, on every convolution path (phase planes, im2col, the
+ * transposed product, 1x1, grouped, depthwise on small and large planes), one thread
+ * and two: the same bits as every node on its own. */
+Test(runtime, conv_batchnorm_fused_is_bit_identical)
+{
+    const int64_t cases[][6] = {{8, 16, 1, 15, 3, 1},  {8, 16, 1, 15, 3, 2}, {32, 64, 1, 7, 3, 1},
+                                {16, 33, 1, 9, 1, 1},  {4, 6, 2, 11, 3, 1},  {16, 16, 16, 9, 3, 1},
+                                {16, 16, 16, 40, 3, 2}, {7, 129, 1, 5, 3, 1}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
+        for (int threads = 1; threads <= 2; threads++) {
+            const int64_t *cc = cases[ci];
+            struct nnp_graph *g = conv_bn_graph(cc[0], cc[1], cc[2], cc[3], cc[4], cc[5]);
+            struct nnp_runtime_opts o = nnp_runtime_opts_default();
+            o.threads = threads;
+            struct nnp_runtime *rt[2];
+            for (int f = 0; f < 2; f++) {
+                o.no_fuse = f == 1;
+                rt[f] = plan_ok(g, &o);
+                for (int i = 0; i < 2; i++) {
+                    struct nnp_rt_value *v = nnp_runtime_input(rt[f], i);
+                    float *p = v->data;
+                    for (int64_t e = 0; e < v->numel; e++)
+                        p[e] = (float)((e * 7 + i * 3) % 23) / 5.0f - 2.0f;
+                }
+                cr_assert_eq(nnp_runtime_run(rt[f]), NNP_OK, "%s", nnp_error_message());
+            }
+            cr_assert_eq(nnp_runtime_n_fused(rt[0]), 1, "case %zu", ci);
+            struct nnp_runtime_fused fu = nnp_runtime_fused_at(rt[0], 0);
+            cr_assert_eq(fu.n_fused, 3, "case %zu: BatchNormalization, Add and Relu fused", ci);
+            cr_assert_eq(nnp_runtime_n_fused(rt[1]), 0);
+            const struct nnp_rt_value *y0 = nnp_runtime_output(rt[0], 0),
+                                      *y1 = nnp_runtime_output(rt[1], 0);
+            cr_assert_eq(y0->numel, y1->numel);
+            int64_t nz = 0;
+            for (int64_t e = 0; e < y0->numel; e++)
+                nz += ((const float *)y0->data)[e] != 0.0f;
+            cr_assert(nz > y0->numel / 10, "case %zu: the Relu leaves something", ci);
+            cr_assert(memcmp(y0->data, y1->data, y0->nbytes) == 0,
+                      "case %zu, %d threads: fused and unfused differ", ci, threads);
+            nnp_runtime_free(rt[0]);
+            nnp_runtime_free(rt[1]);
+            nnp_graph_free(g);
+        }
+}
