@@ -660,18 +660,19 @@ Test(dwconv, pads_are_zeros_times_the_weight)
 }
 
 /* Small planes, 16 channels at a time (nnp_conv_dw2d_channels): the bits of
- * nnp_conv_dw2d on each channel, for 1, 7 and 16 channels, planes of 1..14 output
- * columns, strides 1 and 2, dilations, pads, bias or none, residual or none, every
- * activation; and within the bound of the reference. */
+ * nnp_conv_dw2d on each channel, for 1, 7 and 16 channels, planes of 1..16 output
+ * columns (3x3 rows of up to 32 inputs at stride 2), strides 1 and 2, dilations, pads,
+ * bias or none, residual or none, every activation; and within the bound of the
+ * reference. */
 Test(dwconv, channels_at_once_give_each_planes_bits)
 {
     if (!nnp_isa_supported(NNP_ISA_AVX512))
         return;
-    static const int64_t hw[] = {1, 3, 7, 8, 14, 15};
+    static const int64_t hw[] = {1, 3, 7, 8, 14, 15, 16, 28, 31};
     static const int nchs[] = {1, 7, 16};
     int n_run = 0;
-    for (int ih = 0; ih < 6; ih++)
-        for (int iw = 0; iw < 6; iw++)
+    for (int ih = 0; ih < 9; ih++)
+        for (int iw = 0; iw < 9; iw++)
             for (int ik = 0; ik < 4; ik++)
                 for (int64_t st = 1; st <= 2; st++) {
                     unsigned sel = (unsigned)(ih * 41 + iw * 13 + ik * 7) + (unsigned)st * 3;
