@@ -969,6 +969,12 @@ struct colt_units {
     void (*gather)(void *, int64_t, int64_t, int);
 };
 
+/* COL_T without pads (1x1 kernels, mostly): the input planes are the padded planes */
+static bool unpadded(const struct conv_state *s)
+{
+    return s->hp == s->w2d.in[0] && s->wpad == s->w2d.in[1];
+}
+
 static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
     const struct colt_units *cu = ctx;
@@ -979,9 +985,11 @@ static void colt_units_task(void *ctx, int64_t begin, int64_t end, int tid)
     r.colt = colt;
     for (int64_t u = begin; u < end; u++) {
         int64_t b = u / s->group, gi = u % s->group;
-        struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
-        (s->isa == NNP_ISA_AVX512 ? pad_task_avx512 : pad_task)(&pj, 0, s->cg_in, tid);
-        struct colt_job cj = {s, xpad, colt};
+        const float *xg = r.x + (b * s->c_in + gi * s->cg_in) * s->iprod;
+        struct pad_job pj = {s, xg, xpad};
+        if (!unpadded(s))
+            (s->isa == NNP_ISA_AVX512 ? pad_task_avx512 : pad_task)(&pj, 0, s->cg_in, tid);
+        struct colt_job cj = {s, unpadded(s) ? xg : xpad, colt};
         cu->gather(&cj, 0, (s->oprod + NNP_GEMM_MR - 1) / NNP_GEMM_MR, tid);
         struct nnp_gemm g;
         conv_unit(&r, u, tid, &g);
@@ -1144,10 +1152,12 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         }
         for (int64_t u = 0; u < units; u++) {
             int64_t b = u / s->group, gi = u % s->group;
-            struct pad_job pj = {s, r.x + (b * s->c_in + gi * s->cg_in) * s->iprod, xpad};
-            nnp_parallel_for(pool, s->cg_in,
-                             s->isa == NNP_ISA_AVX512 ? pad_task_avx512 : pad_task, &pj);
-            struct colt_job cj = {s, xpad, colt};
+            const float *xg = r.x + (b * s->c_in + gi * s->cg_in) * s->iprod;
+            struct pad_job pj = {s, xg, xpad};
+            if (!unpadded(s))
+                nnp_parallel_for(pool, s->cg_in,
+                                 s->isa == NNP_ISA_AVX512 ? pad_task_avx512 : pad_task, &pj);
+            struct colt_job cj = {s, unpadded(s) ? xg : xpad, colt};
             nnp_parallel_for(pool, panels, gather, &cj);
             r.colt = colt;
             struct conv_one one = {&r, u};

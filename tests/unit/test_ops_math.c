@@ -839,6 +839,8 @@ Test(conv, threaded_against_reference_and_one_thread)
         {2, 7, 4, 6, 2, {9, 33}, {3, 3}, {1, 1}, {1, 2}, {0, 2}, {1, 2}, NULL, true},
         /* pointwise, depthwise, 3-D: (image, group) units */
         {2, 7, 16, 33, 1, {7, 33}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+        /* pointwise on a small plane, transposed, read from the input itself (no pads) */
+        {2, 7, 32, 96, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
         {2, 7, 16, 16, 16, {33, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {3, 7, 4, 8, 2, {5, 5, 5}, {3, 3, 3}, {1, 1, 1},
          {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, "SAME_UPPER", false},
