@@ -809,7 +809,6 @@ static void plan_fusion(struct nnp_runtime *rt)
             const float *mul, *add;
             if ((caps & NNP_OP_FUSE_AFFINE) && p->fusion.n_nodes == 0 &&
                 c->in[0] == p->out[0] && is_default_domain(cn->domain) &&
-                strcmp(cn->op_type, "BatchNormalization") == 0 &&
                 same_shape(c->out[0], p->out[0]) && nnp_bn_affine(c, rt->arena, &mul, &add)) {
                 p->fusion.mul = mul;
                 p->fusion.add = add;

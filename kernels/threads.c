@@ -68,8 +68,6 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* take items one at a time until none are left: a thread the scheduler delays (the
- * machine is shared) leaves its items to the others instead of holding everyone up */
 /* the next item for thread tid, or -1: the caller takes them from the front, the
  * workers from the back, so that each thread keeps to one end of the job, layer after
  * layer (the columns or channels it wrote are the ones it reads next, from its own
@@ -87,6 +85,8 @@ static int64_t take_item(struct nnp_pool *p, int tid)
     }
 }
 
+/* take items one at a time until none are left: a thread the scheduler delays (the
+ * machine is shared) leaves its items to the others instead of holding everyone up */
 static void run_items(struct nnp_pool *p, int tid)
 {
     for (;;) {

@@ -704,25 +704,21 @@ bool nnp_conv_dw2d_channels_fit(enum nnp_isa isa, const struct nnp_window *win)
  * each summing its taps in the same (ki, kj) order with the same fma and epilogue: the
  * same bits, without the gathers and scatters of staging. MobileNet-v2's 192 channels
  * of 28 x 28 at stride 2: 0.084 -> 0.042 ms, where staging the 29 x 29 window would not
- * fit and each plane ran on its own. At stride 1 (the code takes it too) it measured
- * slower than staging on 14 x 14 and 7 x 7 planes (0.082 -> 0.099, 0.059 -> 0.137 ms):
- * not chosen there. */
+ * fit and each plane ran on its own. The same rows at stride 1 (one load, three shifts)
+ * measured slower than staging on 14 x 14 and 7 x 7 planes (0.082 -> 0.099 and
+ * 0.059 -> 0.137 ms), so stride 1 stays with staging. */
 static bool dw3x3_rows_fit(const struct dw_geo *g)
 {
     return g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 &&
            g->pw <= 1 && g->OW >= 1 && g->OW <= 16 && g->W <= 32;
 }
 
-/* lane i of the result: lane i + s of v (s = -1 .. 2), zero outside v */
+/* lane i of the result: lane i + s of v (s = -1 or 1), zero outside v */
 __attribute__((target("avx512f"), always_inline)) static inline __m512 dw_shift(__m512 v, int s)
 {
     const __m512i z = _mm512_setzero_si512(), vi = _mm512_castps_si512(v);
-    switch (s) {
-    case -1: return _mm512_castsi512_ps(_mm512_alignr_epi32(vi, z, 15));
-    case 1: return _mm512_castsi512_ps(_mm512_alignr_epi32(z, vi, 1));
-    case 2: return _mm512_castsi512_ps(_mm512_alignr_epi32(z, vi, 2));
-    default: return v;
-    }
+    return _mm512_castsi512_ps(s < 0 ? _mm512_alignr_epi32(vi, z, 15)
+                                     : _mm512_alignr_epi32(z, vi, 1));
 }
 
 __attribute__((target("avx512f"))) static void
@@ -731,11 +727,15 @@ dw3x3_rows(const struct dw_geo *g, const float *x, const float *w, const float *
 {
     const __m512 zero = _mm512_setzero_ps();
     const __mmask16 out = (__mmask16)((1u << g->OW) - 1);
-    const int64_t S = g->sh; /* the stride, 1 or 2 */
+    /* the row's first 16 columns and the rest (W <= 32) */
     const __mmask16 lo = (__mmask16)(g->W >= 16 ? 0xffff : (1u << g->W) - 1);
-    const __mmask16 hi = (__mmask16)(g->W >= 32 ? 0xffff : g->W > 16 ? (1u << (g->W - 16)) - 1 : 0);
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __mmask16 hi = (__mmask16)(g->W >= 32   ? 0xffff
+                                      : g->W > 16 ? (1u << (g->W - 16)) - 1
+                                                  : 0);
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd =
+        _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     int64_t plane = g->H * g->W, oplane = g->OH * g->OW;
     for (int c = 0; c < nch; c++) {
         const float *xc = x + c * plane, *wc = w + c * 9;
@@ -748,34 +748,24 @@ dw3x3_rows(const struct dw_geo *g, const float *x, const float *w, const float *
         for (int64_t oh0 = 0; oh0 < g->OH; oh0 += 4) {
             int nr = g->OH - oh0 < 4 ? (int)(g->OH - oh0) : 4;
             __m512 acc[4] = {zero, zero, zero, zero};
-            /* input row S * oh0 + r - ph feeds output rows oh0 + i with r = S * i + ki */
-            for (int r = 0; r < S * (nr - 1) + 3; r++) {
-                int64_t ih = S * oh0 + r - g->ph;
-                __m512 tap[3];
-                if (S == 1) {
-                    __m512 v = ih >= 0 && ih < g->H && g->W > 0
-                                   ? _mm512_maskz_loadu_ps(lo, xc + ih * g->W)
-                                   : zero;
-                    for (int kj = 0; kj < 3; kj++)
-                        tap[kj] = dw_shift(v, kj - (int)g->pw);
-                } else {
-                    __m512 a = zero, b = zero;
-                    if (ih >= 0 && ih < g->H && g->W > 0) {
-                        a = _mm512_maskz_loadu_ps(lo, xc + ih * g->W);
-                        if (hi)
-                            b = _mm512_maskz_loadu_ps(hi, xc + ih * g->W + 16);
-                    }
-                    __m512 ev = _mm512_permutex2var_ps(a, even, b);
-                    __m512 od = _mm512_permutex2var_ps(a, odd, b);
-                    /* column 2 ow + kj - pw: even, odd, then even one lane on (pw 0);
-                     * odd one lane back, even, odd (pw 1) */
-                    tap[0] = g->pw ? dw_shift(od, -1) : ev;
-                    tap[1] = g->pw ? ev : od;
-                    tap[2] = g->pw ? od : dw_shift(ev, 1);
+            /* input row 2 * oh0 + r - ph feeds output rows oh0 + i with r = 2 * i + ki */
+            for (int r = 0; r < 2 * (nr - 1) + 3; r++) {
+                int64_t ih = 2 * oh0 + r - g->ph;
+                __m512 a = zero, b = zero;
+                if (ih >= 0 && ih < g->H && g->W > 0) {
+                    a = _mm512_maskz_loadu_ps(lo, xc + ih * g->W);
+                    if (hi)
+                        b = _mm512_maskz_loadu_ps(hi, xc + ih * g->W + 16);
                 }
+                __m512 ev = _mm512_permutex2var_ps(a, even, b);
+                __m512 od = _mm512_permutex2var_ps(a, odd, b);
+                /* column 2 ow + kj - pw: even, odd, then even one lane on (pw 0); odd one
+                 * lane back, even, odd (pw 1) */
+                __m512 tap[3] = {g->pw ? dw_shift(od, -1) : ev, g->pw ? ev : od,
+                                 g->pw ? od : dw_shift(ev, 1)};
 #pragma GCC unroll 4
                 for (int i = 0; i < 4; i++) {
-                    int64_t ki = r - S * i;
+                    int64_t ki = r - 2 * i;
                     if (i < nr && ki >= 0 && ki < 3) {
                         acc[i] = _mm512_fmadd_ps(tap[0], wv[ki * 3], acc[i]);
                         acc[i] = _mm512_fmadd_ps(tap[1], wv[ki * 3 + 1], acc[i]);

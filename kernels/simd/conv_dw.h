@@ -62,7 +62,8 @@ void nnp_conv_dw2d(enum nnp_isa isa, const struct nnp_window *win, const float *
  *  c at x + c*H*W, w + c*kh*kw, bias[c] (bias NULL: 0), res + c*OH*OW and y + c*OH*OW,
  *  with the same bits, for planes a row of vectors would leave mostly empty (AVX-512).
  *  Only when nnp_conv_dw2d_channels_fit(): an output row of at most 14 columns, a
- *  window region of at most 512 positions. Uses 36 KiB of stack. */
+ *  window region of at most 512 positions (staged: 36 KiB of stack); or 3x3 at stride 2,
+ *  no dilation, a left pad of at most 1, rows of at most 32 inputs and 16 outputs. */
 void nnp_conv_dw2d_channels(const struct nnp_window *win, const float *x, const float *w,
                             const float *bias, const float *res, const struct nnp_act *act,
                             float *y, int nch);

@@ -154,7 +154,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
  * prepare something of its own for it once (a convolution's copy of its input) */
 typedef void (*nnp_gemm_unit_fn)(const void *ctx, int64_t u, int tid, struct nnp_gemm *g);
 struct nnp_pool;
-/*! nnp_gemm_units() : for every unit u < n_units, unit(ctx, u, &g) describes the
+/*! nnp_gemm_units() : for every unit u < n_units, unit(ctx, u, tid, &g) describes the
  *  product and it is computed. Blocks go to the pool's threads, each with its own
  *  slice of `scratch` (threads x slice_bytes, slice_bytes >= nnp_gemm_scratch_bytes(m)).
  *  Work below a measured bound stays on the caller (pool ignored). Results do not
