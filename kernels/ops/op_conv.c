@@ -34,6 +34,7 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/simd/conv_dw.h"
@@ -54,6 +55,8 @@ enum conv_kernel {
 /* Where Conv's column matrix comes from (CONV_GEMM). */
 enum conv_col {
     COL_DIRECT, /* 1x1, stride 1, unpadded: the input image, rows of iprod */
+    COL_MASK,   /* 2-D, stride 1, as wide as the input: the input image read in place,
+                   row k of col one offset into it, the pads masked lanes (mask_pays) */
     COL_SHIFT,  /* 2-D: over the width of the phase planes, rows sliced from them */
     COL_2D,     /* pack_2d, from the 2-D window w2d */
     COL_ND,     /* pack_nd, from the N-D window w */
@@ -85,13 +88,24 @@ struct conv_state {
     int64_t shift_cols;    /* COL_SHIFT: the product's columns, (OH - 1) * wq + OW */
     int64_t *shift_rows;   /* COL_SHIFT: where row k of the column matrix starts in the
                               group's phase planes (with packed weights the gemm reads B
-                              there in place: nnp_gemm.b_rows; else pack_shift copies) */
+                              there in place: nnp_gemm.b_rows; else pack_shift copies);
+                              COL_MASK: where it starts in the group's input, for output 0
+                              (outside it for taps in the pads) */
+    int64_t mask_block;    /* COL_MASK, masked COL_SHIFT: channels per block (mask_block) */
+    uint16_t *mask;        /* COL_MASK: the lanes of each tap that are inside the input, per
+                              panel of 48 outputs and tap (nnp_gemm.b_mask); the column
+                              matrix's rows go tap after tap (k = tap * Cg + channel), the
+                              packed weights too, so that a run of Cg rows shares its masks */
     size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch;
                               COL_T: one image's col^T, packed, then colt_bytes on the
                               padded planes of one image and group */
     size_t colt_bytes;     /* COL_T: the packed col^T of one image and group */
     size_t unit_bytes;     /* COL_SHIFT: the phase planes of one image and group */
     size_t slice_bytes;    /* scratch per thread (scratch holds `threads` slices) */
+    bool masked;           /* COL_SHIFT: the phase planes of the unpadded input (hq, wq its
+                              height and width / stride rounded up), the pads masked lanes
+                              of B as in COL_MASK (mask_pays): no column computed for
+                              nothing, no store through a panel */
     bool own_planes;       /* COL_SHIFT, one image and group, threads: each thread makes
                               its own phase planes (shift_own_pays) */
     bool has_bias;
@@ -243,6 +257,128 @@ static bool shift_pays(const struct conv_state *s, bool weights_known)
            waste * s->cg_out <= SHIFT_WASTE_COLS * w->out[1];
 }
 
+/* COL_MASK and masked COL_SHIFT take the column matrix's rows in blocks of channels,
+ * tap after tap within a block: row r is channel (r / (taps * B)) * B + r % B at tap
+ * r / B % taps, B the largest divisor of Cg up to 16 (the weights are packed in that
+ * order). A run of B rows shares its masks, and one block's rows read a few lines of
+ * B channels again and again while they are in L1: tap after tap over all the
+ * channels (B = Cg) reads resnet18's 256 channels on 14 x 14 from L2 (1.83 ms, 1.69
+ * with the padded planes). */
+#define MASK_BLOCK 16
+
+static int64_t mask_block(int64_t cg)
+{
+    int64_t b = cg < MASK_BLOCK ? cg : MASK_BLOCK;
+    while (b > 1 && cg % b)
+        b--;
+    return b > 0 ? b : 1;
+}
+
+/* An output as wide as the input (the pads of a "same" convolution), or at stride s
+ * as wide as the input's phase planes (W / s rounded up; conv_state.hq): output
+ * position j and tap (ki, kj) read the input (or one phase plane of it) at j + one
+ * offset per tap, so that the product reads every row of the column matrix in place,
+ * with no column computed for nothing. Lanes whose tap falls in a pad would read the
+ * neighbouring row (or outside the plane): their mask bits are clear and they load as
+ * the zeros the pads are. At stride 1 that is the input itself, no copy (COL_MASK);
+ * strided, the unpadded phase planes (COL_SHIFT, masked). Against the padded phase
+ * planes it saves their copy at stride 1 (10% of the testdata CNN) and the padded
+ * width's columns and its store through a panel (8%). Masked loads are AVX-512's; the
+ * masks take 6 bytes per panel of 48 outputs and tap, bounded here. */
+#define MASK_MAX_BYTES (256 << 10)
+
+static bool mask_pays(const struct conv_state *s, bool weights_known)
+{
+    const struct nnp_window *w = &s->w2d;
+    int64_t panels = (s->oprod + NNP_GEMM_NR - 1) / NNP_GEMM_NR;
+    int64_t wq = (w->in[1] + w->stride[1] - 1) / w->stride[1];
+    double runs = (double)s->kdim / (double)mask_block(s->cg_in);
+    return weights_known && s->isa == NNP_ISA_AVX512 && w->out[1] == wq &&
+           (double)panels * runs * 6.0 <= MASK_MAX_BYTES;
+}
+
+/* the channel and tap of row r (mask_block) */
+static void mask_row_at(const struct conv_state *s, int64_t r, int64_t *c, int64_t *t)
+{
+    int64_t b = s->mask_block, run = r / b;
+    *c = run / s->kprod * b + r % b;
+    *t = run % s->kprod;
+}
+
+/* Row r of the column matrix starts at shift_rows[r] in the planes (the input, hq x wq
+ * = H x W, or its sh x sw phase planes of hq x wq each) for output 0; the masks, per
+ * panel of outputs and run of rows, have the lanes whose input is inside. */
+static void mask_rows(struct conv_state *s, struct nnp_arena *arena)
+{
+    const struct nnp_window *w = &s->w2d;
+    int64_t kw = w->kernel[1], H = w->in[0], W = w->in[1], OW = w->out[1];
+    int64_t sh = w->stride[0], sw = w->stride[1], plane = s->hq * s->wq;
+    int64_t panels = (s->oprod + NNP_GEMM_NR - 1) / NNP_GEMM_NR, runs = s->kdim / s->mask_block;
+    s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
+    s->mask = nnp_arena_alloc(arena, (size_t)(panels * runs * 3) * sizeof(uint16_t));
+    for (int64_t r = 0; r < s->kdim; r++) {
+        int64_t c, t;
+        mask_row_at(s, r, &c, &t);
+        int64_t dy = t / kw * w->dil[0] - w->pad_begin[0];
+        int64_t dx = t % kw * w->dil[1] - w->pad_begin[1];
+        /* input row sh * oh + dy: phase dy mod sh, its row oh + floor(dy / sh) */
+        int64_t ph = (dy % sh + sh) % sh, pw = (dx % sw + sw) % sw;
+        s->shift_rows[r] = ((c * sh + ph) * sw + pw) * plane + (dy - ph) / sh * s->wq +
+                           (dx - pw) / sw;
+    }
+    for (int64_t q = 0; q < panels; q++)
+        for (int64_t run = 0; run < runs; run++) {
+            int64_t c, t;
+            mask_row_at(s, run * s->mask_block, &c, &t);
+            int64_t dy = t / kw * w->dil[0] - w->pad_begin[0];
+            int64_t dx = t % kw * w->dil[1] - w->pad_begin[1];
+            uint16_t *m = s->mask + (q * runs + run) * 3;
+            m[0] = m[1] = m[2] = 0;
+            for (int64_t l = 0; l < NNP_GEMM_NR; l++) {
+                int64_t j = q * NNP_GEMM_NR + l, iy = j / OW * sh + dy, ix = j % OW * sw + dx;
+                if (j < s->oprod && iy >= 0 && iy < H && ix >= 0 && ix < W)
+                    m[l / 16] |= (uint16_t)(1u << (l % 16));
+            }
+        }
+}
+
+/* Where both apply, the transposed product (COL_T) or the masked one: transposed, the
+ * weights are B, read once panel by panel; masked they are A, read again for every
+ * panel of 48 outputs (two for a 7 x 7 plane), which beyond the L2 costs more than the
+ * transposed product's gather and transposed store (resnet18's 512 channels on 7 x 7:
+ * 1.66 ms transposed, 2.38 masked). Below, the masked product is as fast or faster
+ * (the testdata CNN's 64 channels on 7 x 7 at batch 64: 2.49 and 2.47 ms; at stride 2,
+ * 1.55 and 1.45). */
+#define TRANSPOSED_MIN_WEIGHT_BYTES (512 << 10)
+
+static bool transposed_beats_masked(const struct conv_state *s)
+{
+    return (double)s->cg_out * (double)s->kdim * sizeof(float) > TRANSPOSED_MIN_WEIGHT_BYTES;
+}
+
+/* Where both apply, the masked product or the padded phase planes, by what each costs
+ * beyond the product, per output, as a fraction of it: padded, (wq - OW) / OW columns
+ * computed for nothing and a store through a panel, worth MASK_SINK_MACS of the K
+ * multiply-adds; masked, its masked loads (MASK_LOAD_COST) and a reload of the masks per
+ * run of mask_block rows (MASK_RUN_STEPS steps). The two constants are fitted to
+ * measurements, each layer alone, one thread: the testdata CNN's 16 channels on 28 x 28
+ * (K = 144) 15% faster masked, resnet18's 64 on 56 x 56 (K = 576) 6% slower; the model
+ * then also has resnet18's 3-channel stem (K = 147) and 256 channels on 14 x 14 slower
+ * masked, the testdata CNN's stride-2 layers faster, as measured. */
+#define MASK_LOAD_COST 0.06
+#define MASK_SINK_MACS 34.0
+#define MASK_RUN_STEPS 1.5
+
+static bool masked_beats_shift(const struct conv_state *s)
+{
+    const struct nnp_window *w = &s->w2d;
+    int64_t wpad = w->in[1] + w->pad_begin[1] + w->pad_end[1];
+    int64_t wq = (wpad + w->stride[1] - 1) / w->stride[1];
+    double padded = (double)(wq - w->out[1]) / (double)w->out[1] +
+                    MASK_SINK_MACS / (double)(s->kdim > 0 ? s->kdim : 1);
+    return padded > MASK_LOAD_COST + MASK_RUN_STEPS / (double)s->mask_block;
+}
+
 /* One image on several threads: each thread makes its own phase planes, as its first
  * block of the product begins, when the input is small enough to copy twice. Then
  * the convolution is one hand-off instead of two (planes, then product), the copy is
@@ -283,11 +419,19 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                 s->w.pad_end[i] == 0;
     s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
     bool w_known = w->is_const && w->data && s->kdim > 0;
-    s->col = unit         ? COL_DIRECT
+    s->mask_block = mask_block(s->cg_in);
+    bool masked = !unit && n_sp <= 2 && s->kernel == CONV_GEMM && mask_pays(s, w_known) &&
+                  (transpose_pays(s, w_known) ? !transposed_beats_masked(s)
+                                              : masked_beats_shift(s));
+    bool stride1 = s->w2d.stride[0] == 1 && s->w2d.stride[1] == 1;
+    s->col = unit       ? COL_DIRECT
+             : masked    ? (stride1 ? COL_MASK : COL_SHIFT)
              : n_sp <= 2 ? (shift_pays(s, w_known) ? COL_SHIFT : COL_2D)
-                          : COL_ND;
-    if (s->kernel == CONV_GEMM && transpose_pays(s, w->is_const && w->data && s->kdim > 0))
+                         : COL_ND;
+    if (s->kernel == CONV_GEMM && transpose_pays(s, w->is_const && w->data && s->kdim > 0) &&
+        (!masked || transposed_beats_masked(s)))
         s->col = COL_T;
+    s->masked = masked && s->col == COL_SHIFT;
     n->state = s;
     n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
     n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
@@ -295,7 +439,9 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     if (s->kernel == CONV_GEMM) {
         /* a B panel per thread, and constant weights packed for the micro-kernel */
         int threads = n->threads > 1 ? n->threads : 1;
-        int64_t sink_rows = s->col == COL_SHIFT ? s->cg_out : s->col == COL_T ? s->oprod : 0;
+        int64_t sink_rows = s->col == COL_SHIFT && !s->masked ? s->cg_out
+                            : s->col == COL_T                  ? s->oprod
+                                                               : 0;
         s->slice_bytes = (nnp_gemm_scratch_bytes(sink_rows) + 63) & ~(size_t)63;
         const struct nnp_window *w2 = &s->w2d;
         s->hp = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
@@ -309,12 +455,18 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                            (((size_t)(s->cg_in * s->hp * s->wpad) * sizeof(float) + 63) &
                             ~(size_t)63);
         }
+        if (s->col == COL_MASK) { /* the input itself */
+            s->hq = w2->in[0];
+            s->wq = w2->in[1];
+            mask_rows(s, arena);
+        }
         if (s->col == COL_SHIFT) {
             /* every image's phase planes, and slack past the last */
             int64_t sh = w2->stride[0], sw = w2->stride[1];
-            s->hq = (s->hp + sh - 1) / sh;
-            s->wq = (s->wpad + sw - 1) / sw;
-            s->shift_cols = (w2->out[0] - 1) * s->wq + w2->out[1];
+            int64_t planes_h = s->masked ? w2->in[0] : s->hp, planes_w = s->masked ? w2->in[1] : s->wpad;
+            s->hq = (planes_h + sh - 1) / sh;
+            s->wq = (planes_w + sw - 1) / sw;
+            s->shift_cols = s->masked ? s->oprod : (w2->out[0] - 1) * s->wq + w2->out[1];
             int64_t floats;
             NNP_OP_CHECK(n,
                          !__builtin_mul_overflow(s->hq * sh, s->wq * sw, &floats) &&
@@ -327,9 +479,12 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                                  sizeof(float) +
                              63) &
                             ~(size_t)63;
-            s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
+            if (s->masked)
+                mask_rows(s, arena);
             int64_t kk = s->kprod, kw = w2->kernel[1], phase = s->hq * s->wq;
-            for (int64_t r = 0; r < s->kdim; r++) {
+            if (!s->masked)
+                s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
+            for (int64_t r = 0; r < s->kdim && !s->masked; r++) {
                 int64_t th = r % kk / kw * w2->dil[0], tw = r % kw * w2->dil[1];
                 s->shift_rows[r] = (r / kk * sh * sw + th % sh * sw + tw % sw) * phase +
                                    th / sh * s->wq + tw / sw;
@@ -370,14 +525,29 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                 return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
                                   "weights", n->node->name, bytes);
             float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
+            float *tap_major = NULL; /* COL_MASK, masked: W_g's columns in mask_row_at's order */
+            if ((s->col == COL_MASK || s->masked) &&
+                !(tap_major = malloc((size_t)(s->cg_out * s->kdim) * sizeof(float))))
+                return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory to reorder the weights",
+                                  n->node->name);
             for (int64_t g = 0; g < s->group; g++) {
                 const float *wg = (const float *)w->data + g * s->cg_out * s->kdim;
                 float *dst = wp + (size_t)g * s->wp_group;
+                if (tap_major) {
+                    for (int64_t r = 0; r < s->kdim; r++) {
+                        int64_t c, t;
+                        mask_row_at(s, r, &c, &t);
+                        for (int64_t m = 0; m < s->cg_out; m++)
+                            tap_major[m * s->kdim + r] = wg[(m * s->cg_in + c) * s->kprod + t];
+                    }
+                    wg = tap_major;
+                }
                 if (as_b)
                     nnp_gemm_pack_b(wg, 1, s->kdim, s->kdim, s->cg_out, dst);
                 else
                     nnp_gemm_pack_a(wg, s->kdim, 1, s->cg_out, s->kdim, dst);
             }
+            free(tap_major);
             s->wp = wp;
             n->packed_bytes = bytes;
         }
@@ -651,10 +821,10 @@ __attribute__((target("avx512f"))) static void pad_task_avx512(void *ctx, int64_
  * planes (conv_state.hq): phase (ph, pw) row r, column q is the padded plane's row
  * r*sh + ph, column q*sw + pw, zero in the pads and past the padded plane. Phases that
  * no tap reads (a 1x1 kernel at stride 2 reads one of four) are left unwritten. */
-static bool phase_used(int64_t phase, int64_t stride, int64_t kernel, int64_t dil)
+static bool phase_used(int64_t phase, int64_t stride, int64_t kernel, int64_t dil, int64_t pad)
 {
     for (int64_t t = 0; t < kernel && t < stride; t++)
-        if (t * dil % stride == phase)
+        if (((t * dil - pad) % stride + stride) % stride == phase)
             return true;
     return false;
 }
@@ -664,15 +834,18 @@ phase_body(const struct pad_job *j, int64_t begin, int64_t end, gather_fn gather
 {
     const struct conv_state *s = j->s;
     const struct nnp_window *w = &s->w2d;
-    int64_t H = w->in[0], W = w->in[1], pt = w->pad_begin[0], pl = w->pad_begin[1];
+    /* masked: the phases of the unpadded input (the pads are masked lanes) */
+    int64_t H = w->in[0], W = w->in[1];
+    int64_t pt = s->masked ? 0 : w->pad_begin[0], pl = s->masked ? 0 : w->pad_begin[1];
     int64_t sh = w->stride[0], sw = w->stride[1], hq = s->hq, wq = s->wq;
+    int64_t tap_t = s->masked ? w->pad_begin[0] : 0, tap_l = s->masked ? w->pad_begin[1] : 0;
     for (int64_t p = begin; p < end; p++) {
         const float *src = j->x + p * H * W;
         for (int64_t ph = 0; ph < sh; ph++) {
-            if (!phase_used(ph, sh, w->kernel[0], w->dil[0]))
+            if (!phase_used(ph, sh, w->kernel[0], w->dil[0], tap_t))
                 continue;
             for (int64_t pw = 0; pw < sw; pw++) {
-                if (!phase_used(pw, sw, w->kernel[1], w->dil[1]))
+                if (!phase_used(pw, sw, w->kernel[1], w->dil[1], tap_l))
                     continue;
                 float *dst = j->xpad + ((p * sh + ph) * sw + pw) * hq * wq;
                 /* the columns q whose input column q*sw + pw - pl is inside [0, W) */
@@ -701,11 +874,59 @@ static void phase_task(void *ctx, int64_t begin, int64_t end, int tid)
     phase_body(ctx, begin, end, gather_run, zero_run);
 }
 
+/* Masked, both column phases of stride 2 used: each input row once, its even and odd
+ * columns into the two phases at once. phase_body takes one phase at a time, two short
+ * runs per row with their setup: a third of the stride-2 layers of the testdata CNN. */
+__attribute__((target("avx512f"))) static void phase2_rows(const struct pad_job *j,
+                                                            int64_t begin, int64_t end)
+{
+    const struct conv_state *s = j->s;
+    const struct nnp_window *w = &s->w2d;
+    int64_t H = w->in[0], W = w->in[1], sh = w->stride[0], hq = s->hq, wq = s->wq;
+    int64_t plane = hq * wq;
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                          2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t p = begin; p < end; p++) {
+        const float *src = j->x + p * H * W;
+        for (int64_t ph = 0; ph < sh; ph++) {
+            if (!phase_used(ph, sh, w->kernel[0], w->dil[0], w->pad_begin[0]))
+                continue;
+            float *de = j->xpad + (p * sh + ph) * 2 * plane, *dodd = de + plane;
+            for (int64_t r = 0; r < hq; r++, de += wq, dodd += wq) {
+                int64_t i = r * sh + ph;
+                if (i >= H) {
+                    zero_run512(de, wq);
+                    zero_run512(dodd, wq);
+                    continue;
+                }
+                for (int64_t t = 0; t < wq; t += 16) { /* inputs 2t .. 2t + 31, up to W */
+                    int64_t in = W - 2 * t < 32 ? W - 2 * t : 32, n = wq - t < 16 ? wq - t : 16;
+                    __mmask16 lo = in >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << in) - 1);
+                    __mmask16 hi = in > 16 ? (__mmask16)((1ull << (in - 16)) - 1) : 0;
+                    __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+                    __m512 a = _mm512_maskz_loadu_ps(lo, src + i * W + 2 * t);
+                    __m512 b = _mm512_maskz_loadu_ps(hi, src + i * W + 2 * t + 16);
+                    _mm512_mask_storeu_ps(de + t, m, _mm512_permutex2var_ps(a, even, b));
+                    _mm512_mask_storeu_ps(dodd + t, m, _mm512_permutex2var_ps(a, odd, b));
+                }
+            }
+        }
+    }
+}
+
 __attribute__((target("avx512f"))) static void phase_task_avx512(void *ctx, int64_t begin,
                                                                   int64_t end, int tid)
 {
+    const struct pad_job *j = ctx;
+    const struct nnp_window *w = &j->s->w2d;
     (void)tid;
-    phase_body(ctx, begin, end, gather_run512, zero_run512);
+    if (j->s->masked && w->stride[1] == 2 &&
+        phase_used(0, 2, w->kernel[1], w->dil[1], w->pad_begin[1]) &&
+        phase_used(1, 2, w->kernel[1], w->dil[1], w->pad_begin[1]))
+        phase2_rows(j, begin, end);
+    else
+        phase_body(ctx, begin, end, gather_run512, zero_run512);
 }
 
 /* COL_T: col^T (P, K) of one image and group as the product's A, packed (gemm.h,
@@ -925,7 +1146,9 @@ static void conv_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
         .a_packed = s->wp != NULL,
         .b = shift && s->wp ? r->xpad + xpad_at : xg,
         .ldb = s->iprod,
-        .b_rows = shift && s->wp ? s->shift_rows : NULL,
+        .b_rows = (shift && s->wp) || s->col == COL_MASK ? s->shift_rows : NULL,
+        .b_mask = s->col == COL_MASK || s->masked ? s->mask : NULL,
+        .b_run = s->mask_block,
         .pack_b = shift && !s->wp
                       ? (s->isa == NNP_ISA_AVX512 ? pack_shift_avx512 : pack_shift)
                   : s->col == COL_2D ? (s->isa == NNP_ISA_AVX512 ? pack_2d_avx512 : pack_2d)
@@ -935,7 +1158,7 @@ static void conv_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
         .pack_src = shift ? r->xpad + xpad_at : xg,
         .c = r->y + yo,
         .ldc = s->oprod,
-        .store_c = shift ? store_shift : NULL,
+        .store_c = shift && !s->masked ? store_shift : NULL,
         .epi = {.scale = 1.0f,
                 .bias_m = r->bias ? r->bias + gi * s->cg_out : NULL,
                 .mul_m = r->mul ? r->mul + gi * s->cg_out : NULL,

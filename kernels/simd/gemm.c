@@ -37,6 +37,8 @@ struct tile {
     enum nnp_act_kind act; /* applied here: NONE, RELU, LEAKY_RELU or CLIP */
     float alpha, beta;
     const int64_t *brow; /* B row p at b + brow[p] (nnp_gemm.b_rows), or NULL: b + p*ldb */
+    const uint16_t *bmask; /* with brow, or NULL: the panel's masks (nnp_gemm.b_mask), 3 */
+    int64_t brun, bk0;     /* for row p at bmask + 3 * ((bk0 + p) / brun) */
     const float *pf; /* cache lines to prefetch, one per step of k (pf_lines of them): */
     int pf_lines;    /* the next operand that comes from memory (nnp_gemm_block_isa) */
 };
@@ -76,7 +78,12 @@ static void kernel_scalar(bool packed, int64_t kc, const float *a, int64_t lda, 
         for (int i = 0; i < t->mv; i++) {
             float av = packed ? a[p * MR + i] : a[i * lda + p];
             for (int j = 0; j < t->nv; j++)
-                acc[i][j] += av * (t->brow ? b + t->brow[p] : b + p * ldb)[j];
+                acc[i][j] += av * (t->bmask &&
+                                           !(t->bmask[3 * ((t->bk0 + p) / t->brun) + j / 16] >>
+                                                 j % 16 &
+                                             1)
+                                       ? 0.0f
+                                       : (t->brow ? b + t->brow[p] : b + p * ldb)[j]);
         }
     for (int i = 0; i < t->mv; i++)
         for (int j = 0; j < t->nv; j++) {
@@ -124,12 +131,146 @@ AVX512 __m512 act512(const struct tile *t, __m512 x)
     }
 }
 
+#if defined(__x86_64__)
+/* Masked tiles of 8 rows (b_mask): out (8 rows of NR floats, 16 * NV of them real) =
+ * A (packed, kc steps) . B (row p at b + brow[p], NV vectors), the rows of B in runs that
+ * share their masks (the first run has `left` rows and its masks at mk, the next runs
+ * `run` rows and the next masks each). Written out because GCC, given the masks in C,
+ * keeps them in general registers and moves each into a mask register on every step:
+ * a uop on an FMA port per vector of B (11% of the testdata CNN's 28 x 28 layers).
+ * A line from pf on is prefetched per step, up to pf_end (the tile's t->pf). kc > 0 and
+ * left > 0. Accumulators zmm0.., B zmm24.., A's broadcast zmm27. */
+#define MZ(acc) "vpxord %%zmm" #acc ", %%zmm" #acc ", %%zmm" #acc "\n\t"
+#define MB(off) "vbroadcastss " #off "(%[a]), %%zmm27\n\t"
+#define MF(v, acc) "vfmadd231ps %%zmm" #v ", %%zmm27, %%zmm" #acc "\n\t"
+#define ML(v, off, k) "vmovups " #off "(%[t]), %%zmm" #v "%{%%k" #k "%}%{z%}\n\t"
+#define MS(acc, off) "vmovups %%zmm" #acc ", " #off "(%[out])\n\t"
+/* a run: its masks, then min(left, kc) steps, each B's row (masked) then A's 8 */
+#define MRUN                                                                                       \
+    "1:\n\t"                                                                                       \
+    "kmovw (%[mk]), %%k1\n\t"                                                                      \
+    "kmovw 2(%[mk]), %%k2\n\t"                                                                     \
+    "kmovw 4(%[mk]), %%k3\n\t"                                                                     \
+    "add $6, %[mk]\n\t"                                                                            \
+    "cmp %[kc], %[left]\n\t"                                                                       \
+    "cmovg %[kc], %[left]\n\t"                                                                     \
+    "sub %[left], %[kc]\n\t"                                                                       \
+    "2:\n\t"                                                                                       \
+    "prefetcht0 (%[pf])\n\t"                                                                       \
+    "lea 64(%[pf]), %[t]\n\t"                                                                      \
+    "cmp %[pf_end], %[t]\n\t"                                                                      \
+    "cmovb %[t], %[pf]\n\t"                                                                        \
+    "mov (%[brow]), %[t]\n\t"                                                                      \
+    "add $8, %[brow]\n\t"                                                                          \
+    "lea (%[b],%[t],4), %[t]\n\t"
+#define MNEXT                                                                                      \
+    "add $32, %[a]\n\t"                                                                            \
+    "dec %[left]\n\t"                                                                              \
+    "jnz 2b\n\t"                                                                                   \
+    "mov %[run], %[left]\n\t"                                                                      \
+    "test %[kc], %[kc]\n\t"                                                                        \
+    "jnz 1b\n\t"
+
+__attribute__((target("avx512f"))) static void masked_8x16(int64_t kc, const float *a,
+                                                            const int64_t *brow, const float *b,
+                                                            const uint16_t *mk, int64_t left,
+                                                            int64_t run, const float *pf,
+                                                            const float *pf_end, float *out)
+{
+    int64_t t;
+    __asm__ volatile(MZ(0) MZ(1) MZ(2) MZ(3) MZ(4) MZ(5) MZ(6) MZ(7)
+                     MRUN
+                     ML(24, 0, 1)
+                     MB(0) MF(24, 0)
+                     MB(4) MF(24, 1)
+                     MB(8) MF(24, 2)
+                     MB(12) MF(24, 3)
+                     MB(16) MF(24, 4)
+                     MB(20) MF(24, 5)
+                     MB(24) MF(24, 6)
+                     MB(28) MF(24, 7)
+                     MNEXT
+                     MS(0, 0) MS(1, 192) MS(2, 384) MS(3, 576) MS(4, 768) MS(5, 960) MS(6, 1152)
+                     MS(7, 1344)
+                     : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),
+                       [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)
+                     : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm24", "xmm27", "k1", "k2", "k3", "cc", "memory");
+}
+
+__attribute__((target("avx512f"))) static void masked_8x32(int64_t kc, const float *a,
+                                                            const int64_t *brow, const float *b,
+                                                            const uint16_t *mk, int64_t left,
+                                                            int64_t run, const float *pf,
+                                                            const float *pf_end, float *out)
+{
+    int64_t t;
+    __asm__ volatile(MZ(0) MZ(1) MZ(2) MZ(3) MZ(4) MZ(5) MZ(6) MZ(7) MZ(8) MZ(9) MZ(10) MZ(11) MZ(12)
+                     MZ(13) MZ(14) MZ(15)
+                     MRUN
+                     ML(24, 0, 1) ML(25, 64, 2)
+                     MB(0) MF(24, 0) MF(25, 1)
+                     MB(4) MF(24, 2) MF(25, 3)
+                     MB(8) MF(24, 4) MF(25, 5)
+                     MB(12) MF(24, 6) MF(25, 7)
+                     MB(16) MF(24, 8) MF(25, 9)
+                     MB(20) MF(24, 10) MF(25, 11)
+                     MB(24) MF(24, 12) MF(25, 13)
+                     MB(28) MF(24, 14) MF(25, 15)
+                     MNEXT
+                     MS(0, 0) MS(1, 64) MS(2, 192) MS(3, 256) MS(4, 384) MS(5, 448) MS(6, 576)
+                     MS(7, 640) MS(8, 768) MS(9, 832) MS(10, 960) MS(11, 1024) MS(12, 1152)
+                     MS(13, 1216) MS(14, 1344) MS(15, 1408)
+                     : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),
+                       [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)
+                     : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm24", "xmm25", "xmm27", "k1", "k2", "k3", "cc", "memory");
+}
+
+__attribute__((target("avx512f"))) static void masked_8x48(int64_t kc, const float *a,
+                                                            const int64_t *brow, const float *b,
+                                                            const uint16_t *mk, int64_t left,
+                                                            int64_t run, const float *pf,
+                                                            const float *pf_end, float *out)
+{
+    int64_t t;
+    __asm__ volatile(MZ(0) MZ(1) MZ(2) MZ(3) MZ(4) MZ(5) MZ(6) MZ(7) MZ(8) MZ(9) MZ(10) MZ(11) MZ(12)
+                     MZ(13) MZ(14) MZ(15) MZ(16) MZ(17) MZ(18) MZ(19) MZ(20) MZ(21) MZ(22) MZ(23)
+                     MRUN
+                     ML(24, 0, 1) ML(25, 64, 2) ML(26, 128, 3)
+                     MB(0) MF(24, 0) MF(25, 1) MF(26, 2)
+                     MB(4) MF(24, 3) MF(25, 4) MF(26, 5)
+                     MB(8) MF(24, 6) MF(25, 7) MF(26, 8)
+                     MB(12) MF(24, 9) MF(25, 10) MF(26, 11)
+                     MB(16) MF(24, 12) MF(25, 13) MF(26, 14)
+                     MB(20) MF(24, 15) MF(25, 16) MF(26, 17)
+                     MB(24) MF(24, 18) MF(25, 19) MF(26, 20)
+                     MB(28) MF(24, 21) MF(25, 22) MF(26, 23)
+                     MNEXT
+                     MS(0, 0) MS(1, 64) MS(2, 128) MS(3, 192) MS(4, 256) MS(5, 320) MS(6, 384)
+                     MS(7, 448) MS(8, 512) MS(9, 576) MS(10, 640) MS(11, 704) MS(12, 768) MS(13, 832)
+                     MS(14, 896) MS(15, 960) MS(16, 1024) MS(17, 1088) MS(18, 1152) MS(19, 1216)
+                     MS(20, 1280) MS(21, 1344) MS(22, 1408) MS(23, 1472)
+                     : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),
+                       [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)
+                     : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "k1", "k2", "k3", "cc", "memory");
+}
+#undef MZ
+#undef MB
+#undef MF
+#undef ML
+#undef MS
+#undef MRUN
+#undef MNEXT
+#endif
+
 /* NV vectors of 16 columns (1..3), ROWS rows (1, 2, 4 or 8: a tile of mv rows runs the
  * smallest that holds them, so that 49 rows cost 6 tiles and a row, not 7 tiles), A
  * packed or rows: inlined into wrappers so that the accumulators stay in registers. */
 AVX512 void body512(const int NV, const bool packed, const bool full, const int ROWS,
-                    const bool ind, int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
-                    const struct tile *t)
+                    const bool ind, const bool msk, int64_t kc, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, const struct tile *t)
 {
     __m512 acc[MR][3];
 #pragma GCC unroll 8
@@ -145,20 +286,54 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
     for (int i = 0; i < ROWS; i++)
         ar[i] = packed ? a + i : a + (i < t->mv ? i : t->mv - 1) * lda;
     const int64_t cs = packed ? MR : 1;
+#if defined(__x86_64__)
+    if (msk && ROWS == 8 && kc > 0) {
+        float out[MR * NR] __attribute__((aligned(64)));
+        (NV == 1 ? masked_8x16 : NV == 2 ? masked_8x32 : masked_8x48)(
+            kc, a, t->brow, b, t->bmask + 3 * (t->bk0 / t->brun), t->brun - t->bk0 % t->brun,
+            t->brun, t->pf_lines > 0 ? t->pf : a,
+            t->pf_lines > 0 ? t->pf + 16 * (t->pf_lines - 1) : a, out);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_load_ps(out + i * NR + 16 * v);
+        kc = 0; /* the loop below has nothing left to do */
+    }
+#endif
+    /* masked: rows in runs that share their masks, loaded once per run */
+    int64_t p = 0, run = msk ? t->bk0 / t->brun : 0, left = msk ? t->brun - t->bk0 % t->brun : kc;
+    __mmask16 m0 = 0xffff, m1 = 0xffff, m2 = 0xffff;
+    while (p < kc) {
+        int64_t end = kc - p <= left ? kc : p + left;
+        if (msk) {
+            const uint16_t *mk = t->bmask + 3 * run++;
+            m0 = mk[0];
+            m1 = NV >= 2 ? mk[1] : m1;
+            m2 = NV == 3 ? mk[2] : m2;
+            left = t->brun;
+        }
 #pragma GCC unroll 4
-    for (int64_t p = 0; p < kc; p++) {
+    for (; p < end; p++) {
         const float *bp = ind ? b + t->brow[p] : b + p * ldb;
         if (p < t->pf_lines)
             _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
-        /* a masked load costs an extra uop on the FMA ports of some cores: full tiles,
-         * the common case, load without */
-        __m512 b0 = NV == 1 && !full ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
-        __m512 b1 = NV == 2 && !full ? _mm512_maskz_loadu_ps(ml, bp + 16)
-                    : NV >= 2        ? _mm512_loadu_ps(bp + 16)
-                                     : _mm512_setzero_ps();
-        __m512 b2 = NV == 3 && !full ? _mm512_maskz_loadu_ps(ml, bp + 32)
-                    : NV == 3        ? _mm512_loadu_ps(bp + 32)
-                                     : _mm512_setzero_ps();
+        __m512 b0, b1, b2;
+        if (msk) { /* lanes outside the image read as 0 */
+            b0 = _mm512_maskz_loadu_ps(m0, bp);
+            b1 = NV >= 2 ? _mm512_maskz_loadu_ps(m1, bp + 16) : _mm512_setzero_ps();
+            b2 = NV == 3 ? _mm512_maskz_loadu_ps(m2, bp + 32) : _mm512_setzero_ps();
+        } else {
+            /* a masked load costs an extra uop on the FMA ports of some cores: full
+             * tiles, the common case, load without */
+            b0 = NV == 1 && !full ? _mm512_maskz_loadu_ps(ml, bp) : _mm512_loadu_ps(bp);
+            b1 = NV == 2 && !full ? _mm512_maskz_loadu_ps(ml, bp + 16)
+                 : NV >= 2        ? _mm512_loadu_ps(bp + 16)
+                                  : _mm512_setzero_ps();
+            b2 = NV == 3 && !full ? _mm512_maskz_loadu_ps(ml, bp + 32)
+                 : NV == 3        ? _mm512_loadu_ps(bp + 32)
+                                  : _mm512_setzero_ps();
+        }
 #pragma GCC unroll 8
         for (int i = 0; i < ROWS; i++) {
             __m512 ai = _mm512_set1_ps(ar[i][p * cs]);
@@ -168,6 +343,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
             if (NV > 2)
                 acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
         }
+    }
     }
 #pragma GCC unroll 8
     for (int i = 0; i < ROWS; i++) {
@@ -202,31 +378,35 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
     }
 }
 
-#define K512(NV, packed, full, rows, ind, name)                                                    \
+#define K512(NV, packed, full, rows, ind, msk, name)                                               \
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a, int64_t lda,   \
                                                         const float *b, int64_t ldb,               \
                                                         const struct tile *t)                      \
     {                                                                                              \
-        body512(NV, packed, full, rows, ind, kc, a, lda, b, ldb, t);                               \
+        body512(NV, packed, full, rows, ind, msk, kc, a, lda, b, ldb, t);                          \
     }
-#define K512_ROWS(NV, packed, full, ind, name)                                                     \
-    K512(NV, packed, full, 1, ind, name##_1)                                                       \
-    K512(NV, packed, full, 2, ind, name##_2)                                                       \
-    K512(NV, packed, full, 4, ind, name##_4)                                                       \
-    K512(NV, packed, full, 8, ind, name##_8)
-K512_ROWS(1, true, false, false, k512_p1)
-K512_ROWS(2, true, false, false, k512_p2)
-K512_ROWS(3, true, false, false, k512_p3)
-K512_ROWS(3, true, true, false, k512_p3_full)
-K512_ROWS(1, false, false, false, k512_r1)
-K512_ROWS(2, false, false, false, k512_r2)
-K512_ROWS(3, false, false, false, k512_r3)
-K512_ROWS(3, false, true, false, k512_r3_full)
+#define K512_ROWS(NV, packed, full, ind, msk, name)                                                \
+    K512(NV, packed, full, 1, ind, msk, name##_1)                                                  \
+    K512(NV, packed, full, 2, ind, msk, name##_2)                                                  \
+    K512(NV, packed, full, 4, ind, msk, name##_4)                                                  \
+    K512(NV, packed, full, 8, ind, msk, name##_8)
+K512_ROWS(1, true, false, false, false, k512_p1)
+K512_ROWS(2, true, false, false, false, k512_p2)
+K512_ROWS(3, true, false, false, false, k512_p3)
+K512_ROWS(3, true, true, false, false, k512_p3_full)
+K512_ROWS(1, false, false, false, false, k512_r1)
+K512_ROWS(2, false, false, false, false, k512_r2)
+K512_ROWS(3, false, false, false, false, k512_r3)
+K512_ROWS(3, false, true, false, false, k512_r3_full)
 /* B rows at offsets (b_rows), A packed: the stride-1 convolution's slices of padded planes */
-K512_ROWS(1, true, false, true, k512_i1)
-K512_ROWS(2, true, false, true, k512_i2)
-K512_ROWS(3, true, false, true, k512_i3)
-K512_ROWS(3, true, true, true, k512_i3_full)
+K512_ROWS(1, true, false, true, false, k512_i1)
+K512_ROWS(2, true, false, true, false, k512_i2)
+K512_ROWS(3, true, false, true, false, k512_i3)
+K512_ROWS(3, true, true, true, false, k512_i3_full)
+/* the same with lanes masked (b_mask): the stride-1 convolution on the unpadded input */
+K512_ROWS(1, true, false, true, true, k512_m1)
+K512_ROWS(2, true, false, true, true, k512_m2)
+K512_ROWS(3, true, false, true, true, k512_m3)
 #define K512_SET(name) {name##_1, name##_2, name##_4, name##_8}
 
 static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, const float *b,
@@ -234,13 +414,16 @@ static void kernel_avx512(bool packed, int64_t kc, const float *a, int64_t lda, 
 {
     typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
                        const struct tile *);
-    static const fn table[3][4][4] = {
+    static const fn table[4][4][4] = {
         {K512_SET(k512_r1), K512_SET(k512_r2), K512_SET(k512_r3), K512_SET(k512_r3_full)},
         {K512_SET(k512_p1), K512_SET(k512_p2), K512_SET(k512_p3), K512_SET(k512_p3_full)},
-        {K512_SET(k512_i1), K512_SET(k512_i2), K512_SET(k512_i3), K512_SET(k512_i3_full)}};
+        {K512_SET(k512_i1), K512_SET(k512_i2), K512_SET(k512_i3), K512_SET(k512_i3_full)},
+        /* masked: a full panel is three masked vectors like any other */
+        {K512_SET(k512_m1), K512_SET(k512_m2), K512_SET(k512_m3), K512_SET(k512_m3)}};
     NNP_ASSERT(!t->brow || packed); /* b_rows comes with packed A (gemm.h) */
     int rows = t->mv <= 1 ? 0 : t->mv <= 2 ? 1 : t->mv <= 4 ? 2 : 3;
-    table[t->brow ? 2 : packed][t->nv == NR ? 3 : (t->nv - 1) / 16][rows](kc, a, lda, b, ldb, t);
+    int mode = t->bmask ? 3 : t->brow ? 2 : packed;
+    table[mode][t->nv == NR ? 3 : (t->nv - 1) / 16][rows](kc, a, lda, b, ldb, t);
 }
 
 /* --- AVX2 + FMA: 4 x 24 tiles in 12 ymm, four of them per 8 x 48 --- */
@@ -360,6 +543,7 @@ static void kernel_avx2(bool packed, int64_t kc, const float *a, int64_t lda, co
     typedef void (*fn)(int64_t, const float *, int64_t, const float *, int64_t,
                        const struct tile *);
     static const fn table[2][3] = {{k256_r1, k256_r2, k256_r3}, {k256_p1, k256_p2, k256_p3}};
+    NNP_ASSERT(!t->bmask); /* masked B: AVX-512 and scalar only (gemm.h) */
     for (int r0 = 0; r0 < t->mv; r0 += 4)
         for (int c0 = 0; c0 < t->nv; c0 += 24) {
             struct tile q = *t;
@@ -587,6 +771,11 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                         .alpha = e->act.alpha,
                         .beta = e->act.beta,
                         .brow = g->b_rows && !g->pack_b ? g->b_rows + k0 : NULL,
+                        .bmask = g->b_mask && g->b_rows && !g->pack_b
+                                     ? g->b_mask + (j0 / NR) * ((k + g->b_run - 1) / g->b_run) * 3
+                                     : NULL,
+                        .brun = g->b_run,
+                        .bk0 = k0,
                     };
                     const float *ap = g->a_packed ? g->a + a_panel_at(g->m, k, i0, k0)
                                                   : g->a + i0 * g->lda + k0;

@@ -101,6 +101,15 @@ struct nnp_gemm {
     bool b_packed;
     const int64_t *b_rows; /* or row p of B at b + b_rows[p], its columns consecutive
                               (with a_packed only): B read in place, no panel packed */
+    const uint16_t *b_mask; /* with b_rows, or NULL: the lanes of B that exist, the others
+                               read as 0 (a convolution's pads, read in the unpadded input).
+                               B's rows come in runs of b_run rows that share their masks
+                               (a kernel tap over every input channel): element (p, j) of
+                               panel q = j / NR exists when bit j % 16 of
+                               b_mask[(q * b_runs + p / b_run) * 3 + j % NR / 16] is set,
+                               b_runs = k / b_run rounded up; no bit for j >= n (AVX-512 and
+                               scalar kernels only) */
+    int64_t b_run;
     nnp_gemm_pack_fn pack_b; /* B made panel by panel (NULL: read b) */
     const void *pack_ctx;    /* for pack_b: what all products share (a layer's geometry) */
     const float *pack_src;   /* for pack_b: this product's own data (an image) */

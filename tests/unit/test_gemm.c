@@ -83,7 +83,18 @@ static void pack_rows(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t 
 
 /* B_OFFSETS: row p of B at its own offset (nnp_gemm.b_rows), rows reversed and spaced
  * with NaN between them, which the kernels must never read */
-enum { B_ROWS, B_PACKED, B_CALLBACK, B_OFFSETS };
+/* B_MASKED: the same with lanes masked (nnp_gemm.b_mask), rows in runs of MASK_RUN
+ * with a mask row of their own per panel, NaN where the mask is clear: taken as 0 */
+enum { B_ROWS, B_PACKED, B_CALLBACK, B_OFFSETS, B_MASKED };
+
+enum { MASK_RUN = 3 };
+
+/* the mask bit of element (p, j) in test case mask table `mk` of B (k, .) */
+static bool mask_bit(const uint16_t *mk, int64_t k, int64_t p, int64_t j)
+{
+    int64_t q = j / NNP_GEMM_NR, runs = (k + MASK_RUN - 1) / MASK_RUN;
+    return mk[(q * runs + p / MASK_RUN) * 3 + j % NNP_GEMM_NR / 16] >> (j % 16) & 1;
+}
 
 struct gcase {
     int64_t m, n, k;
@@ -112,17 +123,36 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
     float *bo = alloc64((size_t)(k * (n + gap) + 1) * sizeof *bo);
     for (int64_t i = 0; i < k * (n + gap) + 1; i++)
         bo[i] = NAN;
+    bool masked = gc->b_mode == B_MASKED;
+    int64_t panels = (n + NNP_GEMM_NR - 1) / NNP_GEMM_NR;
+    int64_t n_masks = panels * ((k + MASK_RUN - 1) / MASK_RUN) * 3;
+    uint16_t *mk = alloc64((size_t)(n_masks + 1) * sizeof *mk);
+    for (int64_t i = 0; i < n_masks; i++) /* about 3 lanes in 4 */
+        mk[i] = (uint16_t)((uint32_t)((urand() + 1) * 32768) | (uint32_t)((urand() + 1) * 32768));
+    for (int64_t i = 0; i < n_masks; i++) /* no lane past n (gemm.h) */
+        for (int l = 0; l < 16; l++)
+            if (i / 3 / ((k + MASK_RUN - 1) / MASK_RUN) * NNP_GEMM_NR + i % 3 * 16 + l >= n)
+                mk[i] &= (uint16_t)~(1u << l);
     for (int64_t p = 0; p < k; p++) {
         off[p] = (k - 1 - p) * (n + gap) + p % 3;
         memcpy(bo + off[p], b + p * n, (size_t)n * sizeof *bo);
+        if (masked)
+            for (int64_t j = 0; j < n; j++)
+                if (!mask_bit(mk, k, p, j)) {
+                    bo[off[p] + j] = NAN;
+                    b[p * n + j] = 0.0f; /* what the reference below sums */
+                }
     }
     for (int64_t i = 0; i < m * n; i++)
         out[i] = NAN;
     struct pack_src src = {b, n, 0};
     struct nnp_gemm g = {.m = m, .n = n, .k = k, .a = gc->a_packed ? ap : a, .lda = k,
                          .a_packed = gc->a_packed,
-                         .b = gc->b_mode == B_PACKED ? bp : gc->b_mode == B_OFFSETS ? bo : b,
-                         .b_rows = gc->b_mode == B_OFFSETS ? off : NULL,
+                         .b = gc->b_mode == B_PACKED                  ? bp
+                              : gc->b_mode == B_OFFSETS || masked ? bo
+                                                                  : b,
+                         .b_rows = gc->b_mode == B_OFFSETS || masked ? off : NULL,
+                         .b_mask = masked ? mk : NULL, .b_run = MASK_RUN,
                          .ldb = n, .b_packed = gc->b_mode == B_PACKED,
                          .pack_b = gc->b_mode == B_CALLBACK ? pack_rows : NULL,
                          .pack_ctx = &src, .c = out, .ldc = n, .epi = gc->epi};
@@ -167,7 +197,7 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
                       "%.9g", what, (long)i, (long)j, got, want);
         }
     free(a), free(b), free(bm), free(bn), free(res), free(ap), free(bp), free(scratch);
-    free(off), free(bo), free(mm), free(am), free(mn), free(an);
+    free(off), free(bo), free(mm), free(am), free(mn), free(an), free(mk);
 }
 
 static const int64_t sizes_m[] = {1, 7, 8, 9, 33, 129};
@@ -192,6 +222,9 @@ Test(gemm_kernel, every_isa_mode_and_odd_shape)
                                        .a_packed = sel % 2, .b_mode = sel / 2 % 4};
                     if (gc.b_mode == B_OFFSETS) /* b_rows comes with packed A */
                         gc.a_packed = true;
+                    /* masked rows: one case in three of those, where the ISA has them */
+                    if (gc.b_mode == B_OFFSETS && sel % 3 != 1 && isa != NNP_ISA_AVX2)
+                        gc.b_mode = B_MASKED;
                     gc.epi.scale = sel % 5 == 0 ? 0.5f : 1.0f;
                     gc.epi.act = acts[sel % 7];
                     gc.bias_m = sel % 3 == 0;

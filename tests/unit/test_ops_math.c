@@ -807,6 +807,17 @@ Test(conv, named_fast_paths)
         {1, 2, 3, 4, 1, {129}, {5}, {2}, {3}, {4}, {1}, NULL, true},
         {1, 1, 4, 4, 4, {33}, {3}, {1}, {1}, {0}, {0}, "SAME_LOWER", true},
         {1, 1, 4, 8, 1, {33}, {1}, {1}, {1}, {0}, {0}, NULL, false},
+        /* "same" pads, weights known: the input read in place, the pads masked lanes
+         * (COL_MASK); strided, its unpadded phase planes (COL_SHIFT masked): odd
+         * channels, dilation, groups, one channel, a 1x1 at stride 2, the resnet stem */
+        {2, 2, 7, 33, 1, {9, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 33, 129, 1, {5, 17}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}, NULL, true},
+        {2, 1, 6, 129, 3, {7, 7}, {3, 5}, {1, 1}, {1, 1}, {1, 2}, {1, 2}, NULL, false},
+        {2, 2, 1, 7, 1, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 129, 7, 1, {14, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+        {2, 1, 7, 33, 1, {15, 15}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}, NULL, true},
+        {2, 1, 4, 1, 1, {9, 31}, {3, 3}, {2, 3}, {2, 1}, {2, 1}, {2, 1}, NULL, true},
+        {2, 1, 33, 64, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         /* 3-D: general im2col */
         {3, 1, 2, 3, 1, {7, 5, 6}, {3, 2, 3}, {2, 1, 1},
          {1, 2, 1}, {1, 0, 2}, {0, 1, 1}, NULL, true},
