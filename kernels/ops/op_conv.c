@@ -975,8 +975,8 @@ colt_body(const struct colt_job *j, int64_t begin, int64_t end,
             int64_t p = q * MRT + i < P ? q * MRT + i : P - 1;
             off[i] = (int32_t)(p / OW * w->stride[0] * s->wpad + p % OW * w->stride[1]);
         }
-        for (int64_t k0 = 0; k0 < K; k0 += NNP_GEMM_KC) {
-            int64_t kc = K - k0 < NNP_GEMM_KC ? K - k0 : NNP_GEMM_KC;
+        for (int64_t k0 = 0, kc; k0 < K; k0 += kc) {
+            kc = nnp_gemm_kc(K, k0);
             float *panel = j->a + k0 * mp + q * kc * MRT; /* (kc, MR) */
             int64_t c = k0 / (kh * kw), ki = k0 % (kh * kw) / kw, kj = k0 % kw;
             for (int64_t r = 0; r < kc; r++) {

@@ -10,6 +10,7 @@
 #define MR NNP_GEMM_MR
 #define NR NNP_GEMM_NR
 #define KC NNP_GEMM_KC
+#define KC_MAX (KC + KC / 4) /* the longest block of k (nnp_gemm_kc) */
 /* panels of B packed together when the loop over k is outside (A_L2_BYTES): 8 x 24 KiB,
  * in L2 with the slice of A */
 #define NC_PANELS 8
@@ -577,14 +578,14 @@ size_t nnp_gemm_b_floats(int64_t k, int64_t n)
 /* where panel i0 / MR of A's packed slice k0 starts (see nnp_gemm_pack_a) */
 static int64_t a_panel_at(int64_t m, int64_t k, int64_t i0, int64_t k0)
 {
-    int64_t mp = (m + MR - 1) / MR * MR, kc = k - k0 < KC ? k - k0 : KC;
+    int64_t mp = (m + MR - 1) / MR * MR, kc = nnp_gemm_kc(k, k0);
     return k0 * mp + (i0 / MR) * kc * MR;
 }
 
 void nnp_gemm_pack_a(const float *a, int64_t rs, int64_t cs, int64_t m, int64_t k, float *dst)
 {
-    for (int64_t k0 = 0; k0 < k; k0 += KC) {
-        int64_t kc = k - k0 < KC ? k - k0 : KC;
+    for (int64_t k0 = 0, kc; k0 < k; k0 += kc) {
+        kc = nnp_gemm_kc(k, k0);
         for (int64_t i0 = 0; i0 < m; i0 += MR) {
             float *panel = dst + a_panel_at(m, k, i0, k0); /* (kc, MR) */
             for (int64_t p = 0; p < kc; p++)
@@ -616,7 +617,7 @@ void nnp_gemm_pack_b(const float *b, int64_t rs, int64_t cs, int64_t k, int64_t 
 size_t nnp_gemm_scratch_bytes(int64_t m)
 {
     size_t cpanels = (size_t)((m + MR - 1) / MR) * MR * NR * NC_PANELS * sizeof(float);
-    return (size_t)KC * NR * NC_PANELS * sizeof(float) + cpanels;
+    return (size_t)KC_MAX * NR * NC_PANELS * sizeof(float) + cpanels;
 }
 
 /* --- the rest of the epilogue, after a store_c --- */
@@ -697,23 +698,23 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
     bool post_act = !sink && !act_in_kernel(e->act.kind);
     int64_t k = g->k, rows = (m1 - m0 + MR - 1) / MR * MR;
     int64_t group = (size_t)(m1 - m0) * (size_t)k * sizeof(float) > A_L2_BYTES ? NC_PANELS : 1;
-    /* scratch: the group's B panels (KC x NR each), then with store_c its C panels
+    /* scratch: the group's B panels (KC_MAX x NR each), then with store_c its C panels
      * (rows x NR each) */
     float *bgroup = scratch;
-    float *cpanels = sink ? (float *)scratch + (size_t)KC * NR * NC_PANELS : NULL;
+    float *cpanels = sink ? (float *)scratch + (size_t)KC_MAX * NR * NC_PANELS : NULL;
     NNP_ASSERT(!sink || scratch);
     for (int64_t g0 = n0; g0 < n1; g0 += group * NR) {
         int64_t g1 = g0 + group * NR < n1 ? g0 + group * NR : n1;
-        for (int64_t k0 = 0; k0 < k || k0 == 0; k0 += KC) {
-            int64_t kc = k - k0 < KC ? k - k0 : KC;
-            bool last = k0 + KC >= k;
+        for (int64_t k0 = 0, kc; k0 < k || k0 == 0; k0 += kc) {
+            kc = nnp_gemm_kc(k, k0);
+            bool last = k0 + kc >= k;
             for (int64_t j0 = g0; j0 < g1; j0 += NR) {
                 int nc = (int)(g1 - j0 < NR ? g1 - j0 : NR);
                 int64_t q = (j0 - g0) / NR; /* the panel within the group */
                 const float *bp;
                 int64_t ldb;
                 if (g->pack_b) {
-                    bp = bgroup + (size_t)q * KC * NR;
+                    bp = bgroup + (size_t)q * KC_MAX * NR;
                     g->pack_b(g, k0, kc, j0, nc, (float *)bp);
                     ldb = NR;
                 } else if (g->b_packed) {
@@ -739,7 +740,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                     int64_t nj = j0 + NR, nk0 = k0;
                     if (nj >= g1) {
                         nj = g0;
-                        nk0 = k0 + KC;
+                        nk0 = k0 + kc;
                         if (nk0 >= k) {
                             nj = g1;
                             nk0 = 0;
@@ -747,7 +748,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                     }
                     if (nj < n1) {
                         pf_b = g->b + (nj / NR) * k * NR + nk0 * NR;
-                        pf_b_lines = (k - nk0 < KC ? k - nk0 : KC) * NR / 16;
+                        pf_b_lines = nnp_gemm_kc(k, nk0) * NR / 16;
                     }
                 }
                 for (int64_t i0 = m0; i0 < m1; i0 += MR) {

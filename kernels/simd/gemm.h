@@ -60,6 +60,15 @@
 #define NNP_GEMM_KC 128 /* rows of B packed at once: 128 x 48 floats = 24 KiB, half an L1 */
 #endif
 
+/* The rows of k in the block that starts at row k0: KC, or all that is left when that is
+ * at most a quarter more (the last block then takes up to 160 rows, 30 KiB of B), so
+ * that no product ends on a short block: K = 144 (16 channels, 3x3) in one block, not
+ * 128 then 16, whose tiles cost their stores and reloads for 16 steps. */
+static inline int64_t nnp_gemm_kc(int64_t k, int64_t k0)
+{
+    return k - k0 <= NNP_GEMM_KC + NNP_GEMM_KC / 4 ? k - k0 : NNP_GEMM_KC;
+}
+
 /* What is applied to C on the way out, in this order:
  *   x = scale * (A . B) + bias_m[i] + bias_n[j]
  *   x = x * mul_m[i] + add_m[i]        (then the same with mul_n[j], add_n[j])
@@ -124,7 +133,7 @@ size_t nnp_gemm_a_floats(int64_t m, int64_t k);
 /*! @return floats of nnp_gemm_pack_b()'s output for B (k, n). */
 size_t nnp_gemm_b_floats(int64_t k, int64_t n);
 /*! nnp_gemm_pack_a() : A (m, k), element (i, p) at a[i*rs + p*cs], into panels of MR
- *  rows, KC columns at a time: the slice of columns k0 .. k0+kc-1 (kc = min(KC, k - k0))
+ *  rows, KC columns at a time: the slice of columns k0 .. k0+kc-1 (kc = nnp_gemm_kc(k, k0))
  *  holds every panel in turn, element (i, p) at
  *  dst[k0*mp + (i/MR)*kc*MR + (p-k0)*MR + i%MR] with mp = m rounded up to MR, rows past
  *  m zero. A block's slice of A is then one contiguous run of memory, read in order. */

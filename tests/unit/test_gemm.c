@@ -202,7 +202,7 @@ static void run_case(enum nnp_isa isa, const struct gcase *gc, int64_t m0, int64
 
 static const int64_t sizes_m[] = {1, 7, 8, 9, 33, 129};
 static const int64_t sizes_n[] = {1, 15, 16, 17, 47, 48, 49, 97, 129};
-static const int64_t sizes_k[] = {0, 1, 7, 33, 128, 129, 300};
+static const int64_t sizes_k[] = {0, 1, 7, 33, 128, 129, 160, 161, 300};
 
 Test(gemm_kernel, every_isa_mode_and_odd_shape)
 {
