@@ -7,6 +7,12 @@
  * panel at a time (KC rows x 48 output positions, 24 KiB, in L1), and
  *   pointwise  1x1 kernel, stride 1, no pads: col is the input image itself,
  *              read in place (rows of OH*OW floats, one per input channel)
+ *   masked     a 1-D or 2-D window whose output is as wide as the input (stride
+ *              1, "same" pads) or as its phase planes: each row of col is the
+ *              input (or one phase plane of it) from one offset on, read in place,
+ *              the pads lanes masked off (mask_pays)
+ *   shifted    other 1-D or 2-D windows with few channels: the same over the
+ *              phase planes of the padded input, columns over its width (shift_pays)
  *   2-D        any other 1-D or 2-D window: pack_2d gathers the panel from the
  *              input, each row of it a few contiguous (stride 1) or strided
  *              runs of one input row, with the pads as zeros
@@ -89,13 +95,12 @@ struct conv_state {
     int64_t *shift_rows;   /* COL_SHIFT: where row k of the column matrix starts in the
                               group's phase planes (with packed weights the gemm reads B
                               there in place: nnp_gemm.b_rows; else pack_shift copies);
-                              COL_MASK: where it starts in the group's input, for output 0
-                              (outside it for taps in the pads) */
+                              COL_MASK, masked: where it starts in the group's input or its
+                              unpadded phase planes, for output 0 (outside for the pads) */
     int64_t mask_block;    /* COL_MASK, masked COL_SHIFT: channels per block (mask_block) */
-    uint16_t *mask;        /* COL_MASK: the lanes of each tap that are inside the input, per
-                              panel of 48 outputs and tap (nnp_gemm.b_mask); the column
-                              matrix's rows go tap after tap (k = tap * Cg + channel), the
-                              packed weights too, so that a run of Cg rows shares its masks */
+    uint16_t *mask;        /* COL_MASK, masked COL_SHIFT: the lanes inside the input, per
+                              panel of 48 outputs and run of mask_block rows of the column
+                              matrix (nnp_gemm.b_mask; mask_row_at orders the rows) */
     size_t pad_bytes;      /* COL_SHIFT: every padded plane, at the start of scratch;
                               COL_T: one image's col^T, packed, then colt_bytes on the
                               padded planes of one image and group */
@@ -106,6 +111,8 @@ struct conv_state {
                               height and width / stride rounded up), the pads masked lanes
                               of B as in COL_MASK (mask_pays): no column computed for
                               nothing, no store through a panel */
+    uint16_t *dw_masks;    /* CONV_DEPTHWISE, flat (nnp_conv_dw2d_flat_fit): its masks and */
+    int64_t *dw_off;       /* offsets, made at plan time; NULL: not flat */
     bool own_planes;       /* COL_SHIFT, one image and group, threads: each thread makes
                               its own phase planes (shift_own_pays) */
     bool has_bias;
@@ -436,6 +443,11 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
     n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
 
+    if (s->kernel == CONV_DEPTHWISE && nnp_conv_dw2d_flat_fit(s->isa, &s->w2d)) {
+        s->dw_masks = nnp_arena_alloc(arena, nnp_conv_dw2d_flat_masks(&s->w2d) * sizeof(uint16_t));
+        s->dw_off = nnp_arena_alloc(arena, (size_t)s->kprod * sizeof(int64_t));
+        nnp_conv_dw2d_flat_plan(&s->w2d, s->dw_masks, s->dw_off);
+    }
     if (s->kernel == CONV_GEMM) {
         /* a B panel per thread, and constant weights packed for the micro-kernel */
         int threads = n->threads > 1 ? n->threads : 1;
@@ -463,9 +475,9 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         if (s->col == COL_SHIFT) {
             /* every image's phase planes, and slack past the last */
             int64_t sh = w2->stride[0], sw = w2->stride[1];
-            int64_t planes_h = s->masked ? w2->in[0] : s->hp, planes_w = s->masked ? w2->in[1] : s->wpad;
-            s->hq = (planes_h + sh - 1) / sh;
-            s->wq = (planes_w + sw - 1) / sw;
+            int64_t ph = s->masked ? w2->in[0] : s->hp, pw = s->masked ? w2->in[1] : s->wpad;
+            s->hq = (ph + sh - 1) / sh;
+            s->wq = (pw + sw - 1) / sw;
             s->shift_cols = s->masked ? s->oprod : (w2->out[0] - 1) * s->wq + w2->out[1];
             int64_t floats;
             NNP_OP_CHECK(n,
@@ -525,29 +537,29 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
                 return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory for %zu bytes of packed "
                                   "weights", n->node->name, bytes);
             float *wp = (float *)(raw + (64 - (uintptr_t)raw % 64) % 64);
-            float *tap_major = NULL; /* COL_MASK, masked: W_g's columns in mask_row_at's order */
+            float *reordered = NULL; /* COL_MASK, masked: W_g's columns in mask_row_at's order */
             if ((s->col == COL_MASK || s->masked) &&
-                !(tap_major = malloc((size_t)(s->cg_out * s->kdim) * sizeof(float))))
+                !(reordered = malloc((size_t)(s->cg_out * s->kdim) * sizeof(float))))
                 return nnp_errorf(NNP_ERR_NOMEM, "node %s: no memory to reorder the weights",
                                   n->node->name);
             for (int64_t g = 0; g < s->group; g++) {
                 const float *wg = (const float *)w->data + g * s->cg_out * s->kdim;
                 float *dst = wp + (size_t)g * s->wp_group;
-                if (tap_major) {
+                if (reordered) {
                     for (int64_t r = 0; r < s->kdim; r++) {
                         int64_t c, t;
                         mask_row_at(s, r, &c, &t);
                         for (int64_t m = 0; m < s->cg_out; m++)
-                            tap_major[m * s->kdim + r] = wg[(m * s->cg_in + c) * s->kprod + t];
+                            reordered[m * s->kdim + r] = wg[(m * s->cg_in + c) * s->kprod + t];
                     }
-                    wg = tap_major;
+                    wg = reordered;
                 }
                 if (as_b)
                     nnp_gemm_pack_b(wg, 1, s->kdim, s->kdim, s->cg_out, dst);
                 else
                     nnp_gemm_pack_a(wg, s->kdim, 1, s->cg_out, s->kdim, dst);
             }
-            free(tap_major);
+            free(reordered);
             s->wp = wp;
             n->packed_bytes = bytes;
         }
@@ -820,7 +832,9 @@ __attribute__((target("avx512f"))) static void pad_task_avx512(void *ctx, int64_
 /* COL_SHIFT: planes [begin, end) of the input (image-major) into their sh x sw phase
  * planes (conv_state.hq): phase (ph, pw) row r, column q is the padded plane's row
  * r*sh + ph, column q*sw + pw, zero in the pads and past the padded plane. Phases that
- * no tap reads (a 1x1 kernel at stride 2 reads one of four) are left unwritten. */
+ * no tap reads (a 1x1 kernel at stride 2 reads one of four) are left unwritten. Masked
+ * (conv_state.masked), the same of the unpadded input: tap t then reads phase
+ * (t * dil - pad) mod stride. */
 static bool phase_used(int64_t phase, int64_t stride, int64_t kernel, int64_t dil, int64_t pad)
 {
     for (int64_t t = 0; t < kernel && t < stride; t++)
@@ -1296,9 +1310,13 @@ static void dw_task(void *ctx, int64_t begin, int64_t end, int tid)
         int64_t b = u / s->c_out, oc = u % s->c_out, gi = oc / s->cg_out;
         const float *xg = r->x + (b * s->c_in + gi) * s->iprod;
         int64_t yo = (b * s->c_out + oc) * s->oprod;
-        nnp_conv_dw2d(s->isa, &s->w2d, xg, r->w + oc * s->kprod, r->bias ? r->bias[oc] : 0.0f,
-                      r->res && !r->mul ? r->res + yo : NULL, r->mul ? &none : r->act,
-                      r->y + yo);
+        const float *wo = r->w + oc * s->kprod, *ro = r->res && !r->mul ? r->res + yo : NULL;
+        float bo = r->bias ? r->bias[oc] : 0.0f;
+        if (s->dw_off)
+            nnp_conv_dw2d_flat(&s->w2d, s->dw_masks, s->dw_off, xg, wo, bo, ro,
+                               r->mul ? &none : r->act, r->y + yo);
+        else
+            nnp_conv_dw2d(s->isa, &s->w2d, xg, wo, bo, ro, r->mul ? &none : r->act, r->y + yo);
         if (r->mul)
             affine_planes(r, b, oc, 1);
     }
@@ -1324,7 +1342,7 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
         int64_t planes = s->batch * s->c_out;
         double macs = (double)planes * (double)s->oprod * (double)s->kprod;
         struct nnp_pool *pool = macs >= DW_PAR_MIN_MACS ? n->pool : NULL;
-        if (s->cg_out == 1 && nnp_conv_dw2d_channels_fit(s->isa, &s->w2d))
+        if (!s->dw_off && s->cg_out == 1 && nnp_conv_dw2d_channels_fit(s->isa, &s->w2d))
             nnp_parallel_for(pool, s->batch * ((s->c_out + 15) / 16), dw16_task, &r);
         else
             nnp_parallel_for(pool, planes, dw_task, &r);

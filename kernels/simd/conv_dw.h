@@ -44,6 +44,9 @@
 #ifndef NNP_CONV_DW_H
 #define NNP_CONV_DW_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "kernels/ops/act.h"
 #include "kernels/simd/gemv.h"
 #include "kernels/ops/window.h"
@@ -68,6 +71,17 @@ void nnp_conv_dw2d_channels(const struct nnp_window *win, const float *x, const 
                             const float *bias, const float *res, const struct nnp_act *act,
                             float *y, int nch);
 bool nnp_conv_dw2d_channels_fit(enum nnp_isa isa, const struct nnp_window *win);
+/*! nnp_conv_dw2d_flat() : nnp_conv_dw2d() with the same bits for stride 1 and an output as
+ *  wide as the input ("same" pads), the plane taken as one run of vectors, read in place
+ *  with the pads masked (AVX-512). Only when nnp_conv_dw2d_flat_fit(); masks
+ *  (nnp_conv_dw2d_flat_masks() of them) and off (kh * kw) from nnp_conv_dw2d_flat_plan(),
+ *  once per geometry. Reads x only at the lanes its masks keep: nothing outside x. */
+bool nnp_conv_dw2d_flat_fit(enum nnp_isa isa, const struct nnp_window *win);
+size_t nnp_conv_dw2d_flat_masks(const struct nnp_window *win);
+void nnp_conv_dw2d_flat_plan(const struct nnp_window *win, uint16_t *masks, int64_t *off);
+void nnp_conv_dw2d_flat(const struct nnp_window *win, const uint16_t *masks, const int64_t *off,
+                        const float *x, const float *w, float bias, const float *res,
+                        const struct nnp_act *act, float *y);
 
 /*! nnp_conv_dw2d_ref() : the naive reference for the tests, with the same definition
  *  except that each output's taps are summed in double (with bias and res, the pads as

@@ -133,19 +133,37 @@ AVX512 __m512 act512(const struct tile *t, __m512 x)
 }
 
 #if defined(__x86_64__)
-/* Masked tiles of 8 rows (b_mask): out (8 rows of NR floats, 16 * NV of them real) =
+/* Masked tiles of 8 rows (b_mask): out (8 rows of NR floats, the first 16 * NV real) =
  * A (packed, kc steps) . B (row p at b + brow[p], NV vectors), the rows of B in runs that
  * share their masks (the first run has `left` rows and its masks at mk, the next runs
  * `run` rows and the next masks each). Written out because GCC, given the masks in C,
  * keeps them in general registers and moves each into a mask register on every step:
  * a uop on an FMA port per vector of B (11% of the testdata CNN's 28 x 28 layers).
- * A line from pf on is prefetched per step, up to pf_end (the tile's t->pf). kc > 0 and
- * left > 0. Accumulators zmm0.., B zmm24.., A's broadcast zmm27. */
+ * A line from pf on is prefetched per step, up to pf_end (the tile's t->pf). kc > 0,
+ * left > 0. Row i, vector v accumulates in zmm(3i + v), stored at out + 16 * (3i + v);
+ * B's vectors are zmm24..26, A's broadcast zmm27. */
 #define MZ(acc) "vpxord %%zmm" #acc ", %%zmm" #acc ", %%zmm" #acc "\n\t"
-#define MB(off) "vbroadcastss " #off "(%[a]), %%zmm27\n\t"
+#define MS(acc) "vmovups %%zmm" #acc ", " #acc "*64(%[out])\n\t"
+#define MB(i) "vbroadcastss " #i "*4(%[a]), %%zmm27\n\t"
 #define MF(v, acc) "vfmadd231ps %%zmm" #v ", %%zmm27, %%zmm" #acc "\n\t"
-#define ML(v, off, k) "vmovups " #off "(%[t]), %%zmm" #v "%{%%k" #k "%}%{z%}\n\t"
-#define MS(acc, off) "vmovups %%zmm" #acc ", " #off "(%[out])\n\t"
+#define ML(v, k) "vmovups " #k "*64-64(%[t]), %%zmm" #v "%{%%k" #k "%}%{z%}\n\t"
+#define MROW1(i, a) MB(i) MF(24, a)
+#define MROW2(i, a, b) MROW1(i, a) MF(25, b)
+#define MROW3(i, a, b, c) MROW2(i, a, b) MF(26, c)
+#define MTILE1(X) X(0, 0) X(1, 3) X(2, 6) X(3, 9) X(4, 12) X(5, 15) X(6, 18) X(7, 21)
+#define MTILE2(X) X(0, 0, 1) X(1, 3, 4) X(2, 6, 7) X(3, 9, 10) X(4, 12, 13) X(5, 15, 16) \
+                  X(6, 18, 19) X(7, 21, 22)
+#define MTILE3(X) X(0, 0, 1, 2) X(1, 3, 4, 5) X(2, 6, 7, 8) X(3, 9, 10, 11) X(4, 12, 13, 14) \
+                  X(5, 15, 16, 17) X(6, 18, 19, 20) X(7, 21, 22, 23)
+#define MZ1(i, a) MZ(a)
+#define MZ2(i, a, b) MZ(a) MZ(b)
+#define MZ3(i, a, b, c) MZ(a) MZ(b) MZ(c)
+#define MS1(i, a) MS(a)
+#define MS2(i, a, b) MS(a) MS(b)
+#define MS3(i, a, b, c) MS(a) MS(b) MS(c)
+#define ML1 ML(24, 1)
+#define ML2 ML1 ML(25, 2)
+#define ML3 ML2 ML(26, 3)
 /* a run: its masks, then min(left, kc) steps, each B's row (masked) then A's 8 */
 #define MRUN                                                                                       \
     "1:\n\t"                                                                                       \
@@ -171,99 +189,49 @@ AVX512 __m512 act512(const struct tile *t, __m512 x)
     "mov %[run], %[left]\n\t"                                                                      \
     "test %[kc], %[kc]\n\t"                                                                        \
     "jnz 1b\n\t"
-
-__attribute__((target("avx512f"))) static void masked_8x16(int64_t kc, const float *a,
-                                                            const int64_t *brow, const float *b,
-                                                            const uint16_t *mk, int64_t left,
-                                                            int64_t run, const float *pf,
-                                                            const float *pf_end, float *out)
-{
-    int64_t t;
-    __asm__ volatile(MZ(0) MZ(1) MZ(2) MZ(3) MZ(4) MZ(5) MZ(6) MZ(7)
-                     MRUN
-                     ML(24, 0, 1)
-                     MB(0) MF(24, 0)
-                     MB(4) MF(24, 1)
-                     MB(8) MF(24, 2)
-                     MB(12) MF(24, 3)
-                     MB(16) MF(24, 4)
-                     MB(20) MF(24, 5)
-                     MB(24) MF(24, 6)
-                     MB(28) MF(24, 7)
-                     MNEXT
-                     MS(0, 0) MS(1, 192) MS(2, 384) MS(3, 576) MS(4, 768) MS(5, 960) MS(6, 1152)
-                     MS(7, 1344)
-                     : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),
-                       [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)
-                     : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)
-                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm24", "xmm27", "k1", "k2", "k3", "cc", "memory");
-}
-
-__attribute__((target("avx512f"))) static void masked_8x32(int64_t kc, const float *a,
-                                                            const int64_t *brow, const float *b,
-                                                            const uint16_t *mk, int64_t left,
-                                                            int64_t run, const float *pf,
-                                                            const float *pf_end, float *out)
-{
-    int64_t t;
-    __asm__ volatile(MZ(0) MZ(1) MZ(2) MZ(3) MZ(4) MZ(5) MZ(6) MZ(7) MZ(8) MZ(9) MZ(10) MZ(11) MZ(12)
-                     MZ(13) MZ(14) MZ(15)
-                     MRUN
-                     ML(24, 0, 1) ML(25, 64, 2)
-                     MB(0) MF(24, 0) MF(25, 1)
-                     MB(4) MF(24, 2) MF(25, 3)
-                     MB(8) MF(24, 4) MF(25, 5)
-                     MB(12) MF(24, 6) MF(25, 7)
-                     MB(16) MF(24, 8) MF(25, 9)
-                     MB(20) MF(24, 10) MF(25, 11)
-                     MB(24) MF(24, 12) MF(25, 13)
-                     MB(28) MF(24, 14) MF(25, 15)
-                     MNEXT
-                     MS(0, 0) MS(1, 64) MS(2, 192) MS(3, 256) MS(4, 384) MS(5, 448) MS(6, 576)
-                     MS(7, 640) MS(8, 768) MS(9, 832) MS(10, 960) MS(11, 1024) MS(12, 1152)
-                     MS(13, 1216) MS(14, 1344) MS(15, 1408)
-                     : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),
-                       [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)
-                     : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)
-                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm24", "xmm25", "xmm27", "k1", "k2", "k3", "cc", "memory");
-}
-
-__attribute__((target("avx512f"))) static void masked_8x48(int64_t kc, const float *a,
-                                                            const int64_t *brow, const float *b,
-                                                            const uint16_t *mk, int64_t left,
-                                                            int64_t run, const float *pf,
-                                                            const float *pf_end, float *out)
-{
-    int64_t t;
-    __asm__ volatile(MZ(0) MZ(1) MZ(2) MZ(3) MZ(4) MZ(5) MZ(6) MZ(7) MZ(8) MZ(9) MZ(10) MZ(11) MZ(12)
-                     MZ(13) MZ(14) MZ(15) MZ(16) MZ(17) MZ(18) MZ(19) MZ(20) MZ(21) MZ(22) MZ(23)
-                     MRUN
-                     ML(24, 0, 1) ML(25, 64, 2) ML(26, 128, 3)
-                     MB(0) MF(24, 0) MF(25, 1) MF(26, 2)
-                     MB(4) MF(24, 3) MF(25, 4) MF(26, 5)
-                     MB(8) MF(24, 6) MF(25, 7) MF(26, 8)
-                     MB(12) MF(24, 9) MF(25, 10) MF(26, 11)
-                     MB(16) MF(24, 12) MF(25, 13) MF(26, 14)
-                     MB(20) MF(24, 15) MF(25, 16) MF(26, 17)
-                     MB(24) MF(24, 18) MF(25, 19) MF(26, 20)
-                     MB(28) MF(24, 21) MF(25, 22) MF(26, 23)
-                     MNEXT
-                     MS(0, 0) MS(1, 64) MS(2, 128) MS(3, 192) MS(4, 256) MS(5, 320) MS(6, 384)
-                     MS(7, 448) MS(8, 512) MS(9, 576) MS(10, 640) MS(11, 704) MS(12, 768) MS(13, 832)
-                     MS(14, 896) MS(15, 960) MS(16, 1024) MS(17, 1088) MS(18, 1152) MS(19, 1216)
-                     MS(20, 1280) MS(21, 1344) MS(22, 1408) MS(23, 1472)
-                     : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),
-                       [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)
-                     : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)
-                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "k1", "k2", "k3", "cc", "memory");
-}
+#define MASKED_TILE(NV)                                                                            \
+    __attribute__((target("avx512f"))) static void masked_8x##NV(                                 \
+        int64_t kc, const float *a, const int64_t *brow, const float *b, const uint16_t *mk,      \
+        int64_t left, int64_t run, const float *pf, const float *pf_end, float *out)              \
+    {                                                                                              \
+        int64_t t;                                                                                 \
+        __asm__ volatile(MTILE##NV(MZ##NV) MRUN ML##NV MTILE##NV(MROW##NV) MNEXT                  \
+                         MTILE##NV(MS##NV)                                                         \
+                         : [a] "+r"(a), [brow] "+r"(brow), [mk] "+r"(mk), [left] "+r"(left),      \
+                           [kc] "+r"(kc), [t] "=&r"(t), [pf] "+r"(pf)                              \
+                         : [b] "r"(b), [run] "r"(run), [pf_end] "r"(pf_end), [out] "r"(out)       \
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",        \
+                           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",  \
+                           "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",         \
+                           "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "k1", "k2", "k3", "cc",   \
+                           "memory");                                                              \
+    }
+MASKED_TILE(1)
+MASKED_TILE(2)
+MASKED_TILE(3)
 #undef MZ
+#undef MS
 #undef MB
 #undef MF
 #undef ML
-#undef MS
+#undef MROW1
+#undef MROW2
+#undef MROW3
+#undef MTILE1
+#undef MTILE2
+#undef MTILE3
+#undef MZ1
+#undef MZ2
+#undef MZ3
+#undef MS1
+#undef MS2
+#undef MS3
+#undef ML1
+#undef ML2
+#undef ML3
 #undef MRUN
 #undef MNEXT
+#undef MASKED_TILE
 #endif
 
 /* NV vectors of 16 columns (1..3), ROWS rows (1, 2, 4 or 8: a tile of mv rows runs the
@@ -290,7 +258,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
 #if defined(__x86_64__)
     if (msk && ROWS == 8 && kc > 0) {
         float out[MR * NR] __attribute__((aligned(64)));
-        (NV == 1 ? masked_8x16 : NV == 2 ? masked_8x32 : masked_8x48)(
+        (NV == 1 ? masked_8x1 : NV == 2 ? masked_8x2 : masked_8x3)(
             kc, a, t->brow, b, t->bmask + 3 * (t->bk0 / t->brun), t->brun - t->bk0 % t->brun,
             t->brun, t->pf_lines > 0 ? t->pf : a,
             t->pf_lines > 0 ? t->pf + 16 * (t->pf_lines - 1) : a, out);
@@ -298,7 +266,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
         for (int i = 0; i < MR; i++)
 #pragma GCC unroll 3
             for (int v = 0; v < NV; v++)
-                acc[i][v] = _mm512_load_ps(out + i * NR + 16 * v);
+                acc[i][v] = _mm512_load_ps(out + 16 * (3 * i + v));
         kc = 0; /* the loop below has nothing left to do */
     }
 #endif

@@ -719,3 +719,73 @@ Test(dwconv, channels_at_once_give_each_planes_bits)
                 }
     cr_assert_gt(n_run, 150);
 }
+
+/* Stride 1, "same" pads, the plane as one flat run (nnp_conv_dw2d_flat): the bits of
+ * nnp_conv_dw2d, planes 1..129 wide (a row shorter, as long as, longer than a vector,
+ * rows straddling vectors), kernels 3x3, 5x5, 1x7, 3x1, 1x1, dilation 2, pads split
+ * unevenly, bias, residual, every activation; x and the residual flush against pages
+ * that cannot be read, on either side (a masked lane never faults, a real one would). */
+Test(dwconv, flat_plane_gives_the_planes_bits)
+{
+    if (!nnp_isa_supported(NNP_ISA_AVX512))
+        return;
+    static const int64_t hs[] = {1, 3, 7, 14, 28};
+    static const int64_t ws[] = {1, 7, 14, 16, 17, 28, 33, 129};
+    static const int64_t ks[][2] = {{3, 3}, {5, 5}, {1, 7}, {3, 1}, {1, 1}};
+    int n_run = 0;
+    for (int ih = 0; ih < 5; ih++)
+        for (int iw = 0; iw < 8; iw++)
+            for (int ik = 0; ik < 5; ik++) {
+                unsigned sel = (unsigned)(ih * 41 + iw * 13 + ik * 7);
+                int64_t dh = 1 + sel % 3 / 2, dw = 1 + sel % 5 / 4;
+                int64_t eh = (ks[ik][0] - 1) * dh, ew = (ks[ik][1] - 1) * dw; /* pads to share */
+                struct dcase c = {.H = hs[ih], .W = ws[iw], .kh = ks[ik][0], .kw = ks[ik][1],
+                                  .sh = 1, .sw = 1, .dh = dh, .dw = dw,
+                                  .pt = eh / 2 + sel % 2 * (eh % 2), .pl = ew - ew / 2,
+                                  .bias = sel % 3 != 1, .res = sel % 4 < 2,
+                                  .act = acts[sel % N_ACTS]};
+                c.pb = eh - c.pt + (int64_t)(sel % 7 == 0); /* one extra row: OH = H + 1 */
+                c.pr = ew - c.pl;
+                struct nnp_window w = window_of(&c);
+                cr_assert(nnp_conv_dw2d_flat_fit(NNP_ISA_AVX512, &w), "%dx%d k=%dx%d",
+                          (int)c.H, (int)c.W, (int)c.kh, (int)c.kw);
+                int64_t plane = c.H * c.W, op = w.out[0] * w.out[1], kk = c.kh * c.kw;
+                void *bx, *br;
+                size_t lx, lr;
+                float *x = fenced(plane, sel % 2, &bx, &lx), *res = fenced(op, sel % 3 == 0, &br, &lr);
+                float wt[35], *y1 = malloc((size_t)op * sizeof *y1), *y2 = malloc((size_t)op * sizeof *y2);
+                for (int64_t i = 0; i < plane; i++)
+                    x[i] = 3 * urand();
+                for (int64_t i = 0; i < kk; i++)
+                    wt[i] = urand();
+                for (int64_t i = 0; i < op; i++)
+                    res[i] = urand(), y1[i] = y2[i] = NAN;
+                float b = c.bias ? urand() : 0.0f;
+                uint16_t *masks = malloc(nnp_conv_dw2d_flat_masks(&w) * sizeof *masks);
+                int64_t off[35];
+                nnp_conv_dw2d_flat_plan(&w, masks, off);
+                nnp_conv_dw2d(NNP_ISA_AVX512, &w, x, wt, b, c.res ? res : NULL, &c.act, y1);
+                nnp_conv_dw2d_flat(&w, masks, off, x, wt, b, c.res ? res : NULL, &c.act, y2);
+                cr_assert(memcmp(y1, y2, (size_t)op * sizeof *y1) == 0,
+                          "%dx%d k=%dx%d d=%dx%d pads %d,%d/%d,%d act=%d: the flat path differs "
+                          "from the per-plane one", (int)c.H, (int)c.W, (int)c.kh, (int)c.kw,
+                          (int)c.dh, (int)c.dw, (int)c.pt, (int)c.pl, (int)c.pb, (int)c.pr,
+                          (int)c.act.kind);
+                check_on(&c, x, wt, b, c.res ? res : NULL); /* and the reference's bound */
+                free(y1), free(y2), free(masks);
+                munmap(bx, lx), munmap(br, lr);
+                n_run++;
+            }
+    cr_assert_eq(n_run, 200);
+    /* what does not fit: strides, a narrower output, no AVX-512 */
+    struct dcase c = {.H = 9, .W = 9, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1,
+                      .pt = 1, .pl = 1, .pb = 1, .pr = 1};
+    struct nnp_window w = window_of(&c);
+    cr_assert(!nnp_conv_dw2d_flat_fit(NNP_ISA_AVX512, &w));
+    c.sh = c.sw = 1, c.pr = 0;
+    w = window_of(&c);
+    cr_assert(!nnp_conv_dw2d_flat_fit(NNP_ISA_AVX512, &w));
+    c.pr = 1;
+    w = window_of(&c);
+    cr_assert(!nnp_conv_dw2d_flat_fit(NNP_ISA_AVX2, &w));
+}
