@@ -1044,6 +1044,61 @@ static void store_transposed(const struct nnp_gemm *g, int64_t m0, int64_t m1, i
         }
 }
 
+/* The same with AVX-512: 8 positions x 16 channels of the panel at a time, transposed in
+ * registers (two 8 x 8 transposes of the 256-bit halves) into each channel's run, which
+ * then takes the rest of its epilogue as above: the same values, the same bits. The
+ * scalar loop above reads the panel a float at a time, 48 floats apart: MobileNet-v2's
+ * 160 -> 960 on 7 x 7 spent a third of its time there. */
+#define TRANSPOSED_RUN 64
+
+__attribute__((target("avx512f"))) static void store_transposed_avx512(const struct nnp_gemm *g,
+                                                                        int64_t m0, int64_t m1,
+                                                                        int64_t j0, int64_t nc,
+                                                                        const float *panel)
+{
+    const struct conv_state *s = g->pack_ctx;
+    float run[16][TRANSPOSED_RUN] __attribute__((aligned(32)));
+    for (int64_t jc = 0; jc < nc; jc += 16) {
+        int cols = (int)(nc - jc < 16 ? nc - jc : 16);
+        __mmask16 cm = (__mmask16)(cols == 16 ? 0xffff : (1u << cols) - 1);
+        for (int64_t p0 = m0; p0 < m1; p0 += TRANSPOSED_RUN) {
+            int64_t len = m1 - p0 < TRANSPOSED_RUN ? m1 - p0 : TRANSPOSED_RUN;
+            for (int64_t r0 = 0; r0 < len; r0 += 8) {
+                __m256 lo[8], hi[8];
+                for (int i = 0; i < 8; i++) { /* rows past the block read its last one */
+                    int64_t r = p0 + r0 + i < m1 ? p0 + r0 + i : m1 - 1;
+                    __m512 v = _mm512_maskz_loadu_ps(cm, panel + (r - m0) * NNP_GEMM_NR + jc);
+                    lo[i] = _mm512_castps512_ps256(v);
+                    hi[i] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+                }
+                for (int h = 0; h < 2; h++) {
+                    __m256 *q = h ? hi : lo, t[8], u[8];
+                    for (int i = 0; i < 8; i += 2) {
+                        t[i] = _mm256_unpacklo_ps(q[i], q[i + 1]);
+                        t[i + 1] = _mm256_unpackhi_ps(q[i], q[i + 1]);
+                    }
+                    for (int i = 0; i < 8; i += 4) {
+                        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+                    }
+                    for (int c = 0; c < 4; c++) { /* column c and c + 4 of this half */
+                        _mm256_store_ps(&run[8 * h + c][r0], _mm256_permute2f128_ps(u[c], u[c + 4], 0x20));
+                        _mm256_store_ps(&run[8 * h + c + 4][r0],
+                                        _mm256_permute2f128_ps(u[c], u[c + 4], 0x31));
+                    }
+                }
+            }
+            for (int c = 0; c < cols; c++) {
+                int64_t at = (j0 + jc + c) * s->oprod + p0; /* channel j0 + jc + c, position p0 */
+                nnp_gemm_finish_row(&g->epi.act, run[c], g->epi.res ? g->epi.res + at : NULL,
+                                    g->c + at, len);
+            }
+        }
+    }
+}
+
 /* The same for any number of spatial axes, position by position. */
 static void pack_nd(const struct nnp_gemm *g, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                     float *dst)
@@ -1140,7 +1195,7 @@ static void conv_unit(const void *ctx, int64_t u, int tid, struct nnp_gemm *g)
             .pack_ctx = s,
             .c = r->y + yo,
             .ldc = s->oprod,
-            .store_c = store_transposed,
+            .store_c = s->isa == NNP_ISA_AVX512 ? store_transposed_avx512 : store_transposed,
             .epi = {.scale = 1.0f,
                     .bias_n = r->bias ? r->bias + gi * s->cg_out : NULL,
                     .mul_n = r->mul ? r->mul + gi * s->cg_out : NULL,
