@@ -331,7 +331,7 @@ static void mask_row_at(const struct conv_state *s, int64_t r, int64_t *c, int64
 static void mask_rows(struct conv_state *s, struct nnp_arena *arena)
 {
     const struct nnp_window *w = &s->w2d;
-    int64_t kw = w->kernel[1], H = w->in[0], W = w->in[1], OW = w->out[1];
+    int64_t kw = w->kernel[1];
     int64_t sh = w->stride[0], sw = w->stride[1], plane = s->hq * s->wq;
     int64_t panels = (s->oprod + NNP_GEMM_NR - 1) / NNP_GEMM_NR, runs = s->kdim / s->mask_block;
     s->shift_rows = nnp_arena_alloc(arena, (size_t)s->kdim * sizeof(int64_t));
@@ -353,12 +353,8 @@ static void mask_rows(struct conv_state *s, struct nnp_arena *arena)
             int64_t dy = t / kw * w->dil[0] - w->pad_begin[0];
             int64_t dx = t % kw * w->dil[1] - w->pad_begin[1];
             uint16_t *m = s->mask + (q * runs + run) * 3;
-            m[0] = m[1] = m[2] = 0;
-            for (int64_t l = 0; l < NNP_GEMM_NR; l++) {
-                int64_t j = q * NNP_GEMM_NR + l, iy = j / OW * sh + dy, ix = j % OW * sw + dx;
-                if (j < s->oprod && iy >= 0 && iy < H && ix >= 0 && ix < W)
-                    m[l / 16] |= (uint16_t)(1u << (l % 16));
-            }
+            for (int v = 0; v < 3; v++)
+                m[v] = nnp_window_lanes(w, q * NNP_GEMM_NR + 16 * v, dy, dx);
         }
 }
 
@@ -382,7 +378,7 @@ static bool transposed_beats_masked(const struct conv_state *s)
  * multiply-adds; masked, its masked loads (MASK_LOAD_COST) and a reload of the masks per
  * run of mask_block rows (MASK_RUN_STEPS steps). The two constants are fitted to
  * measurements, each layer alone, one thread: the testdata CNN's 16 channels on 28 x 28
- * (K = 144) 15% faster masked, resnet18's 64 on 56 x 56 (K = 576) 6% slower; the model
+ * (K = 144) 11% faster masked, resnet18's 64 on 56 x 56 (K = 576) 6% slower; the model
  * then also has resnet18's 3-channel stem (K = 147) and 256 channels on 14 x 14 slower
  * masked, the testdata CNN's stride-2 layers faster, as measured. */
 #define MASK_LOAD_COST 0.06
@@ -440,18 +436,16 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
     s->kernel = s->cg_in == 1 && s->group > 1 && n_sp <= 2 ? CONV_DEPTHWISE : CONV_GEMM;
     bool w_known = w->is_const && w->data && s->kdim > 0;
     s->mask_block = mask_block(s->cg_in);
+    bool transposed = s->kernel == CONV_GEMM && transpose_pays(s, w_known);
     bool masked = !unit && n_sp <= 2 && s->kernel == CONV_GEMM && mask_pays(s, w_known) &&
-                  (transpose_pays(s, w_known) ? !transposed_beats_masked(s)
-                                              : masked_beats_shift(s));
+                  (transposed ? !transposed_beats_masked(s) : masked_beats_shift(s));
     bool stride1 = s->w2d.stride[0] == 1 && s->w2d.stride[1] == 1;
-    s->col = unit       ? COL_DIRECT
-             : masked    ? (stride1 ? COL_MASK : COL_SHIFT)
-             : n_sp <= 2 ? (shift_pays(s, w_known) ? COL_SHIFT : COL_2D)
-                         : COL_ND;
-    if (s->kernel == CONV_GEMM && transpose_pays(s, w->is_const && w->data && s->kdim > 0) &&
-        (!masked || transposed_beats_masked(s)))
-        s->col = COL_T;
-    s->masked = masked && s->col == COL_SHIFT;
+    s->col = masked       ? (stride1 ? COL_MASK : COL_SHIFT)
+             : transposed ? COL_T
+             : unit       ? COL_DIRECT
+             : n_sp <= 2  ? (shift_pays(s, w_known) ? COL_SHIFT : COL_2D)
+                          : COL_ND;
+    s->masked = masked && !stride1;
     n->state = s;
     n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
     n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});

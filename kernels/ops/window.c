@@ -167,3 +167,15 @@ int64_t nnp_window_prod(const int64_t *dims, int n)
         p *= dims[i];
     return p;
 }
+
+uint16_t nnp_window_lanes(const struct nnp_window *w, int64_t j0, int64_t dy, int64_t dx)
+{
+    int64_t P = w->out[0] * w->out[1], OW = w->out[1];
+    uint16_t m = 0;
+    for (int l = 0; l < 16; l++) {
+        int64_t j = j0 + l, iy = j / OW * w->stride[0] + dy, ix = j % OW * w->stride[1] + dx;
+        if (j < P && iy >= 0 && iy < w->in[0] && ix >= 0 && ix < w->in[1])
+            m |= (uint16_t)(1u << l);
+    }
+    return m;
+}

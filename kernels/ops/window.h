@@ -70,4 +70,10 @@ enum nnp_status nnp_window_check(const struct nnp_exec_node *n, const int64_t *d
  *  nnp_window_check() or because they are the dims of a tensor). */
 int64_t nnp_window_prod(const int64_t *dims, int n);
 
+/*! nnp_window_lanes() : for the 2-D window w, bit l set when output j0 + l (row-major,
+ *  l < 16, j0 + l < OH * OW) reads a tap whose input, (oh * sh + dy, ow * sw + dx), is
+ *  inside the input: the lanes of a masked load (the pads masked off). dy, dx: the tap's
+ *  offset, ki * dh - pad_top and kj * dw - pad_left. */
+uint16_t nnp_window_lanes(const struct nnp_window *w, int64_t j0, int64_t dy, int64_t dx);
+
 #endif

@@ -710,16 +710,9 @@ void nnp_conv_dw2d_flat_plan(const struct nnp_window *win, uint16_t *masks, int6
     for (int64_t t = 0; t < taps; t++)
         off[t] = (t / g.kw * g.dh - g.ph) * g.W + t % g.kw * g.dw - g.pw;
     for (int64_t v = 0; v < vecs; v++)
-        for (int64_t t = 0; t < taps; t++) {
-            int64_t dy = t / g.kw * g.dh - g.ph, dx = t % g.kw * g.dw - g.pw;
-            uint16_t m = 0;
-            for (int l = 0; l < 16; l++) {
-                int64_t j = v * 16 + l, iy = j / g.OW + dy, ix = j % g.OW + dx;
-                if (j < P && iy >= 0 && iy < g.H && ix >= 0 && ix < g.W)
-                    m |= (uint16_t)(1u << l);
-            }
-            masks[v * taps + t] = m;
-        }
+        for (int64_t t = 0; t < taps; t++)
+            masks[v * taps + t] = nnp_window_lanes(win, v * 16, t / g.kw * g.dh - g.ph,
+                                                   t % g.kw * g.dw - g.pw);
 }
 
 /* NB vectors from vector v0 on: the taps in order into NB chains, then the epilogue */
