@@ -42,6 +42,7 @@ struct tile {
     int64_t brun, bk0;     /* for row p at bmask + 3 * ((bk0 + p) / brun) */
     const float *pf; /* cache lines to prefetch, one per step of k (pf_lines of them): */
     int pf_lines;    /* the next operand that comes from memory (nnp_gemm_block_isa) */
+    int64_t pf_ld;   /* floats from one line to the next: 16, or B's ldb (a line per row) */
 };
 
 /* The activations applied in registers: those whose comparisons the SIMD code can
@@ -286,7 +287,7 @@ AVX512 void body512(const int NV, const bool packed, const bool full, const int 
     for (; p < end; p++) {
         const float *bp = ind ? b + t->brow[p] : b + p * ldb;
         if (p < t->pf_lines)
-            _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
+            _mm_prefetch((const char *)(t->pf + p * t->pf_ld), _MM_HINT_T0);
         __m512 b0, b1, b2;
         if (msk) { /* lanes outside the image read as 0 */
             b0 = _mm512_maskz_loadu_ps(m0, bp);
@@ -442,7 +443,7 @@ AVX2 void body256(const int NV, const bool packed, int64_t kc, const float *a, i
     for (int64_t p = 0; p < kc; p++) {
         const float *bp = t->brow ? b + t->brow[p] : b + p * ldb;
         if (p < t->pf_lines)
-            _mm_prefetch((const char *)(t->pf + 16 * p), _MM_HINT_T0);
+            _mm_prefetch((const char *)(t->pf + p * t->pf_ld), _MM_HINT_T0);
         __m256 b0 = NV == 1 ? _mm256_maskload_ps(bp, ml) : _mm256_loadu_ps(bp);
         __m256 b1 = NV == 2   ? _mm256_maskload_ps(bp + 8, ml)
                     : NV == 3 ? _mm256_loadu_ps(bp + 8)
@@ -701,23 +702,28 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                  * packed B, the slice the loop takes next (the next panel of the group,
                  * else the group's first at the next k, else the next group's first);
                  * packed A read for the first time (the group's first panel), the
-                 * next tile's slice, which follows this one in memory. */
-                const float *pf_b = NULL;
+                 * next tile's slice, which follows this one in memory.
+                 * B read in place, rows ldb apart (a 1x1 convolution's input planes),
+                 * more rows than the hardware prefetchers follow: its next slice, line
+                 * v of each row in the tile v < 3, a row per step. mobilenet_v2's
+                 * 144 -> 24 on 56 x 56 at batch 8, alone, min 2.49 -> 2.16 ms; the
+                 * model at batch 8, 1 thread, 86.7 -> 77.9 ms. */
+                int64_t nj = j0 + NR, nk0 = k0;
+                if (nj >= g1) {
+                    nj = g0;
+                    nk0 = k0 + kc;
+                    if (nk0 >= k) {
+                        nj = g1;
+                        nk0 = 0;
+                    }
+                }
+                const float *pf_b = NULL, *pf_rows = NULL;
                 int64_t pf_b_lines = 0;
-                if (g->b_packed) {
-                    int64_t nj = j0 + NR, nk0 = k0;
-                    if (nj >= g1) {
-                        nj = g0;
-                        nk0 = k0 + kc;
-                        if (nk0 >= k) {
-                            nj = g1;
-                            nk0 = 0;
-                        }
-                    }
-                    if (nj < n1) {
-                        pf_b = g->b + (nj / NR) * k * NR + nk0 * NR;
-                        pf_b_lines = nnp_gemm_kc(k, nk0) * NR / 16;
-                    }
+                if (g->b_packed && nj < n1) {
+                    pf_b = g->b + (nj / NR) * k * NR + nk0 * NR;
+                    pf_b_lines = nnp_gemm_kc(k, nk0) * NR / 16;
+                } else if (!g->pack_b && !g->b_packed && !g->b_rows && nj < n1 && k > 0) {
+                    pf_rows = g->b + nk0 * g->ldb + nj;
                 }
                 for (int64_t i0 = m0; i0 < m1; i0 += MR) {
                     struct tile t = {
@@ -745,6 +751,7 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                                      : NULL,
                         .brun = g->b_run,
                         .bk0 = k0,
+                        .pf_ld = 16,
                     };
                     const float *ap = g->a_packed ? g->a + a_panel_at(g->m, k, i0, k0)
                                                   : g->a + i0 * g->lda + k0;
@@ -752,6 +759,10 @@ void nnp_gemm_block_isa(enum nnp_isa isa, const struct nnp_gemm *g, int64_t m0, 
                     if (pf_b && done < pf_b_lines) {
                         t.pf = pf_b + 16 * done;
                         t.pf_lines = (int)(pf_b_lines - done < kc ? pf_b_lines - done : kc);
+                    } else if (pf_rows && i0 - m0 < NR / 16 * MR) {
+                        t.pf = pf_rows + (i0 - m0) / MR * 16;
+                        t.pf_lines = (int)nnp_gemm_kc(k, nk0);
+                        t.pf_ld = g->ldb;
                     } else if (!pf_b && g->a_packed && j0 == g0 && i0 + MR < m1) {
                         t.pf = ap + kc * MR;
                         t.pf_lines = (int)(kc * MR / 16);
