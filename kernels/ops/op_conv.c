@@ -34,6 +34,9 @@
  * position it came from. With a 1x1 kernel, stride 1 and no pads the sgemm
  * writes the output directly.
  *
+ * ConvInteger and QLinearConv (uint8 / int8, summed in int32) share the checks and the
+ * window; their forward is a direct loop (quant.h has their rounding).
+ *
  * conv_reference and convt_reference are naive loops over every output (input)
  * position, in double, that the tests hold the fast paths to.
  */
@@ -47,6 +50,7 @@
 #include "kernels/simd/gemm.h"
 #include "kernels/simd/gemv.h"
 #include "kernels/ops/op.h"
+#include "kernels/ops/quant.h"
 #include "kernels/threads.h"
 #include "kernels/ops/window.h"
 
@@ -143,16 +147,27 @@ static enum nnp_status scratch_floats(const struct nnp_exec_node *n, int64_t row
     return NNP_OK;
 }
 
-/* Input and weight checks shared by both operators; sets batch, channels, group. */
-static enum nnp_status conv_common(struct nnp_exec_node *n, struct conv_state *s, bool transpose)
+/* Input and weight checks shared by the operators; sets batch, channels, group. x, w and
+ * b (or NULL) are the float operators' inputs 0, 1 and 2, the integer ones' own (uint8 or
+ * int8 x and w, int32 b). */
+static enum nnp_status conv_common(struct nnp_exec_node *n, struct conv_state *s, bool transpose,
+                                   const struct nnp_rt_value *x, const struct nnp_rt_value *w,
+                                   const struct nnp_rt_value *b)
 {
-    const struct nnp_rt_value *x = n->in[0], *w = n->in[1];
-    const struct nnp_rt_value *b = n->n_in > 2 ? n->in[2] : NULL;
-    const char *op = transpose ? "ConvTranspose" : "Conv";
+    const char *op = n->node->op_type;
+    bool integer = !transpose && strcmp(op, "Conv") != 0;
     enum nnp_status st;
-    if ((st = need_f32(n, x, "input X")) || (st = need_f32(n, w, "weight W")) ||
-        (b && (st = need_f32(n, b, "bias B"))))
+    if (integer) {
+        if (!nnp_q_8bit(x->dtype) || !nnp_q_8bit(w->dtype))
+            return nnp_op_unsupported(n, "%s of %s by %s weights: only uint8 and int8 are "
+                                      "supported", op, nnp_dtype_name(x->dtype),
+                                      nnp_dtype_name(w->dtype));
+        NNP_OP_CHECK(n, !b || b->dtype == NNP_DTYPE_I32, "bias B is %s, expected int32",
+                     nnp_dtype_name(b->dtype));
+    } else if ((st = need_f32(n, x, "input X")) || (st = need_f32(n, w, "weight W")) ||
+               (b && (st = need_f32(n, b, "bias B")))) {
         return st;
+    }
     NNP_OP_CHECK(n, x->rank >= 3, "input is %d-D, %s needs at least 3-D (N, C, spatial...)",
                  x->rank, op);
     NNP_OP_CHECK(n, w->rank == x->rank, "weight is %d-D, %s needs %d-D for a %d-D input", w->rank,
@@ -411,7 +426,8 @@ static bool shift_own_pays(const struct conv_state *s)
 static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
     struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
-    enum nnp_status st = conv_common(n, s, false);
+    enum nnp_status st =
+        conv_common(n, s, false, n->in[0], n->in[1], n->n_in > 2 ? n->in[2] : NULL);
     if (st)
         return st;
     const struct nnp_rt_value *x = n->in[0], *w = n->in[1];
@@ -1529,6 +1545,178 @@ const struct nnp_op nnp_op_Conv = {
     .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE,
 };
 
+/* ------------------------------------------------ ConvInteger, QLinearConv */
+
+/* Conv over uint8 / int8 input and weights, summed in int32 (wrapping as int32 does):
+ *   ConvInteger  y (int32) = conv(x - x_zero_point, w - w_zero_point)
+ *   QLinearConv  y = saturate(round((that + B) * (x_scale * w_scale / y_scale))
+ *                + y_zero_point)
+ * The pads are zeros after the zero point is taken off (they add nothing). x's
+ * parameters are one value, w's one or one per output channel, y's one; B is int32,
+ * one per output channel. Direct loops for now: the integer GEMM with its
+ * requantizing epilogue takes the place of this forward in the quantization work. */
+struct qconv_state {
+    struct conv_state c;
+    enum nnp_dtype ty;
+    bool qlinear;
+};
+
+/* inputs: x, w, their zero points, the scales and y's zero point (QLinearConv), B */
+enum { QC_X, QC_W, QC_XZ, QC_WZ, QC_XS, QC_WS, QC_YS, QC_YZ, QC_B, QC_SLOTS };
+static const int qc_slot[2][QC_SLOTS] = {
+    {0, 1, 2, 3, -1, -1, -1, -1, -1}, /* ConvInteger */
+    {0, 3, 2, 5, 1, 4, 6, 7, 8},      /* QLinearConv */
+};
+
+static const struct nnp_rt_value *qc_in(const struct nnp_exec_node *n, bool qlinear, int what)
+{
+    int k = qc_slot[qlinear][what];
+    return k >= 0 && k < n->n_in ? n->in[k] : NULL;
+}
+
+/* one value, or (per output channel) `count` */
+static enum nnp_status qc_param(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
+                                const char *what, enum nnp_dtype t, int64_t count)
+{
+    if (!v)
+        return NNP_OK;
+    NNP_OP_CHECK(n, v->dtype == t, "%s is %s, expected %s", what, nnp_dtype_name(v->dtype),
+                 nnp_dtype_name(t));
+    NNP_OP_CHECK(n, v->numel == 1 || v->numel == count,
+                 "%s has %" PRId64 " values: expected 1%s", what, v->numel,
+                 count > 1 ? " or one per output channel" : "");
+    return NNP_OK;
+}
+
+static enum nnp_status qconv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
+{
+    bool ql = strcmp(n->node->op_type, "QLinearConv") == 0;
+    const struct nnp_rt_value *x = qc_in(n, ql, QC_X), *w = qc_in(n, ql, QC_W);
+    struct qconv_state *q = nnp_arena_alloc(arena, sizeof *q);
+    struct conv_state *s = &q->c;
+    enum nnp_status st = conv_common(n, s, false, x, w, qc_in(n, ql, QC_B));
+    if (st)
+        return st;
+    int n_sp = x->rank - 2;
+    if ((st = nnp_window_parse(n, &s->w, n_sp, w->dims + 2)) ||
+        (st = nnp_window_forward(n, &s->w, x->dims + 2, false)))
+        return st;
+    s->kprod = nnp_window_prod(s->w.kernel, n_sp);
+    s->iprod = nnp_window_prod(s->w.in, n_sp);
+    s->oprod = nnp_window_prod(s->w.out, n_sp);
+    NNP_OP_CHECK(n, !__builtin_mul_overflow(s->cg_in, s->kprod, &s->kdim),
+                 "the layer is too large");
+    q->qlinear = ql;
+    q->ty = NNP_DTYPE_I32;
+    if ((st = qc_param(n, qc_in(n, ql, QC_XZ), "x_zero_point", x->dtype, 1)) ||
+        (st = qc_param(n, qc_in(n, ql, QC_WZ), "w_zero_point", w->dtype, s->c_out)))
+        return st;
+    if (ql) {
+        q->ty = qc_in(n, ql, QC_YZ) ? qc_in(n, ql, QC_YZ)->dtype : NNP_DTYPE_U8;
+        if (!nnp_q_8bit(q->ty))
+            return nnp_op_unsupported(n, "QLinearConv to %s: only uint8 and int8 are supported",
+                                      nnp_dtype_name(q->ty));
+        if ((st = qc_param(n, qc_in(n, ql, QC_XS), "x_scale", NNP_DTYPE_F32, 1)) ||
+            (st = qc_param(n, qc_in(n, ql, QC_WS), "w_scale", NNP_DTYPE_F32, s->c_out)) ||
+            (st = qc_param(n, qc_in(n, ql, QC_YS), "y_scale", NNP_DTYPE_F32, 1)) ||
+            (st = qc_param(n, qc_in(n, ql, QC_YZ), "y_zero_point", q->ty, 1)))
+            return st;
+    }
+    n->state = q;
+    n->flops = 2.0 * (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
+    n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
+    int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
+    memcpy(od + 2, s->w.out, sizeof(int64_t) * (size_t)n_sp);
+    return nnp_rt_set_shape(n->out[0], q->ty, x->rank, od);
+}
+
+static int32_t qc_zp(const struct nnp_rt_value *v, int64_t i)
+{
+    return v ? nnp_q_get(v->dtype, v->data, v->numel == 1 ? 0 : i) : 0;
+}
+
+static float qc_scale(const struct nnp_rt_value *v, int64_t i)
+{
+    return ((const float *)v->data)[v->numel == 1 ? 0 : i];
+}
+
+static enum nnp_status qconv_forward(struct nnp_exec_node *n)
+{
+    const struct qconv_state *q = n->state;
+    const struct conv_state *s = &q->c;
+    const struct nnp_window *w = &s->w;
+    bool ql = q->qlinear;
+    const struct nnp_rt_value *xv = qc_in(n, ql, QC_X), *wv = qc_in(n, ql, QC_W);
+    const struct nnp_rt_value *bv = qc_in(n, ql, QC_B);
+    int32_t xz = qc_zp(qc_in(n, ql, QC_XZ), 0), yz = ql ? qc_zp(qc_in(n, ql, QC_YZ), 0) : 0;
+    float xs = ql ? qc_scale(qc_in(n, ql, QC_XS), 0) : 0.0f;
+    float ys = ql ? qc_scale(qc_in(n, ql, QC_YS), 0) : 0.0f;
+    int32_t lo = nnp_q_lo(q->ty), hi = nnp_q_hi(q->ty);
+    void *y = n->out[0]->data;
+    int ns = w->n_sp;
+    for (int64_t b = 0; b < s->batch; b++)
+        for (int64_t m = 0; m < s->c_out; m++) {
+            int64_t g = m / s->cg_out;
+            int32_t wz = qc_zp(qc_in(n, ql, QC_WZ), m);
+            float mul = ql ? xs * qc_scale(qc_in(n, ql, QC_WS), m) / ys : 0.0f;
+            for (int64_t p = 0; p < s->oprod; p++) {
+                int64_t o[NNP_WINDOW_MAX], t = p;
+                for (int i = ns - 1; i >= 0; i--) {
+                    o[i] = t % w->out[i];
+                    t /= w->out[i];
+                }
+                int64_t acc = bv ? ((const int32_t *)bv->data)[m] : 0;
+                for (int64_t c = 0; c < s->cg_in; c++)
+                    for (int64_t k = 0; k < s->kprod; k++) {
+                        int64_t lin = 0, kt = k, kk[NNP_WINDOW_MAX];
+                        for (int i = ns - 1; i >= 0; i--) {
+                            kk[i] = kt % w->kernel[i];
+                            kt /= w->kernel[i];
+                        }
+                        bool inside = true;
+                        for (int i = 0; i < ns; i++) {
+                            int64_t pos = o[i] * w->stride[i] + kk[i] * w->dil[i] - w->pad_begin[i];
+                            inside &= pos >= 0 && pos < w->in[i];
+                            lin = lin * w->in[i] + pos;
+                        }
+                        if (!inside)
+                            continue;
+                        int64_t xi = (b * s->c_in + g * s->cg_in + c) * s->iprod + lin;
+                        int64_t wi = (m * s->cg_in + c) * s->kprod + k;
+                        acc += (int64_t)(nnp_q_get(xv->dtype, xv->data, xi) - xz) *
+                               (nnp_q_get(wv->dtype, wv->data, wi) - wz);
+                    }
+                int32_t sum = (int32_t)(uint32_t)(uint64_t)acc; /* int32 wrap-around */
+                int64_t at = (b * s->c_out + m) * s->oprod + p;
+                if (ql)
+                    nnp_q_put(q->ty, y, at, nnp_q_quantize((float)sum * mul, yz, lo, hi));
+                else
+                    ((int32_t *)y)[at] = sum;
+            }
+        }
+    return NNP_OK;
+}
+
+const struct nnp_op nnp_op_ConvInteger = {
+    .name = "ConvInteger",
+    .min_in = 2,
+    .max_in = 4,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = qconv_prepare,
+    .forward = qconv_forward,
+};
+
+const struct nnp_op nnp_op_QLinearConv = {
+    .name = "QLinearConv",
+    .min_in = 8,
+    .max_in = 9,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = qconv_prepare,
+    .forward = qconv_forward,
+};
+
 /* --------------------------------------------------------- ConvTranspose */
 
 /* ConvTranspose output size along one axis before pads, from the ONNX formula
@@ -1548,7 +1736,8 @@ static int64_t convt_span(const struct nnp_window *w, int i, int64_t in, int64_t
 static enum nnp_status convt_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
     struct conv_state *s = nnp_arena_alloc(arena, sizeof *s);
-    enum nnp_status st = conv_common(n, s, true);
+    enum nnp_status st =
+        conv_common(n, s, true, n->in[0], n->in[1], n->n_in > 2 ? n->in[2] : NULL);
     if (st)
         return st;
     const struct nnp_rt_value *x = n->in[0], *w = n->in[1];

@@ -12,6 +12,7 @@
  *          a fused activation in its epilogue
  *   sgemm  Gemm whose C is computed at run time and must be scaled, or is a
  *          scalar: OpenBLAS cblas_sgemm (C copied in first), then the rest
+ * MatMulInteger and QLinearMatMul (at the end) take MatMul's shapes and sum in int32.
  * The matrix-vector kernels and sgemm apply a fused Add and activation in one
  * pass over the output after the product (nnp_gemm_finish_row, the same bits).
  * With 2..GEMV_MAX_M rows the weight is walked in blocks that stay in L2
@@ -28,6 +29,7 @@
 #include "kernels/simd/gemm.h"
 #include "kernels/simd/gemv.h"
 #include "kernels/ops/op.h"
+#include "kernels/ops/quant.h"
 #include "kernels/threads.h"
 
 #define GEMV_MAX_M 4
@@ -529,16 +531,16 @@ struct matmul_state {
     enum nnp_isa isa;
 };
 
-static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
+/* NumPy matmul shapes of A and B: s's m, n, k, its batch axes, strides and n_batch,
+ * b_shared, and the output's dims (od, orank). Shared with MatMulInteger and
+ * QLinearMatMul. */
+static enum nnp_status matmul_shapes(struct nnp_exec_node *n, const struct nnp_rt_value *a,
+                                     const struct nnp_rt_value *b, struct matmul_state *s,
+                                     int64_t *od, int *orank)
 {
-    const struct nnp_rt_value *a = n->in[0], *b = n->in[1];
-    enum nnp_status st;
-    if ((st = need_f32(n, a, "A")) || (st = need_f32(n, b, "B")))
-        return st;
     NNP_OP_CHECK(n, a->rank >= 1 && b->rank >= 1,
-                 "MatMul needs inputs of rank >= 1, got %d-D and %d-D", a->rank, b->rank);
-    struct matmul_state *s = nnp_arena_alloc(arena, sizeof *s);
-
+                 "%s needs inputs of rank >= 1, got %d-D and %d-D", n->node->op_type, a->rank,
+                 b->rank);
     /* NumPy matmul: a 1-D A is a row [1,K], a 1-D B a column [K,1]; the added
      * axis is dropped from the output again */
     int64_t ad[NNP_MAX_RANK + 1], bd[NNP_MAX_RANK + 1];
@@ -587,6 +589,27 @@ static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena 
         if (db != 1)
             s->b_shared = false;
     }
+    *orank = 0;
+    for (int i = 0; i < s->batch_rank; i++)
+        od[(*orank)++] = s->batch_dims[i];
+    if (a->rank > 1)
+        od[(*orank)++] = s->m;
+    if (b->rank > 1)
+        od[(*orank)++] = s->n;
+    return NNP_OK;
+}
+
+static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
+{
+    const struct nnp_rt_value *a = n->in[0], *b = n->in[1];
+    enum nnp_status st;
+    if ((st = need_f32(n, a, "A")) || (st = need_f32(n, b, "B")))
+        return st;
+    struct matmul_state *s = nnp_arena_alloc(arena, sizeof *s);
+    int64_t od[NNP_MAX_RANK];
+    int orank = 0;
+    if ((st = matmul_shapes(n, a, b, s, od, &orank)))
+        return st;
 
     /* rows of one product: with B shared, A's batches are just more rows */
     int64_t rows = s->b_shared ? s->n_batch * s->m : s->m;
@@ -605,15 +628,6 @@ static enum nnp_status matmul_prepare(struct nnp_exec_node *n, struct nnp_arena 
     n->state = s;
     n->flops = 2.0 * (double)s->n_batch * (double)s->m * (double)s->n * (double)s->k;
     n->work = nnp_work_prod(4, (int64_t[]){s->n_batch, s->m, s->n, s->k});
-
-    int64_t od[NNP_MAX_RANK];
-    int orank = 0;
-    for (int i = 0; i < s->batch_rank; i++)
-        od[orank++] = s->batch_dims[i];
-    if (a->rank > 1)
-        od[orank++] = s->m;
-    if (b->rank > 1)
-        od[orank++] = s->n;
     return nnp_rt_set_shape(n->out[0], NNP_DTYPE_F32, orank, od);
 }
 
@@ -762,4 +776,172 @@ const struct nnp_op nnp_op_MatMul = {
     .reference = matmul_reference,
     .backward = NULL,
     .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
+};
+
+/* ------------------------------------------ MatMulInteger, QLinearMatMul */
+
+/* MatMul's shapes over uint8 / int8 operands, summed in int32:
+ *   MatMulInteger  y (int32) = (A - a_zero_point) . (B - b_zero_point)
+ *   QLinearMatMul  y = saturate(round(that * (a_scale * b_scale / y_scale)) + y_zero_point)
+ * A's zero point and scale are one value or one per row (M of them), B's one or one per
+ * column (N). The sums wrap as int32 arithmetic does (the VNNI kernels' too). */
+struct qmm_state {
+    struct matmul_state mm;
+    enum nnp_dtype ta, tb, ty; /* ty: QLinearMatMul's output (its y_zero_point's type) */
+    bool qlinear;
+};
+
+/* inputs of each operator: A, B and their zero points; the scales (QLinearMatMul) */
+enum { QMM_A, QMM_B, QMM_AZ, QMM_BZ, QMM_AS, QMM_BS, QMM_YS, QMM_YZ, QMM_SLOTS };
+static const int qmm_slot[2][QMM_SLOTS] = {
+    {0, 1, 2, 3, -1, -1, -1, -1}, /* MatMulInteger */
+    {0, 3, 2, 5, 1, 4, 6, 7},     /* QLinearMatMul */
+};
+
+static const struct nnp_rt_value *qmm_in(const struct nnp_exec_node *n, bool qlinear, int what)
+{
+    int k = qmm_slot[qlinear][what];
+    return k >= 0 && k < n->n_in ? n->in[k] : NULL;
+}
+
+/* a zero point or scale of dtype `t`: one value, or `count` (per row / column) */
+static enum nnp_status qmm_param(const struct nnp_exec_node *n, const struct nnp_rt_value *v,
+                                 const char *what, enum nnp_dtype t, int64_t count,
+                                 const char *per)
+{
+    if (!v)
+        return NNP_OK;
+    NNP_OP_CHECK(n, v->dtype == t, "%s is %s, expected %s", what, nnp_dtype_name(v->dtype),
+                 nnp_dtype_name(t));
+    NNP_OP_CHECK(n, v->numel == 1 || v->numel == count,
+                 "%s has %" PRId64 " values: expected 1 or one per %s (%" PRId64 ")", what,
+                 v->numel, per, count);
+    return NNP_OK;
+}
+
+static enum nnp_status qmm_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
+{
+    bool ql = strcmp(n->node->op_type, "QLinearMatMul") == 0;
+    const struct nnp_rt_value *a = qmm_in(n, ql, QMM_A), *b = qmm_in(n, ql, QMM_B);
+    if (!nnp_q_8bit(a->dtype) || !nnp_q_8bit(b->dtype))
+        return nnp_op_unsupported(n, "%s of %s by %s: only uint8 and int8 are supported",
+                                  n->node->op_type, nnp_dtype_name(a->dtype),
+                                  nnp_dtype_name(b->dtype));
+    struct qmm_state *s = nnp_arena_alloc(arena, sizeof *s);
+    int64_t od[NNP_MAX_RANK];
+    int orank = 0;
+    enum nnp_status st = matmul_shapes(n, a, b, &s->mm, od, &orank);
+    if (st)
+        return st;
+    s->ta = a->dtype;
+    s->tb = b->dtype;
+    s->qlinear = ql;
+    s->ty = NNP_DTYPE_I32;
+    if ((st = qmm_param(n, qmm_in(n, ql, QMM_AZ), "a_zero_point", a->dtype, s->mm.m, "row")) ||
+        (st = qmm_param(n, qmm_in(n, ql, QMM_BZ), "b_zero_point", b->dtype, s->mm.n,
+                        "column")))
+        return st;
+    if (ql) {
+        const struct nnp_rt_value *yz = qmm_in(n, ql, QMM_YZ);
+        s->ty = yz ? yz->dtype : NNP_DTYPE_U8;
+        if (!nnp_q_8bit(s->ty))
+            return nnp_op_unsupported(n, "QLinearMatMul to %s: only uint8 and int8 are "
+                                      "supported", nnp_dtype_name(s->ty));
+        if ((st = qmm_param(n, qmm_in(n, ql, QMM_AS), "a_scale", NNP_DTYPE_F32, s->mm.m,
+                            "row")) ||
+            (st = qmm_param(n, qmm_in(n, ql, QMM_BS), "b_scale", NNP_DTYPE_F32, s->mm.n,
+                            "column")) ||
+            (st = qmm_param(n, qmm_in(n, ql, QMM_YS), "y_scale", NNP_DTYPE_F32, 1, "tensor")) ||
+            (st = qmm_param(n, yz, "y_zero_point", s->ty, 1, "tensor")))
+            return st;
+    }
+    int64_t rows = s->mm.m, cols = s->mm.n;
+    NNP_OP_CHECK(n, rows <= INT32_MAX && cols <= INT32_MAX && s->mm.k <= INT32_MAX,
+                 "the product is too large (sizes above 2^31-1)");
+    /* scratch: a row of int64 sums and B's zero point per column */
+    n->scratch_bytes = (size_t)cols * (sizeof(int64_t) + sizeof(int32_t));
+    n->state = s;
+    n->flops = 2.0 * (double)s->mm.n_batch * (double)rows * (double)cols * (double)s->mm.k;
+    n->work = nnp_work_prod(4, (int64_t[]){s->mm.n_batch, rows, cols, s->mm.k});
+    return nnp_rt_set_shape(n->out[0], s->ty, orank, od);
+}
+
+/* value i of a per-tensor or per-row / column parameter (absent: 0) */
+static int32_t qmm_zp(const struct nnp_rt_value *v, int64_t i)
+{
+    return v ? nnp_q_get(v->dtype, v->data, v->numel == 1 ? 0 : i) : 0;
+}
+
+static float qmm_scale(const struct nnp_rt_value *v, int64_t i)
+{
+    return ((const float *)v->data)[v->numel == 1 ? 0 : i];
+}
+
+static enum nnp_status qmm_forward(struct nnp_exec_node *n)
+{
+    const struct qmm_state *s = n->state;
+    const struct matmul_state *mm = &s->mm;
+    bool ql = s->qlinear;
+    const struct nnp_rt_value *az = qmm_in(n, ql, QMM_AZ), *bz = qmm_in(n, ql, QMM_BZ);
+    const void *a = qmm_in(n, ql, QMM_A)->data, *b = qmm_in(n, ql, QMM_B)->data;
+    void *y = n->out[0]->data;
+    int64_t *acc = n->scratch;
+    int32_t *bzc = (int32_t *)(acc + mm->n);
+    for (int64_t j = 0; j < mm->n; j++)
+        bzc[j] = qmm_zp(bz, j);
+    float ys = ql ? qmm_scale(qmm_in(n, ql, QMM_YS), 0) : 0.0f;
+    int32_t yz = ql ? qmm_zp(qmm_in(n, ql, QMM_YZ), 0) : 0;
+    int32_t lo = nnp_q_lo(s->ty), hi = nnp_q_hi(s->ty);
+    for (int64_t bi = 0; bi < mm->n_batch; bi++) {
+        int64_t ao, bo;
+        matmul_offsets(mm, bi, &ao, &bo);
+        for (int64_t i = 0; i < mm->m; i++) {
+            memset(acc, 0, (size_t)mm->n * sizeof *acc);
+            int32_t azi = qmm_zp(az, i);
+            for (int64_t p = 0; p < mm->k; p++) {
+                int64_t av = nnp_q_get(s->ta, a, ao + i * mm->k + p) - azi;
+                int64_t row = bo + p * mm->n;
+                if (av == 0)
+                    continue;
+                if (s->tb == NNP_DTYPE_U8)
+                    for (int64_t j = 0; j < mm->n; j++)
+                        acc[j] += av * (((const uint8_t *)b)[row + j] - bzc[j]);
+                else
+                    for (int64_t j = 0; j < mm->n; j++)
+                        acc[j] += av * (((const int8_t *)b)[row + j] - bzc[j]);
+            }
+            int64_t at = (bi * mm->m + i) * mm->n;
+            for (int64_t j = 0; j < mm->n; j++) {
+                int32_t sum = (int32_t)(uint32_t)(uint64_t)acc[j]; /* int32 wrap-around */
+                if (!ql) {
+                    ((int32_t *)y)[at + j] = sum;
+                    continue;
+                }
+                float mul = qmm_scale(qmm_in(n, ql, QMM_AS), i) *
+                            qmm_scale(qmm_in(n, ql, QMM_BS), j) / ys;
+                nnp_q_put(s->ty, y, at + j, nnp_q_quantize((float)sum * mul, yz, lo, hi));
+            }
+        }
+    }
+    return NNP_OK;
+}
+
+const struct nnp_op nnp_op_MatMulInteger = {
+    .name = "MatMulInteger",
+    .min_in = 2,
+    .max_in = 4,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = qmm_prepare,
+    .forward = qmm_forward,
+};
+
+const struct nnp_op nnp_op_QLinearMatMul = {
+    .name = "QLinearMatMul",
+    .min_in = 8,
+    .max_in = 8,
+    .min_out = 1,
+    .max_out = 1,
+    .prepare = qmm_prepare,
+    .forward = qmm_forward,
 };

@@ -7,7 +7,10 @@
 #    the same holds for fold on every other model;
 #  - weights in Constant nodes (lenet5_const, lenet5_bn_const): fold leaves no
 #    Constant node, changes no output bit of lenet5_const, and folds lenet5_bn_const's
-#    BatchNormalization into exactly what it makes of lenet5_bn's.
+#    BatchNormalization into exactly what it makes of lenet5_bn's;
+#  - the quantized operators: `nnpress run` of the two models of
+#    tests/ort/models/make_quant_ops.py (QOperator and dynamic form) gives bit for bit
+#    ONNX Runtime's outputs on the 10,000 test images.
 set -u
 : "${NNPRESS:?set NNPRESS to the nnpress binary}"
 IMAGES=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
@@ -60,6 +63,21 @@ check "lenet5_const fold, ORT bit-identical" node tests/ort/compare.mjs testdata
     "$T/lenet5_const.fold.onnx" --images "$IMAGES" --exact
 check "lenet5_bn_const fold, ORT bit-identical to lenet5_bn fold" node tests/ort/compare.mjs \
     "$T/lenet5_bn.fold.onnx" "$T/lenet5_bn_const.fold.onnx" --images "$IMAGES" --exact
+
+# the dynamic form's ranges are its batch's: one image at a time on both sides
+for q in qop:1000 dyn:1; do
+    name=${q%:*}
+    batch=${q#*:}
+    m=tests/ort/models/$name.onnx
+    if out=$("$NNPRESS" run "$m" --input "$IMAGES" -o "$T/$name" --batch "$batch" -t 1 2>&1); then
+        check "quantized operators, $name.onnx, ORT bit-identical" node tests/ort/agree.mjs "$m" \
+            "$(printf '%s\n' "$out" | head -1 | cut -d' ' -f1)" --images "$IMAGES" --batch "$batch" \
+            --rtol 0
+    else
+        check "quantized operators, $name.onnx, nnpress run" false
+        echo "$out"
+    fi
+done
 
 echo "ort: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

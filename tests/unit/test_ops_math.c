@@ -1,6 +1,6 @@
 /* tests/unit/test_ops_math.c — the matrix, convolution, pooling, normalization
  * and reduction operators (kernels/ops/op_gemm.c, op_conv.c, op_pool.c, op_norm.c,
- * op_reduce.c) and the matrix-vector kernels under them (kernels/simd/gemv.c).
+ * op_reduce.c), the quantized ones (op_quant.c and the integer products) and the matrix-vector kernels under them (kernels/simd/gemv.c).
  *
  * Each fast kernel is run against the operator's naive reference kernel on odd
  * shapes (1, 7, 33, 129) with every attribute varied; every ISA version of the
@@ -24,6 +24,7 @@
 #include "kernels/simd/gemv.h"
 #include "kernels/ops/op.h"
 #include "kernels/ops/act.h"
+#include "kernels/ops/quant.h"
 #include "kernels/threads.h"
 
 /* --- random data, reproducible --- */
@@ -50,7 +51,7 @@ static double tol(double len, double want)
 
 /* --- one node built by hand --- */
 
-#define T_MAX_IN 5
+#define T_MAX_IN 9
 #define T_MAX_OUT 3
 
 struct t_node {
@@ -131,7 +132,7 @@ static struct nnp_rt_value *tn_input(struct t_node *t, int i, enum nnp_dtype dt,
                                      const int64_t *dims)
 {
     struct nnp_rt_value *v = &t->in[i];
-    static const char *const names[] = {"X", "W", "B", "in3", "in4"};
+    static const char *const names[] = {"X", "W", "B", "in3", "in4", "in5", "in6", "in7", "in8"};
     v->name = names[i];
     cr_assert_eq(nnp_rt_set_shape(v, dt, rank, dims), NNP_OK);
     v->data = malloc(v->nbytes ? v->nbytes : 1);
@@ -1875,4 +1876,272 @@ Test(fusion, epilogues_match_the_unfused_nodes)
                 fused_check(&t, &acts[a], r);
                 tn_free(&t);
             }
+}
+
+/* ------------------------------------------------------------- quantized */
+
+/* Ties to even, saturation, NaN and infinities, as quant.h says (ONNX Runtime's float32
+ * arithmetic) */
+Test(quant, quantize_rounds_ties_to_even_and_saturates)
+{
+    static const float x[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1000.0f, -1000.0f, NAN, INFINITY,
+                              -INFINITY, 126.5f, 3.0f};
+    static const int want_u8[] = {3, 5, 5, 3, 1, 255, 0, 0, 255, 0, 129, 6};
+    static const int want_i8[] = {3, 5, 5, 3, 1, 127, -128, -128, 127, -128, 127, 6};
+    int64_t d = (int64_t)(sizeof x / sizeof *x);
+    for (int signed8 = 0; signed8 < 2; signed8++) {
+        struct t_node t;
+        tn_init(&t, "QuantizeLinear", 1);
+        tn_input_f(&t, 0, 1, &d, x);
+        tn_input_f(&t, 1, 0, NULL, (float[]){1.0f});
+        struct nnp_rt_value *zp = tn_input(&t, 2, signed8 ? NNP_DTYPE_I8 : NNP_DTYPE_U8, 0, NULL);
+        nnp_q_put(zp->dtype, zp->data, 0, 3);
+        cr_assert_eq(tn_prepare(&t, 13), NNP_OK, "%s", nnp_error_message());
+        tn_run(&t, false);
+        for (int64_t i = 0; i < d; i++)
+            cr_assert_eq(nnp_q_get(zp->dtype, t.out[0].data, i),
+                         signed8 ? want_i8[i] : want_u8[i], "%s x[%lld] = %g: got %d",
+                         signed8 ? "int8" : "uint8", (long long)i, (double)x[i],
+                         nnp_q_get(zp->dtype, t.out[0].data, i));
+        tn_free(&t);
+    }
+}
+
+/* Per axis (a negative axis too), then DequantizeLinear of the result, against the
+ * formulas written out here */
+Test(quant, per_axis_quantize_and_dequantize)
+{
+    int64_t xd[3] = {2, 3, 5};
+    for (int axis = -3; axis < 3; axis++) {
+        int ax = axis < 0 ? axis + 3 : axis;
+        int64_t count = xd[ax], inner = 1;
+        for (int i = ax + 1; i < 3; i++)
+            inner *= xd[i];
+        struct t_node q;
+        tn_init(&q, "QuantizeLinear", 1);
+        struct nnp_rt_value *x = tn_input(&q, 0, NNP_DTYPE_F32, 3, xd);
+        struct nnp_rt_value *sc = tn_input(&q, 1, NNP_DTYPE_F32, 1, &count);
+        struct nnp_rt_value *zp = tn_input(&q, 2, NNP_DTYPE_I8, 1, &count);
+        for (int64_t c = 0; c < count; c++)
+            ((float *)sc->data)[c] = 0.01f * (float)(c + 1);
+        attr_int(&q, "axis", axis);
+        cr_assert_eq(tn_prepare(&q, 13), NNP_OK, "%s", nnp_error_message());
+        tn_run(&q, false);
+        struct t_node dq;
+        tn_init(&dq, "DequantizeLinear", 1);
+        struct nnp_rt_value *qx = tn_input(&dq, 0, NNP_DTYPE_I8, 3, xd);
+        memcpy(qx->data, q.out[0].data, q.out[0].nbytes);
+        memcpy(tn_input(&dq, 1, NNP_DTYPE_F32, 1, &count)->data, sc->data, sc->nbytes);
+        memcpy(tn_input(&dq, 2, NNP_DTYPE_I8, 1, &count)->data, zp->data, zp->nbytes);
+        attr_int(&dq, "axis", axis);
+        cr_assert_eq(tn_prepare(&dq, 13), NNP_OK, "%s", nnp_error_message());
+        tn_run(&dq, false);
+        for (int64_t i = 0; i < x->numel; i++) {
+            int64_t c = i / inner % count;
+            float s = ((float *)sc->data)[c];
+            int z = ((int8_t *)zp->data)[c];
+            float v = ((float *)x->data)[i] / s;
+            int want = (int)nearbyintf(v) + z;
+            want = want < -128 ? -128 : want > 127 ? 127 : want;
+            cr_assert_eq(((int8_t *)q.out[0].data)[i], want, "axis %d element %lld", axis,
+                         (long long)i);
+            float back = (float)(want - z) * s;
+            cr_assert(((float *)dq.out[0].data)[i] == back, "axis %d element %lld: %g, want %g",
+                      axis, (long long)i, (double)((float *)dq.out[0].data)[i], (double)back);
+        }
+        tn_free(&q);
+        tn_free(&dq);
+    }
+}
+
+/* The range widened to hold 0: all-zero input (scale 0), all positive, all negative */
+Test(quant, dynamic_quantize_edges)
+{
+    static const float cases[3][4] = {{0, 0, 0, 0}, {0.5f, 1.0f, 2.0f, 4.0f}, {-4, -2, -1, -0.5f}};
+    static const int want_zp[3] = {0, 0, 255};
+    static const int want_y[3][4] = {{0, 0, 0, 0}, {32, 64, 127, 255}, {0, 128, 191, 223}};
+    for (int k = 0; k < 3; k++) {
+        struct t_node t;
+        tn_init(&t, "DynamicQuantizeLinear", 3);
+        tn_input_f(&t, 0, 1, (int64_t[]){4}, cases[k]);
+        cr_assert_eq(tn_prepare(&t, 11), NNP_OK, "%s", nnp_error_message());
+        tn_run(&t, false);
+        float scale = *(float *)t.out[1].data;
+        cr_assert(scale == (k == 0 ? 0.0f : 4.0f / 255.0f), "case %d: scale %g", k, (double)scale);
+        cr_assert_eq(*(uint8_t *)t.out[2].data, want_zp[k], "case %d: zero point", k);
+        for (int i = 0; i < 4; i++)
+            cr_assert_eq(((uint8_t *)t.out[0].data)[i], want_y[k][i], "case %d: y[%d] = %d", k, i,
+                         ((uint8_t *)t.out[0].data)[i]);
+        tn_free(&t);
+    }
+}
+
+/* MatMulInteger on odd shapes, uint8 and int8 mixed, zero points per tensor, per row
+ * and per column, a broadcast batch: against the sum written out here */
+Test(quant, matmul_integer_against_direct_sums)
+{
+    static const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 5}, {3, 129, 17}, {33, 7, 1}};
+    for (int si = 0; si < 4; si++)
+        for (int kind = 0; kind < 4; kind++) {
+            int64_t m = sizes[si][0], k = sizes[si][1], nn = sizes[si][2];
+            enum nnp_dtype ta = kind & 1 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            enum nnp_dtype tb = kind & 2 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            int64_t za = kind < 2 ? 1 : m, zb = kind < 2 ? nn : 1;
+            struct t_node t;
+            tn_init(&t, "MatMulInteger", 1);
+            struct nnp_rt_value *a = tn_input(&t, 0, ta, 3, (int64_t[]){2, m, k});
+            struct nnp_rt_value *b = tn_input(&t, 1, tb, 2, (int64_t[]){k, nn});
+            struct nnp_rt_value *az = tn_input(&t, 2, ta, 1, &za);
+            struct nnp_rt_value *bz = tn_input(&t, 3, tb, 1, &zb);
+            tn_what(&t, "MatMulInteger %s x %s, %lldx%lldx%lld", nnp_dtype_name(ta),
+                    nnp_dtype_name(tb), (long long)m, (long long)k, (long long)nn);
+            cr_assert_eq(tn_prepare(&t, 10), NNP_OK, "%s: %s", t.what, nnp_error_message());
+            tn_run(&t, false);
+            for (int64_t bi = 0; bi < 2; bi++)
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < nn; j++) {
+                        int32_t want = 0;
+                        for (int64_t p = 0; p < k; p++)
+                            want += (nnp_q_get(ta, a->data, (bi * m + i) * k + p) -
+                                     nnp_q_get(ta, az->data, za == 1 ? 0 : i)) *
+                                    (nnp_q_get(tb, b->data, p * nn + j) -
+                                     nnp_q_get(tb, bz->data, zb == 1 ? 0 : j));
+                        cr_assert_eq(((int32_t *)t.out[0].data)[(bi * m + i) * nn + j], want,
+                                     "%s: [%lld,%lld,%lld]", t.what, (long long)bi, (long long)i,
+                                     (long long)j);
+                    }
+            tn_free(&t);
+        }
+}
+
+/* ConvInteger against the float Conv on the same integers less their zero points (float
+ * sums of such small integers are exact), over strides, pads, dilations and groups; then
+ * QLinearConv against ConvInteger's sums requantized as quant.h says */
+Test(quant, conv_integer_and_qlinear_against_float_conv)
+{
+    static const struct conv_case cases[] = {
+        {2, 1, 3, 4, 1, {7, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 2, 4, 6, 2, {9, 8}, {3, 2}, {2, 1}, {1, 2}, {0, 1}, {2, 0}, NULL, true},
+        {2, 1, 4, 4, 4, {6, 6}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, false},
+        {1, 1, 33, 7, 1, {12}, {5}, {1}, {2}, {2}, {2}, NULL, true},
+        {2, 1, 1, 3, 1, {5, 5}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, "SAME_UPPER", false},
+    };
+    for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++) {
+        const struct conv_case *cc = &cases[ci];
+        int rank = cc->n_sp + 2;
+        int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group}, pads[6];
+        for (int i = 0; i < cc->n_sp; i++) {
+            xd[2 + i] = cc->in[i];
+            wd[2 + i] = cc->k[i];
+            pads[i] = cc->pb[i];
+            pads[cc->n_sp + i] = cc->pe[i];
+        }
+        enum nnp_dtype tx = ci % 2 ? NNP_DTYPE_I8 : NNP_DTYPE_U8, tw = NNP_DTYPE_I8;
+        struct t_node qi, qc, fc;
+        tn_init(&qi, "ConvInteger", 1);
+        tn_init(&qc, "QLinearConv", 1);
+        tn_init(&fc, "Conv", 1);
+        struct t_node *all[3] = {&qi, &qc, &fc};
+        for (int k = 0; k < 3; k++) {
+            if (cc->group != 1)
+                attr_int(all[k], "group", cc->group);
+            attr_ints(all[k], "strides", cc->n_sp, cc->s);
+            attr_ints(all[k], "dilations", cc->n_sp, cc->d);
+            if (cc->auto_pad)
+                attr_str(all[k], "auto_pad", cc->auto_pad);
+            else
+                attr_ints(all[k], "pads", 2 * cc->n_sp, pads);
+        }
+        struct nnp_rt_value *x = tn_input(&qi, 0, tx, rank, xd), *w = tn_input(&qi, 1, tw, rank, wd);
+        struct nnp_rt_value *xz = tn_input(&qi, 2, tx, 0, NULL);
+        struct nnp_rt_value *wz = tn_input(&qi, 3, tw, 1, &cc->m);
+        /* the same operands for QLinearConv, with scales, y's zero point and a bias */
+        memcpy(tn_input(&qc, 0, tx, rank, xd)->data, x->data, x->nbytes);
+        tn_input_f(&qc, 1, 0, NULL, (float[]){0.02f});
+        memcpy(tn_input(&qc, 2, tx, 0, NULL)->data, xz->data, xz->nbytes);
+        memcpy(tn_input(&qc, 3, tw, rank, wd)->data, w->data, w->nbytes);
+        struct nnp_rt_value *ws = tn_input(&qc, 4, NNP_DTYPE_F32, 1, &cc->m);
+        for (int64_t m = 0; m < cc->m; m++)
+            ((float *)ws->data)[m] = 0.01f + 0.003f * (float)m;
+        memcpy(tn_input(&qc, 5, tw, 1, &cc->m)->data, wz->data, wz->nbytes);
+        tn_input_f(&qc, 6, 0, NULL, (float[]){0.05f});
+        struct nnp_rt_value *yz = tn_input(&qc, 7, NNP_DTYPE_U8, 0, NULL);
+        struct nnp_rt_value *bias = tn_input(&qc, 8, NNP_DTYPE_I32, 1, &cc->m);
+        /* float Conv of x - x_zero_point by w - w_zero_point */
+        struct nnp_rt_value *xf = tn_input(&fc, 0, NNP_DTYPE_F32, rank, xd);
+        struct nnp_rt_value *wf = tn_input(&fc, 1, NNP_DTYPE_F32, rank, wd);
+        int32_t xzv = nnp_q_get(tx, xz->data, 0);
+        for (int64_t i = 0; i < x->numel; i++)
+            ((float *)xf->data)[i] = (float)(nnp_q_get(tx, x->data, i) - xzv);
+        int64_t per_m = w->numel / cc->m;
+        for (int64_t i = 0; i < w->numel; i++)
+            ((float *)wf->data)[i] =
+                (float)(nnp_q_get(tw, w->data, i) - nnp_q_get(tw, wz->data, i / per_m));
+        tn_what(&qi, "ConvInteger case %d", ci);
+        cr_assert_eq(tn_prepare(&qi, 10), NNP_OK, "%s: %s", qi.what, nnp_error_message());
+        cr_assert_eq(tn_prepare(&qc, 10), NNP_OK, "%s", nnp_error_message());
+        cr_assert_eq(tn_prepare(&fc, 17), NNP_OK, "%s", nnp_error_message());
+        tn_run(&qi, false);
+        tn_run(&qc, false);
+        tn_run(&fc, false);
+        int64_t plane = qi.out[0].numel / (cc->batch * cc->m);
+        for (int64_t i = 0; i < qi.out[0].numel; i++) {
+            int32_t sum = ((int32_t *)qi.out[0].data)[i];
+            cr_assert(sum == ((float *)fc.out[0].data)[i], "case %d element %lld: %d, Conv %g",
+                      ci, (long long)i, sum, (double)((float *)fc.out[0].data)[i]);
+            int64_t m = i / plane % cc->m;
+            float mul = 0.02f * ((float *)ws->data)[m] / 0.05f;
+            int32_t zy = nnp_q_get(NNP_DTYPE_U8, yz->data, 0);
+            int32_t want =
+                nnp_q_quantize((float)(sum + ((int32_t *)bias->data)[m]) * mul, zy, 0, 255);
+            cr_assert_eq(((uint8_t *)qc.out[0].data)[i], want, "QLinearConv case %d element %lld",
+                         ci, (long long)i);
+        }
+        for (int k = 0; k < 3; k++)
+            tn_free(all[k]);
+    }
+}
+
+Test(quant, errors_name_what_was_found)
+{
+    struct t_node t;
+    tn_init(&t, "ConvInteger", 1);
+    tn_input(&t, 0, NNP_DTYPE_F32, 4, (int64_t[]){1, 2, 5, 5});
+    tn_input(&t, 1, NNP_DTYPE_I8, 4, (int64_t[]){3, 2, 3, 3});
+    tn_expect_error(&t, 10, NNP_ERR_UNSUPPORTED, "only uint8 and int8");
+    tn_free(&t);
+
+    tn_init(&t, "ConvInteger", 1);
+    tn_input(&t, 0, NNP_DTYPE_U8, 4, (int64_t[]){1, 2, 5, 5});
+    tn_input(&t, 1, NNP_DTYPE_I8, 4, (int64_t[]){3, 2, 3, 3});
+    tn_input(&t, 2, NNP_DTYPE_U8, 0, NULL);
+    tn_input(&t, 3, NNP_DTYPE_I8, 1, (int64_t[]){2});
+    tn_expect_error(&t, 10, NNP_ERR_INVALID, "one per output channel");
+    tn_free(&t);
+
+    tn_init(&t, "MatMulInteger", 1);
+    tn_input(&t, 0, NNP_DTYPE_U8, 2, (int64_t[]){4, 3});
+    tn_input(&t, 1, NNP_DTYPE_U8, 2, (int64_t[]){3, 2});
+    tn_input(&t, 2, NNP_DTYPE_I8, 0, NULL);
+    tn_expect_error(&t, 10, NNP_ERR_INVALID, "a_zero_point is int8, expected uint8");
+    tn_free(&t);
+
+    tn_init(&t, "QuantizeLinear", 1);
+    tn_input(&t, 0, NNP_DTYPE_F32, 2, (int64_t[]){4, 3});
+    tn_input(&t, 1, NNP_DTYPE_F32, 1, (int64_t[]){4});
+    tn_expect_error(&t, 13, NNP_ERR_INVALID, "scale has 4 values, axis 1 of the input 3");
+    tn_free(&t);
+
+    tn_init(&t, "QuantizeLinear", 1);
+    tn_input(&t, 0, NNP_DTYPE_F32, 2, (int64_t[]){4, 3});
+    tn_input(&t, 1, NNP_DTYPE_F32, 0, NULL);
+    attr_int(&t, "block_size", 2);
+    tn_expect_error(&t, 21, NNP_ERR_UNSUPPORTED, "block_size");
+    tn_free(&t);
+
+    tn_init(&t, "DequantizeLinear", 1);
+    tn_input(&t, 0, NNP_DTYPE_F32, 1, (int64_t[]){4});
+    tn_input(&t, 1, NNP_DTYPE_F32, 0, NULL);
+    tn_expect_error(&t, 13, NNP_ERR_UNSUPPORTED, "only uint8, int8 and int32");
+    tn_free(&t);
 }
