@@ -19,7 +19,9 @@
         {"report", 'r', "FILE", "write the report as JSON to FILE", false},                       \
         {"force", 'f', NULL, "allow FILE to be the input model", false},                          \
         {"seed", 0, "N", "seed for every random choice (default 0)", false},                      \
-        {"threads", 't', "N", "threads to use (default: all cores)", false}
+        {"threads", 't', "N", "threads to use (default: all cores)", false},                      \
+        {"data", 0, "FILE", "calibration data for the passes that run the model (quantize "       \
+         "mode=static): .npy, IDX or .pb; integer values are scaled by 1/255", false}
 
 static const struct cli_opt compress_opts[] = {
     {"passes", 'p', "PIPELINE", "passes to run, e.g. 'fold,prune(sparsity=0.9)' (default: fold)",
@@ -51,7 +53,11 @@ static int compress_with(struct cli_args *a, struct nnp_pipeline *p, const char 
     struct loaded m;
     if ((rc = model_load(in, &m)) != 0)
         return rc;
-    struct nnp_pass_ctx ctx = {.seed = (uint64_t)seed, .threads = (int)threads, .quiet = a->quiet};
+    struct nnp_pass_ctx ctx = {.seed = (uint64_t)seed,
+                               .threads = (int)threads,
+                               .quiet = a->quiet,
+                               .data_path = cli_value(a, "data"),
+                               .data_scale = 1.0f / 255.0f};
     enum nnp_status st = nnp_pipeline_run(p, m.g, &ctx);
     if (st != NNP_OK) {
         nnp_error_prefix(in);

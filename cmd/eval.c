@@ -88,7 +88,7 @@ static int side_plan(struct side *s, const char *data, int rank, const int64_t *
         s->shapes[i] = (struct nnp_tensor){.rank = -1};
         if (s->m.g->inputs[i] != s->in)
             continue;
-        if (!infer_fit(&s->in->t, rank + 1, dims, false, &s->shapes[i])) {
+        if (!nnp_shape_fit(&s->in->t, rank + 1, dims, false, &s->shapes[i])) {
             char want[320], have[256];
             fprintf(stderr, "nnpress: error: %s: input '%s' of %s takes %s, a sample is %s\n", data,
                     s->in->name, s->path, infer_expects(&s->in->t, want, sizeof want),

@@ -5,7 +5,7 @@
  *     int threads;
  *     if ((rc = infer_threads(a, &threads))) return rc;        // usage error printed
  *     struct nnp_tensor shape;
- *     if (!infer_fit(&input->t, 3, (int64_t[]){10000, 28, 28}, false, &shape))
+ *     if (!nnp_shape_fit(&input->t, 3, (int64_t[]){10000, 28, 28}, false, &shape))
  *         ...                                                   // [10000,784] for an MLP
  *     struct nnp_runtime *rt;
  *     if ((rc = infer_plan(path, g, &opts, &rt))) return rc;   // "model.onnx: node ..."
@@ -37,17 +37,6 @@ struct nnp_value *infer_feed(const struct nnp_graph *g, int i);
 /*! "input, mask": the names of the feeds, for messages. @return buf. */
 char *infer_feed_names(const struct nnp_graph *g, char *buf, size_t size);
 
-/*! infer_fit() : the shape a tensor of shape dims[rank] takes as model input
- *  `model`, into *out (rank and dims only):
- *   - its own shape, when every static dimension of the model's agrees;
- *   - [dims[0], model dims after the first], when those are static and hold as
- *     many values as one sample of the file: IDX [N,28,28] into [batch,1,28,28]
- *     or [batch,784];
- *   - when `whole` (the file is the whole tensor, not a set of samples), the
- *     model's shape if it is static and holds as many values as the file.
- *  @return whether one of these applied. */
-bool infer_fit(const struct nnp_tensor *model, int rank, const int64_t *dims, bool whole,
-               struct nnp_tensor *out);
 
 /*! "[10000,28,28]" for a bare shape. @return buf. */
 char *infer_shape_str(int rank, const int64_t *dims, char *buf, size_t size);

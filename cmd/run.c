@@ -280,7 +280,7 @@ static int plan_shapes(const struct nnp_graph *g, const struct feed *feeds, int 
         int i = 0;
         while (g->inputs[i] != f->in)
             i++;
-        if (infer_fit(&f->in->t, f->arr.rank, dims, whole, &shapes[i])) {
+        if (nnp_shape_fit(&f->in->t, f->arr.rank, dims, whole, &shapes[i])) {
             shapes[i].dtype = f->to;
             continue;
         }
@@ -293,7 +293,7 @@ static int plan_shapes(const struct nnp_graph *g, const struct feed *feeds, int 
         if (whole && t->rank >= 1 && t->dims[0] > 0 && f->arr.rank >= 1) {
             struct nnp_tensor fitted;
             dims[0] = t->dims[0];
-            if (infer_fit(t, f->arr.rank, dims, false, &fitted))
+            if (nnp_shape_fit(t, f->arr.rank, dims, false, &fitted))
                 hint = t->dims[0];
         }
         if (hint)

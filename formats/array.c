@@ -31,3 +31,44 @@ int64_t nnp_array_numel(const struct nnp_array *a)
         return -1;
     return nnp_shape_numel(a->rank, a->dims);
 }
+
+bool nnp_shape_fit(const struct nnp_tensor *model, int rank, const int64_t *dims, bool whole,
+                   struct nnp_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    out->dtype = model->dtype;
+    int m = model->rank;
+    const int64_t *md = model->dims;
+    bool fits = m < 0; /* a model that does not say takes anything */
+    if (m == rank) {
+        fits = true;
+        for (int i = 0; i < m; i++)
+            fits = fits && (md[i] < 0 || md[i] == dims[i]);
+    }
+    if (fits) {
+        out->rank = rank;
+        memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
+        return true;
+    }
+    /* same number of samples, same number of values in each */
+    bool rest_static = m >= 1;
+    for (int i = 1; i < m; i++)
+        rest_static = rest_static && md[i] >= 0;
+    if (rank >= 1 && rest_static && (md[0] < 0 || md[0] == dims[0]) &&
+        nnp_shape_numel(m - 1, md + 1) == nnp_shape_numel(rank - 1, dims + 1)) {
+        out->rank = m;
+        out->dims[0] = dims[0];
+        memcpy(out->dims + 1, md + 1, (size_t)(m - 1) * sizeof *md);
+        return true;
+    }
+    /* the whole tensor in the model's static shape */
+    bool all_static = m >= 0;
+    for (int i = 0; i < m; i++)
+        all_static = all_static && md[i] >= 0;
+    if (whole && all_static && nnp_shape_numel(m, md) == nnp_shape_numel(rank, dims)) {
+        out->rank = m;
+        memcpy(out->dims, md, (size_t)m * sizeof *md);
+        return true;
+    }
+    return false;
+}

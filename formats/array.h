@@ -12,6 +12,7 @@
 #ifndef NNP_ARRAY_H
 #define NNP_ARRAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,5 +37,17 @@ int64_t nnp_array_numel(const struct nnp_array *a);
 
 /*! nnp_shape_numel() : the same for a bare shape. */
 int64_t nnp_shape_numel(int rank, const int64_t *dims);
+
+/*! nnp_shape_fit() : the shape a tensor of shape dims[rank] takes as model input
+ *  `model`, into *out (rank and dims only):
+ *   - its own shape, when every static dimension of the model's agrees;
+ *   - [dims[0], model dims after the first], when those are static and hold as
+ *     many values as one sample of the file: IDX [N,28,28] into [batch,1,28,28]
+ *     or [batch,784];
+ *   - when `whole` (the file is the whole tensor, not a set of samples), the
+ *     model's shape if it is static and holds as many values as the file.
+ *  @return whether one of these applied. */
+bool nnp_shape_fit(const struct nnp_tensor *model, int rank, const int64_t *dims, bool whole,
+                   struct nnp_tensor *out);
 
 #endif

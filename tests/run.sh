@@ -40,6 +40,7 @@ part conformance "$B/conformance"
 part conformance-cli "$B/conformance" --cli "$NNPRESS"
 part ort sh tests/ort/run.sh
 part agree sh tests/ort/agree.sh
+part quantize sh tests/ort/quantize.sh
 
 echo "parts: $passed passed, $failed failed${failed_parts:+ (failed:$failed_parts)}"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,562 @@
+/* passes/quantize.c — int8 quantization in QDQ form (QuantizeLinear /
+ * DequantizeLinear pairs around float operators), which ONNX Runtime runs and
+ * fuses into its integer kernels, and nnpress's runtime runs as written.
+ *
+ * What is quantized: the nodes of `ops` (Conv, Gemm, MatMul by default) whose weight
+ * is a float32 constant (an initializer or a Constant node), less `exclude`:
+ *
+ *   weights   int8, symmetric (zero point 0): scale = max|w| / 127 per output channel
+ *             (per_channel=1; Conv's axis 0, Gemm's and MatMul's output-channel axis) or
+ *             per tensor, w_q = saturate(round(w / scale)) in [-127, 127]; the node then
+ *             reads DequantizeLinear(w_q). A weight shared by several nodes is quantized
+ *             once.
+ *   mode=weight  that only: integer weights (a quarter of the bytes), float compute.
+ *   mode=static  also each such node's activation input, with a range calibrated on
+ *             --data (calib_samples samples, the float model run on them a batch at a
+ *             time, keeping only a running minimum and maximum per tensor: memory does
+ *             not grow with the samples): QuantizeLinear then DequantizeLinear, uint8
+ *             with a zero point (activations=asymmetric, the range widened to hold 0:
+ *             scale = (max - min) / 255, zero_point = round(-min / scale)) or int8 with
+ *             zero point 0 (symmetric: scale = max|x| / 127); and the bias, int32 at
+ *             scale x_scale * w_scale (as ONNX Runtime's integer kernels add it), when
+ *             it fits and Gemm's alpha and beta are 1.
+ *
+ * Every candidate left in float is reported on stderr with the reason (unless
+ * --quiet) and counted in the pass's statistics. A model that already holds
+ * quantized operators is refused, as is static mode without data. */
+#include "pass.h"
+
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/array.h"
+#include "formats/dataset.h"
+#include "kernels/runtime.h"
+
+enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_CALIB_SAMPLES,
+       OPT_OPS, OPT_EXCLUDE };
+enum { MODE_STATIC, MODE_WEIGHT };
+enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
+
+static const struct nnp_pass_opt quantize_opts[] = {
+    [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8", "the integer type of the weights"},
+    [OPT_MODE] = {"mode", NNP_OPT_CHOICE, "static", 0, 0, "static|weight",
+                  "static: weights and activations (calibrated on --data); weight: weights only"},
+    [OPT_PER_CHANNEL] = {"per_channel", NNP_OPT_BOOL, "1", 0, 1, NULL,
+                         "a weight scale per output channel (else one per tensor)"},
+    [OPT_ACTIVATIONS] = {"activations", NNP_OPT_CHOICE, "asymmetric", 0, 0,
+                         "asymmetric|symmetric",
+                         "activations as uint8 with a zero point, or int8 around 0"},
+    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax",
+                   "how activation ranges are taken from the calibration data"},
+    [OPT_CALIB_SAMPLES] = {"calib_samples", NNP_OPT_INT, "1000", 1, 1e9, NULL,
+                           "calibration samples read from --data (fewer if it has fewer)"},
+    [OPT_OPS] = {"ops", NNP_OPT_STRING, "Conv+Gemm+MatMul", 0, 0, NULL,
+                 "the operator types to quantize, '+'-separated"},
+    [OPT_EXCLUDE] = {"exclude", NNP_OPT_STRING, "", 0, 0, NULL,
+                     "node names or operator types kept in float, '+'-separated"},
+};
+
+#define CALIB_BATCH 100
+
+/* One node to quantize. */
+struct target {
+    struct nnp_node *n;
+    int axis;  /* the weight's output-channel axis */
+    bool bias; /* input 2 is a float32 constant with one value per output channel */
+    int act;   /* index into the calibrated activations, or -1 */
+};
+
+/* A calibrated activation: a value some target reads as its input 0. */
+struct act_range {
+    struct nnp_value *v;
+    double lo, hi;
+    float scale;
+    int32_t zp;
+    struct nnp_value *dq; /* its DequantizeLinear output, once made */
+};
+
+/* `name` is one of the '+'-separated items of `list` */
+static bool in_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, '+');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncmp(p, name, n) == 0)
+            return true;
+        p += n + (end != NULL);
+    }
+    return false;
+}
+
+static const struct nnp_tensor *f32_const(const struct nnp_value *v)
+{
+    const struct nnp_tensor *t = v ? nnp_value_constant(v) : NULL;
+    return t && t->dtype == NNP_DTYPE_F32 && t->data && t->storage == NNP_STORAGE_DENSE ? t : NULL;
+}
+
+static bool quantized_op(const char *op)
+{
+    static const char *const ops[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+                                      "QLinearConv", "QLinearMatMul", "ConvInteger",
+                                      "MatMulInteger"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (strcmp(op, ops[i]) == 0)
+            return true;
+    return false;
+}
+
+static void keep_float(const struct nnp_node *n, const char *why, bool quiet, int *count)
+{
+    (*count)++;
+    if (!quiet)
+        fprintf(stderr, "quantize: %s (%s) stays float32: %s\n", *n->name ? n->name : "(unnamed)",
+                n->op_type, why);
+}
+
+/* Can n be quantized? Sets t (axis, bias) or says why not. */
+static const char *target_check(const struct nnp_node *n, struct target *t)
+{
+    const struct nnp_tensor *w = n->n_inputs > 1 ? f32_const(n->inputs[1]) : NULL;
+    if (!w)
+        return n->n_inputs > 1 && n->inputs[1] && !nnp_value_constant(n->inputs[1])
+                   ? "its second operand is computed, not a constant weight"
+                   : "its weight is not a float32 constant";
+    if (!n->inputs[0] || nnp_value_constant(n->inputs[0]))
+        return "its input is a constant";
+    if (strcmp(n->op_type, "Conv") == 0) {
+        if (w->rank < 3)
+            return "its weight is not a convolution kernel";
+        t->axis = 0;
+    } else if (strcmp(n->op_type, "Gemm") == 0) {
+        if (nnp_node_attr_int(n, "transA", 0) != 0)
+            return "transA = 1 (the weight is not the second operand)";
+        if (w->rank != 2)
+            return "its weight is not 2-D";
+        t->axis = nnp_node_attr_int(n, "transB", 0) ? 0 : 1;
+    } else if (strcmp(n->op_type, "MatMul") == 0) {
+        if (w->rank != 2)
+            return "its weight is not 2-D (a batch of matrices)";
+        t->axis = 1;
+    } else {
+        return "no quantized form of this operator";
+    }
+    int64_t channels = w->dims[t->axis];
+    const struct nnp_tensor *b = n->n_inputs > 2 ? f32_const(n->inputs[2]) : NULL;
+    t->bias = b && b->rank == 1 && b->dims[0] == channels &&
+              (strcmp(n->op_type, "Gemm") != 0 || (nnp_node_attr_float(n, "alpha", 1.0f) == 1.0f &&
+                                                   nnp_node_attr_float(n, "beta", 1.0f) == 1.0f));
+    return NULL;
+}
+
+/* --- new values and nodes --- */
+
+static struct nnp_value *new_const(struct nnp_graph *g, const char *base, const char *suffix,
+                                   enum nnp_dtype dt, int rank, const int64_t *dims,
+                                   enum nnp_status *st)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s_%s", base, suffix);
+    struct nnp_value *v = nnp_graph_new_value(g, prefix);
+    nnp_tensor_set_shape(&v->t, dt, rank, dims);
+    if ((*st = nnp_tensor_alloc(g, &v->t)) != NNP_OK)
+        return NULL;
+    v->is_initializer = true;
+    v->has_type = true;
+    return v;
+}
+
+/* out = op(in[0..n_in)), a node named after `base` */
+static struct nnp_value *add_node(struct nnp_graph *g, const char *op, const char *base,
+                                  const char *out_suffix, int n_in, struct nnp_value **in)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s_%s", base, op);
+    struct nnp_node *node = nnp_graph_add_node(g, op, nnp_graph_strdup(g, name));
+    snprintf(name, sizeof name, "%s_%s", base, out_suffix);
+    struct nnp_value *out = nnp_graph_new_value(g, name);
+    nnp_node_set_io(g, node, n_in, in, 1, &out);
+    return out;
+}
+
+static void set_axis(struct nnp_graph *g, struct nnp_value *out, int64_t axis)
+{
+    struct nnp_node *dq = g->nodes[g->n_nodes - 1];
+    NNP_ASSERT(dq->outputs[0] == out);
+    nnp_node_set_attr(g, dq, "axis", NNP_ATTR_INT)->i = axis;
+}
+
+/* The weight w of a target, quantized: w_q int8, scale and zero point per channel
+ * (or per tensor), and its DequantizeLinear output. *scales: the float scales. */
+static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *wv, int axis,
+                                         bool per_channel, const float **scales,
+                                         enum nnp_status *st)
+{
+    const struct nnp_tensor *w = nnp_value_constant(wv);
+    int64_t channels = per_channel ? w->dims[axis] : 1, inner = 1, numel = nnp_tensor_numel(w);
+    for (int i = axis + 1; i < w->rank; i++)
+        inner *= w->dims[i];
+    if (!per_channel)
+        inner = numel;
+    const float *x = w->data;
+    struct nnp_value *q = new_const(g, wv->name, "quantized", NNP_DTYPE_I8, w->rank, w->dims, st);
+    int scale_rank = per_channel ? 1 : 0;
+    struct nnp_value *sv = q ? new_const(g, wv->name, "scale", NNP_DTYPE_F32, scale_rank,
+                                         &channels, st)
+                             : NULL;
+    struct nnp_value *zv = sv ? new_const(g, wv->name, "zero_point", NNP_DTYPE_I8, scale_rank,
+                                          &channels, st)
+                              : NULL;
+    if (!zv)
+        return NULL;
+    float *scale = sv->t.data;
+    int8_t *out = q->t.data;
+    /* element i belongs to channel (i / inner) % channels */
+    double *absmax = calloc((size_t)channels, sizeof *absmax);
+    if (!absmax) {
+        *st = nnp_errorf(NNP_ERR_NOMEM, "no memory for %" PRId64 " weight scales", channels);
+        return NULL;
+    }
+    for (int64_t i = 0; i < numel; i++) {
+        int64_t c = i / inner % channels;
+        double a = fabs((double)x[i]);
+        absmax[c] = a > absmax[c] ? a : absmax[c];
+    }
+    for (int64_t c = 0; c < channels; c++)
+        scale[c] = absmax[c] > 0 ? (float)(absmax[c] / 127.0) : 1.0f;
+    free(absmax);
+    for (int64_t i = 0; i < numel; i++) {
+        float v = x[i] / scale[i / inner % channels];
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        out[i] = (int8_t)nearbyintf(v);
+    }
+    *scales = scale;
+    struct nnp_value *out_v = add_node(g, "DequantizeLinear", wv->name, "dequantized", 3,
+                                       (struct nnp_value *[]){q, sv, zv});
+    if (per_channel)
+        set_axis(g, out_v, axis);
+    return out_v;
+}
+
+/* int32 bias at scale x_scale * w_scale[c], or NULL (and st OK) when a value would not
+ * fit int32 */
+static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
+                                       const float *w_scale, bool per_channel,
+                                       enum nnp_status *st)
+{
+    const struct nnp_tensor *b = nnp_value_constant(bv);
+    int64_t channels = b->dims[0];
+    const float *x = b->data;
+    for (int64_t c = 0; c < channels; c++) {
+        double s = (double)(x_scale * w_scale[per_channel ? c : 0]);
+        if (!(s > 0) || fabs(x[c] / s) > 2147483000.0)
+            return NULL;
+    }
+    struct nnp_value *q = new_const(g, bv->name, "quantized", NNP_DTYPE_I32, 1, &channels, st);
+    struct nnp_value *sv = q ? new_const(g, bv->name, "scale", NNP_DTYPE_F32, 1, &channels, st)
+                             : NULL;
+    if (!sv)
+        return NULL;
+    int32_t *out = q->t.data;
+    float *scale = sv->t.data;
+    for (int64_t c = 0; c < channels; c++) {
+        scale[c] = x_scale * w_scale[per_channel ? c : 0];
+        out[c] = (int32_t)nearbyint((double)x[c] / (double)scale[c]);
+    }
+    struct nnp_value *out_v = add_node(g, "DequantizeLinear", bv->name, "dequantized", 2,
+                                       (struct nnp_value *[]){q, sv});
+    set_axis(g, out_v, 0);
+    return out_v;
+}
+
+/* --- calibration --- */
+
+/* A plan of g for `n` samples of `rank`-D data (dims[1..]) fed to `in`, every value kept
+ * (own buffer, no fusion: each one computed and readable after the run). */
+static enum nnp_status calib_plan(struct nnp_graph *g, struct nnp_pass_ctx *ctx,
+                                  const struct nnp_value *in, int rank, int64_t *dims, int64_t n,
+                                  int64_t numel, struct nnp_runtime **rt)
+{
+    dims[0] = n;
+    struct nnp_tensor shape;
+    if (!nnp_shape_fit(&in->t, rank, dims, false, &shape)) {
+        char a[96];
+        return nnp_errorf(NNP_ERR_INVALID, "%s: samples of %" PRId64 " values each do not fit the "
+                          "model's input %s %s", ctx->data_path, numel, in->name,
+                          nnp_tensor_shape_str(&in->t, a, sizeof a));
+    }
+    struct nnp_tensor *shapes = calloc((size_t)g->n_inputs, sizeof *shapes);
+    if (!shapes)
+        return nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    for (int i = 0; i < g->n_inputs; i++)
+        shapes[i] = g->inputs[i] == in ? shape : (struct nnp_tensor){.rank = -1};
+    struct nnp_runtime_opts ro = nnp_runtime_opts_default();
+    ro.threads = ctx->threads;
+    ro.batch = n;
+    ro.keep_all = true;
+    ro.no_fuse = true;
+    ro.input_shapes = shapes;
+    enum nnp_status st = nnp_runtime_new(g, &ro, rt);
+    free(shapes);
+    return st;
+}
+
+/* Run the float graph on up to `samples` samples of the data, a batch at a time, and
+ * widen each range to what its value holds. The batch is what CALIB_MAX_BYTES of kept
+ * activations hold (at most CALIB_BATCH samples), whatever the sample count. */
+#define CALIB_MAX_BYTES ((size_t)512 << 20)
+
+static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, int64_t samples,
+                                 struct act_range *r, int n_r, int64_t *used)
+{
+    struct nnp_value *in = NULL;
+    int feeds = 0;
+    *used = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!g->inputs[i]->is_initializer) {
+            in = g->inputs[i];
+            feeds++;
+        }
+    if (feeds != 1)
+        return nnp_errorf(NNP_ERR_UNSUPPORTED, "calibration feeds models of one input; "
+                          "this one has %d", feeds);
+    struct nnp_data_opts o = nnp_data_opts_default();
+    o.scale = ctx->data_scale != 0 ? ctx->data_scale : o.scale;
+    o.shift = ctx->data_shift;
+    struct nnp_dataset *d;
+    enum nnp_status st = nnp_dataset_open(ctx->data_path, &o, &d);
+    if (st != NNP_OK)
+        return st;
+    int64_t dims[NNP_MAX_RANK + 1];
+    int rank = nnp_dataset_sample_shape(d, dims + 1) + 1;
+    int64_t have = nnp_dataset_count(d), numel = nnp_dataset_sample_numel(d);
+    samples = samples < have ? samples : have;
+    struct nnp_runtime *rt = NULL;
+    if (samples <= 0)
+        st = nnp_errorf(NNP_ERR_INVALID, "%s: no samples to calibrate on", ctx->data_path);
+    else
+        st = calib_plan(g, ctx, in, rank, dims, 1, numel, &rt);
+    int64_t per_batch = 1;
+    if (st == NNP_OK) {
+        size_t one = nnp_runtime_memory(rt).naive_bytes;
+        per_batch = one ? (int64_t)(CALIB_MAX_BYTES / one) : CALIB_BATCH;
+        per_batch = per_batch < 1 ? 1 : per_batch > CALIB_BATCH ? CALIB_BATCH : per_batch;
+    }
+    float *batch = st == NNP_OK ? malloc((size_t)(per_batch * numel) * sizeof *batch) : NULL;
+    if (st == NNP_OK && !batch)
+        st = nnp_errorf(NNP_ERR_NOMEM, "no memory for a calibration batch");
+    int64_t rt_batch = 1, done = 0;
+    while (st == NNP_OK && done < samples) {
+        int64_t n = samples - done < per_batch ? samples - done : per_batch, got = 0;
+        if (n != rt_batch) { /* a plan per batch size: the full one, then the rest */
+            nnp_runtime_free(rt);
+            rt = NULL;
+            if ((st = calib_plan(g, ctx, in, rank, dims, n, numel, &rt)) != NNP_OK)
+                break;
+            rt_batch = n;
+        }
+        if ((st = nnp_dataset_read_f32(d, n, batch, &got)) != NNP_OK)
+            break;
+        struct nnp_rt_value *x = NULL;
+        for (int i = 0; i < nnp_runtime_n_inputs(rt); i++)
+            if (strcmp(nnp_runtime_input(rt, i)->name, in->name) == 0)
+                x = nnp_runtime_input(rt, i);
+        NNP_ASSERT(x && x->nbytes == (size_t)(n * numel) * sizeof *batch);
+        memcpy(x->data, batch, x->nbytes);
+        if ((st = nnp_runtime_run(rt)) != NNP_OK)
+            break;
+        for (int i = 0; i < n_r; i++) {
+            const struct nnp_rt_value *v = nnp_runtime_value(rt, r[i].v->name);
+            if (!v || v->dtype != NNP_DTYPE_F32 || !v->data)
+                continue;
+            const float *p = v->data;
+            double lo = r[i].lo, hi = r[i].hi;
+            for (int64_t k = 0; k < v->numel; k++) {
+                lo = p[k] < lo ? p[k] : lo;
+                hi = p[k] > hi ? p[k] : hi;
+            }
+            r[i].lo = lo;
+            r[i].hi = hi;
+        }
+        done += n;
+    }
+    nnp_runtime_free(rt);
+    free(batch);
+    nnp_dataset_close(d);
+    *used = done;
+    return st;
+}
+
+/* scale and zero point of a calibrated range (which holds 0) */
+static void act_params(struct act_range *r, bool symmetric)
+{
+    if (symmetric) {
+        double a = fmax(fabs(r->lo), fabs(r->hi));
+        r->scale = a > 0 ? (float)(a / 127.0) : 1.0f;
+        r->zp = 0;
+        return;
+    }
+    double span = r->hi - r->lo;
+    if (!(span > 0) || !isfinite(span)) {
+        r->scale = 1.0f;
+        r->zp = 0;
+        return;
+    }
+    r->scale = (float)(span / 255.0);
+    double zp = nearbyint(-r->lo / (double)r->scale);
+    r->zp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
+}
+
+/* --- the pass --- */
+
+static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_value *opt,
+                                    struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec)
+{
+    bool weight_only = opt[OPT_MODE].i == MODE_WEIGHT, per_channel = opt[OPT_PER_CHANNEL].i;
+    bool symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
+    const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s;
+    bool quiet = ctx->quiet;
+    if (!weight_only && !ctx->data_path)
+        return nnp_errorf(NNP_ERR_INVALID, "static mode calibrates on data: give "
+                          "--data FILE, or use mode=weight");
+    if (per_channel && nnp_graph_opset(g, "") < 13)
+        return nnp_errorf(NNP_ERR_UNSUPPORTED, "per-channel scales need opset 13, the "
+                          "model imports %" PRId64 "; use per_channel=0",
+                          nnp_graph_opset(g, ""));
+    nnp_graph_link(g);
+    nnp_graph_constants_to_initializers(g);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (quantized_op(g->nodes[i]->op_type))
+            return nnp_errorf(NNP_ERR_INVALID, "the model is already quantized "
+                              "(node %s is %s)", g->nodes[i]->name, g->nodes[i]->op_type);
+    /* every name in exclude must name a node or an operator type the model has */
+    for (const char *p = exclude; *p;) {
+        const char *end = strchr(p, '+');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        bool found = false;
+        for (int i = 0; i < g->n_nodes && !found; i++)
+            found = (strlen(g->nodes[i]->name) == len &&
+                     strncmp(g->nodes[i]->name, p, len) == 0) ||
+                    (strlen(g->nodes[i]->op_type) == len &&
+                     strncmp(g->nodes[i]->op_type, p, len) == 0);
+        if (!found && len)
+            return nnp_errorf(NNP_ERR_INVALID, "exclude: '%.*s' is neither a node "
+                              "nor an operator type of the model", (int)len, p);
+        p += len + (end != NULL);
+    }
+
+    struct target *t = calloc((size_t)g->n_nodes + 1, sizeof *t);
+    struct act_range *r = calloc((size_t)g->n_nodes + 1, sizeof *r);
+    if (!t || !r) {
+        free(t);
+        free(r);
+        return nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    }
+    int n_t = 0, n_r = 0, kept = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct nnp_node *n = g->nodes[i];
+        if (!in_list(ops, n->op_type))
+            continue;
+        if (in_list(exclude, n->name) || in_list(exclude, n->op_type)) {
+            keep_float(n, "excluded", quiet, &kept);
+            continue;
+        }
+        struct target c = {.n = n, .act = -1};
+        const char *why = target_check(n, &c);
+        if (why) {
+            keep_float(n, why, quiet, &kept);
+            continue;
+        }
+        if (!weight_only) {
+            int k = 0;
+            while (k < n_r && r[k].v != n->inputs[0])
+                k++;
+            if (k == n_r)
+                r[n_r++].v = n->inputs[0];
+            c.act = k;
+        }
+        t[n_t++] = c;
+    }
+
+    enum nnp_status st = NNP_OK;
+    int64_t used = 0;
+    if (n_r)
+        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i, r, n_r, &used);
+    for (int k = 0; k < n_r; k++)
+        act_params(&r[k], symmetric);
+
+    /* weights (each once), activations (each once), biases */
+    struct nnp_value **wq_of = calloc((size_t)g->n_values + 1, sizeof *wq_of);
+    const float **ws_of = calloc((size_t)g->n_values + 1, sizeof *ws_of);
+    if (st == NNP_OK && (!wq_of || !ws_of))
+        st = nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    int n_bias = 0, values_before = g->n_values;
+    for (int i = 0; i < n_t && st == NNP_OK; i++) {
+        struct nnp_node *n = t[i].n;
+        struct nnp_value *wv = n->inputs[1];
+        int wi = wv->index;
+        if (!wq_of[wi] && wi < values_before)
+            wq_of[wi] = quantize_weight(g, wv, t[i].axis, per_channel, &ws_of[wi], &st);
+        if (st != NNP_OK)
+            break;
+        n->inputs[1] = wq_of[wi];
+        if (t[i].act < 0)
+            continue;
+        struct act_range *a = &r[t[i].act];
+        if (!a->dq) {
+            enum nnp_dtype qt = symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            struct nnp_value *sv = new_const(g, a->v->name, "scale", NNP_DTYPE_F32, 0, NULL, &st);
+            struct nnp_value *zv = sv ? new_const(g, a->v->name, "zero_point", qt, 0, NULL, &st)
+                                      : NULL;
+            if (!zv)
+                break;
+            *(float *)sv->t.data = a->scale;
+            if (symmetric)
+                *(int8_t *)zv->t.data = (int8_t)a->zp;
+            else
+                *(uint8_t *)zv->t.data = (uint8_t)a->zp;
+            struct nnp_value *q = add_node(g, "QuantizeLinear", a->v->name, "quantized", 3,
+                                           (struct nnp_value *[]){a->v, sv, zv});
+            a->dq = add_node(g, "DequantizeLinear", a->v->name, "dequantized", 3,
+                             (struct nnp_value *[]){q, sv, zv});
+        }
+        n->inputs[0] = a->dq;
+        if (t[i].bias) {
+            struct nnp_value *bq = quantize_bias(g, n->inputs[2], a->scale, ws_of[wi],
+                                                 per_channel, &st);
+            if (bq) {
+                n->inputs[2] = bq;
+                n_bias++;
+            }
+        }
+    }
+    free(wq_of);
+    free(ws_of);
+    if (st == NNP_OK) {
+        nnp_graph_drop_unused(g); /* the float weights and biases */
+        nnp_graph_link(g);
+        st = nnp_graph_validate(g); /* puts the new nodes in order */
+    }
+    nnp_pass_stat(rec, "nodes_quantized", n_t);
+    nnp_pass_stat(rec, "nodes_kept_float", kept);
+    nnp_pass_stat(rec, "biases_int32", n_bias);
+    nnp_pass_stat(rec, "activations_calibrated", n_r);
+    nnp_pass_stat(rec, "calibration_samples", (double)used);
+    free(t);
+    free(r);
+    return st;
+}
+
+const struct nnp_pass nnp_pass_quantize = {
+    .name = "quantize",
+    .help = "int8 quantization in QDQ form: weights per channel, activations calibrated on "
+            "--data (mode=static) or weights only (mode=weight)",
+    .n_opts = sizeof quantize_opts / sizeof *quantize_opts,
+    .opts = quantize_opts,
+    .run = quantize_run,
+};

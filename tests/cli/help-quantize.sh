@@ -1,0 +1,1 @@
+$NNPRESS quantize --help

@@ -1,0 +1,1 @@
+$NNPRESS quantize testdata/lenet5.onnx -o "$TMP/q.onnx" --mode fast

@@ -1,0 +1,68 @@
+#!/bin/sh
+# The quantize pass on every testdata model, int8 static (QDQ, per channel, minmax,
+# calibrated on 1,000 Fashion-MNIST training images) and weight-only, each checked on
+# the 10,000 test images:
+#  - the quantized model runs in ONNX Runtime, and nnpress and ONNX Runtime agree on
+#    the argmax of at least 99.5% of the images (outputs within 5% of the largest
+#    |output|: ONNX Runtime fuses the pairs into its integer kernels, nnpress runs
+#    them as written);
+#  - `nnpress eval` accuracy loses at most 0.5 points against testdata/models.tsv
+#    (1.0 for the transformer);
+#  - models of more than 100k parameters shrink to at most 27% of the float file.
+# One line per model and mode, then "quantize: N passed, N failed".
+set -u
+: "${NNPRESS:?set NNPRESS to the nnpress binary}"
+DATA=/usr/share/datasets/fashion-mnist
+TRAIN=$DATA/train-images-idx3-ubyte.gz
+IMAGES=$DATA/t10k-images-idx3-ubyte.gz
+LABELS=$DATA/t10k-labels-idx1-ubyte.gz
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+
+for m in testdata/*.onnx; do
+    name=$(basename "$m" .onnx)
+    for mode in static weight; do
+        q=$T/$name.$mode.onnx
+        why=""
+        if ! out=$("$NNPRESS" quantize "$m" -o "$q" --mode $mode --data "$TRAIN" -q -t 2 2>&1); then
+            why="quantize failed: $out"
+        elif ! out=$("$NNPRESS" run "$q" --input "$IMAGES" -o "$T/$name.$mode" --batch 1000 \
+            -t 2 2>&1); then
+            why="nnpress run failed: $out"
+        else
+            npy=$(printf '%s\n' "$out" | head -1 | cut -d' ' -f1)
+            ort=$(node tests/ort/agree.mjs "$q" "$npy" --images "$IMAGES" --rtol 0.05 \
+                --min-agreement 0.995 2>&1) || why="ORT: $ort"
+        fi
+        if [ -z "$why" ]; then
+            acc=$("$NNPRESS" eval "$q" --data "$IMAGES" --labels "$LABELS" -t 2 2>&1 |
+                awk '/^top-1/ { sub("%", "", $2); print $2 }')
+            # columns of models.tsv: model params weight_bytes file_bytes correct accuracy
+            row=$(awk -F'\t' -v n="$name" '$1 == n { print $2, $4, $6 }' testdata/models.tsv)
+            set -- $row
+            params=$1 bytes=$2 base=$3
+            bound=0.5
+            [ "$name" = transformer ] && bound=1.0
+            size=$(wc -c <"$q")
+            verdict=$(awk -v a="$acc" -v b="$base" -v bound="$bound" -v p="$params" \
+                -v s="$size" -v f="$bytes" 'BEGIN {
+                    if (a == "") { print "no accuracy"; exit }
+                    if (b - a > bound) { printf "accuracy %s%%, %.2f points below %s%%\n", a, b - a, b; exit }
+                    if (p > 100000 && s > 0.27 * f) { printf "%d bytes, %.1f%% of %d\n", s, 100 * s / f, f; exit }
+                }')
+            [ -n "$verdict" ] && why=$verdict
+        fi
+        if [ -z "$why" ]; then
+            passed=$((passed + 1))
+            echo "ok   $name $mode: ORT $ort; top-1 $acc% (fp32 $base%); $size bytes ($bytes)"
+        else
+            failed=$((failed + 1))
+            echo "FAIL $name $mode: $why"
+        fi
+    done
+done
+
+echo "quantize: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
