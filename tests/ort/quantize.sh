@@ -1,14 +1,15 @@
 #!/bin/sh
 # The quantize pass on every testdata model, int8 static (QDQ, per channel, minmax,
-# calibrated on 1,000 Fashion-MNIST training images) and weight-only, each checked on
-# the 10,000 test images:
+# calibrated on 1,000 Fashion-MNIST training images), int8 weight-only and fp16 weights,
+# each checked on the 10,000 test images:
 #  - the quantized model runs in ONNX Runtime, and nnpress and ONNX Runtime agree on
 #    the argmax of at least 99.5% of the images (outputs within 5% of the largest
 #    |output|: ONNX Runtime fuses the pairs into its integer kernels, nnpress runs
 #    them as written);
 #  - `nnpress eval` accuracy loses at most 0.5 points against testdata/models.tsv
-#    (1.0 for the transformer);
-#  - models of more than 100k parameters shrink to at most 27% of the float file.
+#    (1.0 for the transformer; 0.05 in fp16);
+#  - models of more than 100k parameters shrink to at most 27% of the float file
+#    (51% in fp16).
 # One line per model and mode, then "quantize: N passed, N failed".
 set -u
 : "${NNPRESS:?set NNPRESS to the nnpress binary}"
@@ -23,10 +24,12 @@ failed=0
 
 for m in testdata/*.onnx; do
     name=$(basename "$m" .onnx)
-    for mode in static weight; do
+    for mode in static weight fp16; do
         q=$T/$name.$mode.onnx
         why=""
-        if ! out=$("$NNPRESS" quantize "$m" -o "$q" --mode $mode --data "$TRAIN" -q -t 2 2>&1); then
+        how="--mode $mode"
+        [ $mode = fp16 ] && how="--type fp16"
+        if ! out=$("$NNPRESS" quantize "$m" -o "$q" $how --data "$TRAIN" -q -t 2 2>&1); then
             why="quantize failed: $out"
         elif ! out=$("$NNPRESS" run "$q" --input "$IMAGES" -o "$T/$name.$mode" --batch 1000 \
             -t 2 2>&1); then
@@ -43,14 +46,15 @@ for m in testdata/*.onnx; do
             row=$(awk -F'\t' -v n="$name" '$1 == n { print $2, $4, $6 }' testdata/models.tsv)
             set -- $row
             params=$1 bytes=$2 base=$3
-            bound=0.5
+            bound=0.5 ratio=0.27
             [ "$name" = transformer ] && bound=1.0
+            [ $mode = fp16 ] && bound=0.05 ratio=0.51
             size=$(wc -c <"$q")
-            verdict=$(awk -v a="$acc" -v b="$base" -v bound="$bound" -v p="$params" \
+            verdict=$(awk -v a="$acc" -v b="$base" -v bound="$bound" -v r="$ratio" -v p="$params" \
                 -v s="$size" -v f="$bytes" 'BEGIN {
                     if (a == "") { print "no accuracy"; exit }
                     if (b - a > bound) { printf "accuracy %s%%, %.2f points below %s%%\n", a, b - a, b; exit }
-                    if (p > 100000 && s > 0.27 * f) { printf "%d bytes, %.1f%% of %d\n", s, 100 * s / f, f; exit }
+                    if (p > 100000 && s > r * f) { printf "%d bytes, %.1f%% of %d\n", s, 100 * s / f, f; exit }
                 }')
             [ -n "$verdict" ] && why=$verdict
         fi
