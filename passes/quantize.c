@@ -11,6 +11,10 @@
  *             reads DequantizeLinear(w_q). A weight shared by several nodes is quantized
  *             once.
  *   mode=weight  that only: integer weights (a quarter of the bytes), float compute.
+ *   mode=dynamic  Gemm and MatMul (by default) in ONNX Runtime's dynamic form:
+ *             DynamicQuantizeLinear of the activation at run time (uint8, its range
+ *             that of the tensor at hand: results depend on the batch), MatMulInteger
+ *             by the int8 weight, Cast, Mul by the two scales (dynamic_node).
  *   mode=static  also each such node's activation input, with a range calibrated on
  *             --data (calib_samples samples, the float model run on them a batch at a
  *             time, keeping only a running minimum and maximum per tensor: memory does
@@ -46,14 +50,15 @@
 enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_CALIB_SAMPLES,
        OPT_OPS, OPT_EXCLUDE };
 enum { TYPE_INT8, TYPE_FP16 };
-enum { MODE_STATIC, MODE_WEIGHT };
+enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
 
 static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|fp16",
                   "int8 (QDQ), or fp16: weights stored as float16, computed in float32"},
-    [OPT_MODE] = {"mode", NNP_OPT_CHOICE, "static", 0, 0, "static|weight",
-                  "static: weights and activations (calibrated on --data); weight: weights only"},
+    [OPT_MODE] = {"mode", NNP_OPT_CHOICE, "static", 0, 0, "static|weight|dynamic",
+                  "static: weights and activations calibrated on --data; weight: weights only; "
+                  "dynamic: activations quantized at run time"},
     [OPT_PER_CHANNEL] = {"per_channel", NNP_OPT_BOOL, "1", 0, 1, NULL,
                          "a weight scale per output channel (else one per tensor)"},
     [OPT_ACTIVATIONS] = {"activations", NNP_OPT_CHOICE, "asymmetric", 0, 0,
@@ -63,8 +68,9 @@ static const struct nnp_pass_opt quantize_opts[] = {
                    "how activation ranges are taken from the calibration data"},
     [OPT_CALIB_SAMPLES] = {"calib_samples", NNP_OPT_INT, "1000", 1, 1e9, NULL,
                            "calibration samples read from --data (fewer if it has fewer)"},
-    [OPT_OPS] = {"ops", NNP_OPT_STRING, "Conv+Gemm+MatMul", 0, 0, NULL,
-                 "the operator types to quantize, '+'-separated"},
+    [OPT_OPS] = {"ops", NNP_OPT_STRING, "", 0, 0, NULL,
+                 "the operator types to quantize, '+'-separated (default Conv+Gemm+MatMul; "
+                 "Gemm+MatMul in dynamic mode)"},
     [OPT_EXCLUDE] = {"exclude", NNP_OPT_STRING, "", 0, 0, NULL,
                      "node names or operator types kept in float, '+'-separated"},
 };
@@ -85,7 +91,8 @@ struct act_range {
     double lo, hi;
     float scale;
     int32_t zp;
-    struct nnp_value *dq; /* its DequantizeLinear output, once made */
+    struct nnp_value *dq;     /* its DequantizeLinear output, once made */
+    struct nnp_value *dyn[3]; /* mode=dynamic: its DynamicQuantizeLinear outputs */
 };
 
 /* `name` is one of the '+'-separated items of `list` */
@@ -179,16 +186,37 @@ static struct nnp_value *new_const(struct nnp_graph *g, const char *base, const 
     return v;
 }
 
-/* out = op(in[0..n_in)), a node named after `base` */
+/* op(in[0..n_in)) into `out`, a node named `base`_`what` */
+static struct nnp_node *add_node_to(struct nnp_graph *g, const char *op, const char *base,
+                                    const char *what, int n_in, struct nnp_value **in,
+                                    int n_out, struct nnp_value **out)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s_%s", base, what);
+    struct nnp_node *node = nnp_graph_add_node(g, op, nnp_graph_strdup(g, name));
+    nnp_node_set_io(g, node, n_in, in, n_out, out);
+    return node;
+}
+
+/* out = op(in[0..n_in)), a new value named after `base` and `out_suffix` */
 static struct nnp_value *add_node(struct nnp_graph *g, const char *op, const char *base,
                                   const char *out_suffix, int n_in, struct nnp_value **in)
 {
     char name[512];
-    snprintf(name, sizeof name, "%s_%s", base, op);
-    struct nnp_node *node = nnp_graph_add_node(g, op, nnp_graph_strdup(g, name));
     snprintf(name, sizeof name, "%s_%s", base, out_suffix);
     struct nnp_value *out = nnp_graph_new_value(g, name);
-    nnp_node_set_io(g, node, n_in, in, 1, &out);
+    add_node_to(g, op, base, op, n_in, in, 1, &out);
+    return out;
+}
+
+/* The same, the node named after its output (the steps of one rewritten node) */
+static struct nnp_value *add_step(struct nnp_graph *g, const char *op, const char *base,
+                                  const char *suffix, int n_in, struct nnp_value **in)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s_%s", base, suffix);
+    struct nnp_value *out = nnp_graph_new_value(g, name);
+    add_node_to(g, op, base, suffix, n_in, in, 1, &out);
     return out;
 }
 
@@ -199,11 +227,16 @@ static void set_axis(struct nnp_graph *g, struct nnp_value *out, int64_t axis)
     nnp_node_set_attr(g, dq, "axis", NNP_ATTR_INT)->i = axis;
 }
 
-/* The weight w of a target, quantized: w_q int8, scale and zero point per channel
- * (or per tensor), and its DequantizeLinear output. *scales: the float scales. */
-static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *wv, int axis,
-                                         bool per_channel, const float **scales,
-                                         enum nnp_status *st)
+/* The int8 values and scales of weight wv: w_q (wv's shape, or transposed [K, N] for a
+ * 2-D weight with `transpose`), scale per channel of `axis` (or one) and, unless
+ * `no_zp`, a zero point of zeros shaped as the scale. */
+struct qweight {
+    struct nnp_value *q, *scale, *zp;
+};
+
+static enum nnp_status weight_values(struct nnp_graph *g, struct nnp_value *wv, int axis,
+                                     bool per_channel, bool transpose, bool no_zp,
+                                     struct qweight *out)
 {
     const struct nnp_tensor *w = nnp_value_constant(wv);
     int64_t channels = per_channel ? w->dims[axis] : 1, inner = 1, numel = nnp_tensor_numel(w);
@@ -212,24 +245,28 @@ static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *
     if (!per_channel)
         inner = numel;
     const float *x = w->data;
-    struct nnp_value *q = new_const(g, wv->name, "quantized", NNP_DTYPE_I8, w->rank, w->dims, st);
+    enum nnp_status st = NNP_OK;
+    int64_t qd[NNP_MAX_RANK];
+    memcpy(qd, w->dims, sizeof qd);
+    if (transpose) {
+        qd[0] = w->dims[1];
+        qd[1] = w->dims[0];
+    }
     int scale_rank = per_channel ? 1 : 0;
-    struct nnp_value *sv = q ? new_const(g, wv->name, "scale", NNP_DTYPE_F32, scale_rank,
-                                         &channels, st)
-                             : NULL;
-    struct nnp_value *zv = sv ? new_const(g, wv->name, "zero_point", NNP_DTYPE_I8, scale_rank,
-                                          &channels, st)
-                              : NULL;
-    if (!zv)
-        return NULL;
-    float *scale = sv->t.data;
-    int8_t *out = q->t.data;
+    out->q = new_const(g, wv->name, "quantized", NNP_DTYPE_I8, w->rank, qd, &st);
+    out->scale = out->q ? new_const(g, wv->name, "scale", NNP_DTYPE_F32, scale_rank, &channels, &st)
+                        : NULL;
+    out->zp = out->scale && !no_zp ? new_const(g, wv->name, "zero_point", NNP_DTYPE_I8,
+                                               scale_rank, &channels, &st)
+                                   : NULL;
+    if (st != NNP_OK)
+        return st;
+    float *scale = out->scale->t.data;
+    int8_t *q = out->q->t.data;
     /* element i belongs to channel (i / inner) % channels */
     double *absmax = calloc((size_t)channels, sizeof *absmax);
-    if (!absmax) {
-        *st = nnp_errorf(NNP_ERR_NOMEM, "no memory for %" PRId64 " weight scales", channels);
-        return NULL;
-    }
+    if (!absmax)
+        return nnp_errorf(NNP_ERR_NOMEM, "no memory for %" PRId64 " weight scales", channels);
     for (int64_t i = 0; i < numel; i++) {
         int64_t c = i / inner % channels;
         double a = fabs((double)x[i]);
@@ -241,11 +278,24 @@ static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *
     for (int64_t i = 0; i < numel; i++) {
         float v = x[i] / scale[i / inner % channels];
         v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-        out[i] = (int8_t)nearbyintf(v);
+        int64_t at = transpose ? i % w->dims[1] * w->dims[0] + i / w->dims[1] : i;
+        q[at] = (int8_t)nearbyintf(v);
     }
-    *scales = scale;
+    return NNP_OK;
+}
+
+/* The weight of a target, quantized and read through DequantizeLinear: its output.
+ * *scales: the float scales. */
+static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *wv, int axis,
+                                         bool per_channel, const float **scales,
+                                         enum nnp_status *st)
+{
+    struct qweight w;
+    if ((*st = weight_values(g, wv, axis, per_channel, false, false, &w)) != NNP_OK)
+        return NULL;
+    *scales = w.scale->t.data;
     struct nnp_value *out_v = add_node(g, "DequantizeLinear", wv->name, "dequantized", 3,
-                                       (struct nnp_value *[]){q, sv, zv});
+                                       (struct nnp_value *[]){w.q, w.scale, w.zp});
     if (per_channel)
         set_axis(g, out_v, axis);
     return out_v;
@@ -280,6 +330,83 @@ static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv
                                        (struct nnp_value *[]){q, sv});
     set_axis(g, out_v, 0);
     return out_v;
+}
+
+/* mode=dynamic: node n (MatMul, or Gemm with transA = 0) becomes what ONNX Runtime's
+ * dynamic quantization writes,
+ *   xq, x_scale, x_zero_point = DynamicQuantizeLinear(x)      (once per activation x)
+ *   y = Cast(MatMulInteger(xq, w_q, x_zero_point)) * (x_scale * w_scale)  [+ beta C]
+ * with w_q [K, N] (a Gemm's transposed B turned around), w_scale per column or one
+ * (times Gemm's alpha). The last node writes n's own output, so names are kept. */
+static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
+                                    struct act_range *a, bool per_channel)
+{
+    struct nnp_node *n = t->n;
+    bool gemm = strcmp(n->op_type, "Gemm") == 0;
+    bool trans = gemm && nnp_node_attr_int(n, "transB", 0) != 0;
+    float alpha = gemm ? nnp_node_attr_float(n, "alpha", 1.0f) : 1.0f;
+    float beta = gemm ? nnp_node_attr_float(n, "beta", 1.0f) : 1.0f;
+    struct nnp_value *c = gemm && n->n_inputs > 2 ? n->inputs[2] : NULL;
+    const char *base = *n->name ? n->name : n->outputs[0]->name;
+    struct qweight w;
+    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, per_channel, trans, true, &w);
+    if (st != NNP_OK)
+        return st;
+    if (alpha != 1.0f) {
+        float *sc = w.scale->t.data;
+        for (int64_t k = 0; k < nnp_tensor_numel(&w.scale->t); k++)
+            sc[k] *= alpha;
+    }
+    if (!a->dyn[0]) {
+        static const char *const suffix[3] = {"quantized", "scale", "zero_point"};
+        for (int k = 0; k < 3; k++) {
+            char name[512];
+            snprintf(name, sizeof name, "%s_%s", a->v->name, suffix[k]);
+            a->dyn[k] = nnp_graph_new_value(g, name);
+        }
+        add_node_to(g, "DynamicQuantizeLinear", a->v->name, "DynamicQuantizeLinear", 1, &a->v, 3,
+                    a->dyn);
+    }
+    struct nnp_value *acc = add_step(g, "MatMulInteger", base, "int32", 3,
+                                     (struct nnp_value *[]){a->dyn[0], w.q, a->dyn[2]});
+    struct nnp_value *accf = add_step(g, "Cast", base, "sum", 1, &acc);
+    nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i = 1; /* FLOAT */
+    struct nnp_value *scale = add_step(g, "Mul", base, "scale", 2,
+                                       (struct nnp_value *[]){a->dyn[1], w.scale});
+    struct nnp_value *out = n->outputs[0];
+    nnp_graph_remove_node(g, n);
+    if (!c) {
+        add_node_to(g, "Mul", base, "Mul", 2, (struct nnp_value *[]){accf, scale}, 1, &out);
+        return NNP_OK;
+    }
+    struct nnp_value *y = add_step(g, "Mul", base, "product", 2,
+                                   (struct nnp_value *[]){accf, scale});
+    if (beta != 1.0f) { /* a constant C (dynamic_ok), scaled once here */
+        const struct nnp_tensor *ct = nnp_value_constant(c);
+        struct nnp_value *bc = new_const(g, c->name, "scaled", NNP_DTYPE_F32, ct->rank, ct->dims,
+                                         &st);
+        if (!bc)
+            return st;
+        for (int64_t k = 0; k < nnp_tensor_numel(ct); k++)
+            ((float *)bc->t.data)[k] = beta * ((const float *)ct->data)[k];
+        c = bc;
+    }
+    add_node_to(g, "Add", base, "Add", 2, (struct nnp_value *[]){y, c}, 1, &out);
+    return NNP_OK;
+}
+
+/* What dynamic mode takes beyond target_check: MatMul and Gemm only, and a Gemm's C
+ * used as it is or a constant to scale by beta. */
+static const char *dynamic_check(const struct nnp_node *n)
+{
+    if (strcmp(n->op_type, "Conv") == 0)
+        return "dynamic mode quantizes Gemm and MatMul (the integer convolution is not fast "
+               "yet: use mode=static)";
+    bool gemm = strcmp(n->op_type, "Gemm") == 0;
+    if (gemm && n->n_inputs > 2 && n->inputs[2] && nnp_node_attr_float(n, "beta", 1.0f) != 1.0f &&
+        !f32_const(n->inputs[2]))
+        return "a computed C with beta != 1";
+    return NULL;
 }
 
 /* --- calibration --- */
@@ -499,9 +626,13 @@ static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char 
 static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_value *opt,
                                     struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec)
 {
-    bool weight_only = opt[OPT_MODE].i == MODE_WEIGHT, per_channel = opt[OPT_PER_CHANNEL].i;
+    int mode = (int)opt[OPT_MODE].i;
+    bool weight_only = mode == MODE_WEIGHT, dynamic = mode == MODE_DYNAMIC;
+    bool per_channel = opt[OPT_PER_CHANNEL].i;
     bool symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
     const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s;
+    if (!*ops)
+        ops = dynamic ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
     bool quiet = ctx->quiet;
     nnp_graph_link(g);
     nnp_graph_constants_to_initializers(g);
@@ -527,10 +658,14 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
 
     if (opt[OPT_TYPE].i == TYPE_FP16)
         return to_fp16(g, ops, exclude, quiet, rec);
-    if (!weight_only && !ctx->data_path)
+    if (mode == MODE_STATIC && !ctx->data_path)
         return nnp_errorf(NNP_ERR_INVALID, "static mode calibrates on data: give "
-                          "--data FILE, or use mode=weight");
-    if (per_channel && nnp_graph_opset(g, "") < 13)
+                          "--data FILE, or use mode=weight or mode=dynamic");
+    if (dynamic && nnp_graph_opset(g, "") < 11)
+        return nnp_errorf(NNP_ERR_UNSUPPORTED, "dynamic mode needs opset 11 "
+                          "(DynamicQuantizeLinear), the model imports %" PRId64,
+                          nnp_graph_opset(g, ""));
+    if (per_channel && !dynamic && nnp_graph_opset(g, "") < 13)
         return nnp_errorf(NNP_ERR_UNSUPPORTED, "per-channel scales need opset 13, the "
                           "model imports %" PRId64 "; use per_channel=0",
                           nnp_graph_opset(g, ""));
@@ -552,6 +687,8 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         }
         struct target c = {.n = n, .act = -1};
         const char *why = target_check(n, &c);
+        if (!why && dynamic)
+            why = dynamic_check(n);
         if (why) {
             keep_float(n, why, quiet, &kept);
             continue;
@@ -569,7 +706,7 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
 
     enum nnp_status st = NNP_OK;
     int64_t used = 0;
-    if (n_r)
+    if (n_r && mode == MODE_STATIC)
         st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i, r, n_r, &used);
     for (int k = 0; k < n_r; k++)
         act_params(&r[k], symmetric);
@@ -582,6 +719,10 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     int n_bias = 0, values_before = g->n_values;
     for (int i = 0; i < n_t && st == NNP_OK; i++) {
         struct nnp_node *n = t[i].n;
+        if (dynamic) {
+            st = dynamic_node(g, &t[i], &r[t[i].act], per_channel);
+            continue;
+        }
         struct nnp_value *wv = n->inputs[1];
         int wi = wv->index;
         if (!wq_of[wi] && wi < values_before)
@@ -629,7 +770,7 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     nnp_pass_stat(rec, "nodes_quantized", n_t);
     nnp_pass_stat(rec, "nodes_kept_float", kept);
     nnp_pass_stat(rec, "biases_int32", n_bias);
-    nnp_pass_stat(rec, "activations_calibrated", n_r);
+    nnp_pass_stat(rec, dynamic ? "activations_dynamic" : "activations_calibrated", n_r);
     nnp_pass_stat(rec, "calibration_samples", (double)used);
     free(t);
     free(r);
@@ -638,8 +779,9 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
 
 const struct nnp_pass nnp_pass_quantize = {
     .name = "quantize",
-    .help = "int8 quantization in QDQ form: weights per channel, activations calibrated on "
-            "--data (mode=static) or weights only (mode=weight)",
+    .help = "int8 quantization: weights per channel, activations calibrated on --data (QDQ, "
+            "mode=static), quantized at run time (mode=dynamic), or weights only; or fp16 "
+            "weights",
     .n_opts = sizeof quantize_opts / sizeof *quantize_opts,
     .opts = quantize_opts,
     .run = quantize_run,
