@@ -127,7 +127,7 @@ fuzz: deps
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/tests/conformance.d \
     $(FUZZ_OBJ:.o=.d)
 
-.PHONY: all deps check check-one demo bench install clean man fuzz
+.PHONY: all deps check check-one demo bench install clean man fuzz quant-table
 
 deps:
 	sh tests/deps.sh
@@ -149,6 +149,10 @@ demo: deps
 bench: deps
 	$(MAKE) $(B)/nnpress $(B)/libnnpress.a
 	sh tests/bench/run.sh $(B)
+
+# the accuracy table of the quantized testdata models at the end of testdata/README
+quant-table: $(B)/nnpress
+	sh testdata/quant_table.sh $(B)/nnpress
 
 # man/build.sh stamps each page with the date its source gives, never today's
 MANS := $(wildcard man/*.scd)

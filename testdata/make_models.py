@@ -437,6 +437,15 @@ CONSTANT_FORMS = [
 
 
 def write_readme(path, rows, seed):
+    # the section `make quant-table` writes at the end is kept as it is
+    kept = []
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read().split("\n")
+        for i, line in enumerate(old):
+            if line.startswith("Quantized, by make quant-table"):
+                kept = old[i:]
+                break
     lines = [
         "testdata/ — small real models for nnpress's tests",
         "",
@@ -503,7 +512,7 @@ def write_readme(path, rows, seed):
         "Use /usr/bin/python3: another python3 earlier on PATH may not see",
         "Debian's packages.",
         "",
-    ]
+    ] + kept
     with open(path, "w") as f:
         f.write("\n".join(lines))
 
