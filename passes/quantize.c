@@ -198,26 +198,30 @@ static struct nnp_node *add_node_to(struct nnp_graph *g, const char *op, const c
     return node;
 }
 
-/* out = op(in[0..n_in)), a new value named after `base` and `out_suffix` */
-static struct nnp_value *add_node(struct nnp_graph *g, const char *op, const char *base,
-                                  const char *out_suffix, int n_in, struct nnp_value **in)
-{
-    char name[512];
-    snprintf(name, sizeof name, "%s_%s", base, out_suffix);
-    struct nnp_value *out = nnp_graph_new_value(g, name);
-    add_node_to(g, op, base, op, n_in, in, 1, &out);
-    return out;
-}
-
-/* The same, the node named after its output (the steps of one rewritten node) */
-static struct nnp_value *add_step(struct nnp_graph *g, const char *op, const char *base,
-                                  const char *suffix, int n_in, struct nnp_value **in)
+/* out = op(in[0..n_in)), a new value named `base`_`suffix`; the node is named after the
+ * op (`base`_DequantizeLinear), or with `step` after the output too (the several Mul
+ * steps of one rewritten node) */
+static struct nnp_value *add_value_node(struct nnp_graph *g, const char *op, const char *base,
+                                        const char *suffix, bool step, int n_in,
+                                        struct nnp_value **in)
 {
     char name[512];
     snprintf(name, sizeof name, "%s_%s", base, suffix);
     struct nnp_value *out = nnp_graph_new_value(g, name);
-    add_node_to(g, op, base, suffix, n_in, in, 1, &out);
+    add_node_to(g, op, base, step ? suffix : op, n_in, in, 1, &out);
     return out;
+}
+
+static struct nnp_value *add_node(struct nnp_graph *g, const char *op, const char *base,
+                                  const char *suffix, int n_in, struct nnp_value **in)
+{
+    return add_value_node(g, op, base, suffix, false, n_in, in);
+}
+
+static struct nnp_value *add_step(struct nnp_graph *g, const char *op, const char *base,
+                                  const char *suffix, int n_in, struct nnp_value **in)
+{
+    return add_value_node(g, op, base, suffix, true, n_in, in);
 }
 
 static void set_axis(struct nnp_graph *g, struct nnp_value *out, int64_t axis)

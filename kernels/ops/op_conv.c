@@ -1490,6 +1490,28 @@ static enum nnp_status conv_forward(struct nnp_exec_node *n)
     return NNP_OK;
 }
 
+/* For the naive loops: output position p (row-major over w->out) and kernel tap k
+ * (row-major over w->kernel) read input position *lin (row-major over w->in), or a pad
+ * (false). */
+static bool window_tap(const struct nnp_window *w, int64_t p, int64_t k, int64_t *lin)
+{
+    int64_t o[NNP_WINDOW_MAX], kk[NNP_WINDOW_MAX];
+    for (int i = w->n_sp - 1; i >= 0; i--) {
+        o[i] = p % w->out[i];
+        p /= w->out[i];
+        kk[i] = k % w->kernel[i];
+        k /= w->kernel[i];
+    }
+    bool inside = true;
+    *lin = 0;
+    for (int i = 0; i < w->n_sp; i++) {
+        int64_t pos = o[i] * w->stride[i] + kk[i] * w->dil[i] - w->pad_begin[i];
+        inside &= pos >= 0 && pos < w->in[i];
+        *lin = *lin * w->in[i] + pos;
+    }
+    return inside;
+}
+
 static enum nnp_status conv_reference(struct nnp_exec_node *n)
 {
     const struct conv_state *s = n->state;
@@ -1497,31 +1519,15 @@ static enum nnp_status conv_reference(struct nnp_exec_node *n)
     const float *x = n->in[0]->data, *wt = n->in[1]->data;
     const float *bias = s->has_bias ? n->in[2]->data : NULL;
     float *y = n->out[0]->data;
-    int ns = w->n_sp;
     for (int64_t b = 0; b < s->batch; b++)
         for (int64_t m = 0; m < s->c_out; m++) {
             int64_t g = m / s->cg_out;
             for (int64_t p = 0; p < s->oprod; p++) {
-                int64_t o[NNP_WINDOW_MAX], t = p;
-                for (int i = ns - 1; i >= 0; i--) {
-                    o[i] = t % w->out[i];
-                    t /= w->out[i];
-                }
                 double acc = bias ? bias[m] : 0.0;
                 for (int64_t c = 0; c < s->cg_in; c++)
                     for (int64_t k = 0; k < s->kprod; k++) {
-                        int64_t lin = 0, kt = k, kk[NNP_WINDOW_MAX];
-                        for (int i = ns - 1; i >= 0; i--) {
-                            kk[i] = kt % w->kernel[i];
-                            kt /= w->kernel[i];
-                        }
-                        bool inside = true;
-                        for (int i = 0; i < ns; i++) {
-                            int64_t pos = o[i] * w->stride[i] + kk[i] * w->dil[i] - w->pad_begin[i];
-                            inside &= pos >= 0 && pos < w->in[i];
-                            lin = lin * w->in[i] + pos;
-                        }
-                        if (!inside)
+                        int64_t lin;
+                        if (!window_tap(w, p, k, &lin))
                             continue;
                         double xv = x[(b * s->c_in + g * s->cg_in + c) * s->iprod + lin];
                         acc += xv * wt[(m * s->cg_in + c) * s->kprod + k];
@@ -1653,33 +1659,17 @@ static enum nnp_status qconv_forward(struct nnp_exec_node *n)
     float ys = ql ? qc_scale(qc_in(n, ql, QC_YS), 0) : 0.0f;
     int32_t lo = nnp_q_lo(q->ty), hi = nnp_q_hi(q->ty);
     void *y = n->out[0]->data;
-    int ns = w->n_sp;
     for (int64_t b = 0; b < s->batch; b++)
         for (int64_t m = 0; m < s->c_out; m++) {
             int64_t g = m / s->cg_out;
             int32_t wz = qc_zp(qc_in(n, ql, QC_WZ), m);
             float mul = ql ? xs * qc_scale(qc_in(n, ql, QC_WS), m) / ys : 0.0f;
             for (int64_t p = 0; p < s->oprod; p++) {
-                int64_t o[NNP_WINDOW_MAX], t = p;
-                for (int i = ns - 1; i >= 0; i--) {
-                    o[i] = t % w->out[i];
-                    t /= w->out[i];
-                }
                 int64_t acc = bv ? ((const int32_t *)bv->data)[m] : 0;
                 for (int64_t c = 0; c < s->cg_in; c++)
                     for (int64_t k = 0; k < s->kprod; k++) {
-                        int64_t lin = 0, kt = k, kk[NNP_WINDOW_MAX];
-                        for (int i = ns - 1; i >= 0; i--) {
-                            kk[i] = kt % w->kernel[i];
-                            kt /= w->kernel[i];
-                        }
-                        bool inside = true;
-                        for (int i = 0; i < ns; i++) {
-                            int64_t pos = o[i] * w->stride[i] + kk[i] * w->dil[i] - w->pad_begin[i];
-                            inside &= pos >= 0 && pos < w->in[i];
-                            lin = lin * w->in[i] + pos;
-                        }
-                        if (!inside)
+                        int64_t lin;
+                        if (!window_tap(w, p, k, &lin))
                             continue;
                         int64_t xi = (b * s->c_in + g * s->cg_in + c) * s->iprod + lin;
                         int64_t wi = (m * s->cg_in + c) * s->kprod + k;
