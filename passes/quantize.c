@@ -18,7 +18,10 @@
  *   mode=static  also each such node's activation input, with a range calibrated on
  *             --data (calib_samples samples, the float model run on them a batch at a
  *             time, keeping only a running minimum and maximum per tensor: memory does
- *             not grow with the samples): QuantizeLinear then DequantizeLinear, uint8
+ *             not grow with the samples; calib=percentile reads them twice, the second
+ *             time into a histogram of 2048 bins over that range, and takes the range
+ *             that leaves (100 - percentile) / 2 % of the values out at each end):
+ *             QuantizeLinear then DequantizeLinear, uint8
  *             with a zero point (activations=asymmetric, the range widened to hold 0:
  *             scale = (max - min) / 255, zero_point = round(-min / scale)) or int8 with
  *             zero point 0 (symmetric: scale = max|x| / 127); and the bias, int32 at
@@ -47,11 +50,13 @@
 #include "formats/dataset.h"
 #include "kernels/runtime.h"
 
-enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_CALIB_SAMPLES,
+enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
+       OPT_CALIB_SAMPLES,
        OPT_OPS, OPT_EXCLUDE };
 enum { TYPE_INT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
+enum { CALIB_MINMAX, CALIB_PERCENTILE };
 
 static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|fp16",
@@ -64,8 +69,10 @@ static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_ACTIVATIONS] = {"activations", NNP_OPT_CHOICE, "asymmetric", 0, 0,
                          "asymmetric|symmetric",
                          "activations as uint8 with a zero point, or int8 around 0"},
-    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax",
-                   "how activation ranges are taken from the calibration data"},
+    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax|percentile",
+                   "activation ranges: the extremes seen, or percentiles of the values"},
+    [OPT_PERCENTILE] = {"percentile", NNP_OPT_FLOAT, "99.99", 50, 100, NULL,
+                        "calib=percentile: the share of values inside the range, in %"},
     [OPT_CALIB_SAMPLES] = {"calib_samples", NNP_OPT_INT, "1000", 1, 1e9, NULL,
                            "calibration samples read from --data (fewer if it has fewer)"},
     [OPT_OPS] = {"ops", NNP_OPT_STRING, "", 0, 0, NULL,
@@ -86,9 +93,12 @@ struct target {
 };
 
 /* A calibrated activation: a value some target reads as its input 0. */
+#define CALIB_BINS 2048
+
 struct act_range {
     struct nnp_value *v;
     double lo, hi;
+    uint64_t *hist; /* calib=percentile: CALIB_BINS counts over [lo, hi] of the first pass */
     float scale;
     int32_t zp;
     struct nnp_value *dq;     /* its DequantizeLinear output, once made */
@@ -451,7 +461,7 @@ static enum nnp_status calib_plan(struct nnp_graph *g, struct nnp_pass_ctx *ctx,
 #define CALIB_MAX_BYTES ((size_t)512 << 20)
 
 static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, int64_t samples,
-                                 struct act_range *r, int n_r, int64_t *used)
+                                 double percentile, struct act_range *r, int n_r, int64_t *used)
 {
     struct nnp_value *in = NULL;
     int feeds = 0;
@@ -489,40 +499,81 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
     float *batch = st == NNP_OK ? malloc((size_t)(per_batch * numel) * sizeof *batch) : NULL;
     if (st == NNP_OK && !batch)
         st = nnp_errorf(NNP_ERR_NOMEM, "no memory for a calibration batch");
+    /* pass 0: the extremes; with percentiles, pass 1: a histogram over them */
     int64_t rt_batch = 1, done = 0;
-    while (st == NNP_OK && done < samples) {
-        int64_t n = samples - done < per_batch ? samples - done : per_batch, got = 0;
-        if (n != rt_batch) { /* a plan per batch size: the full one, then the rest */
-            nnp_runtime_free(rt);
-            rt = NULL;
-            if ((st = calib_plan(g, ctx, in, rank, dims, n, numel, &rt)) != NNP_OK)
-                break;
-            rt_batch = n;
+    int passes = percentile > 0 ? 2 : 1;
+    for (int pass = 0; pass < passes && st == NNP_OK; pass++) {
+        if (pass == 1) {
+            for (int i = 0; i < n_r && st == NNP_OK; i++)
+                if (!(r[i].hist = calloc(CALIB_BINS, sizeof *r[i].hist)))
+                    st = nnp_errorf(NNP_ERR_NOMEM, "no memory for a histogram");
+            if (st == NNP_OK)
+                st = nnp_dataset_rewind(d);
+            done = 0;
         }
-        if ((st = nnp_dataset_read_f32(d, n, batch, &got)) != NNP_OK)
-            break;
-        struct nnp_rt_value *x = NULL;
-        for (int i = 0; i < nnp_runtime_n_inputs(rt); i++)
-            if (strcmp(nnp_runtime_input(rt, i)->name, in->name) == 0)
-                x = nnp_runtime_input(rt, i);
-        NNP_ASSERT(x && x->nbytes == (size_t)(n * numel) * sizeof *batch);
-        memcpy(x->data, batch, x->nbytes);
-        if ((st = nnp_runtime_run(rt)) != NNP_OK)
-            break;
-        for (int i = 0; i < n_r; i++) {
-            const struct nnp_rt_value *v = nnp_runtime_value(rt, r[i].v->name);
-            if (!v || v->dtype != NNP_DTYPE_F32 || !v->data)
-                continue;
-            const float *p = v->data;
-            double lo = r[i].lo, hi = r[i].hi;
-            for (int64_t k = 0; k < v->numel; k++) {
-                lo = p[k] < lo ? p[k] : lo;
-                hi = p[k] > hi ? p[k] : hi;
+        while (st == NNP_OK && done < samples) {
+            int64_t n = samples - done < per_batch ? samples - done : per_batch, got = 0;
+            if (n != rt_batch) { /* a plan per batch size: the full one, then the rest */
+                nnp_runtime_free(rt);
+                rt = NULL;
+                if ((st = calib_plan(g, ctx, in, rank, dims, n, numel, &rt)) != NNP_OK)
+                    break;
+                rt_batch = n;
             }
-            r[i].lo = lo;
-            r[i].hi = hi;
+            if ((st = nnp_dataset_read_f32(d, n, batch, &got)) != NNP_OK)
+                break;
+            struct nnp_rt_value *x = NULL;
+            for (int i = 0; i < nnp_runtime_n_inputs(rt); i++)
+                if (strcmp(nnp_runtime_input(rt, i)->name, in->name) == 0)
+                    x = nnp_runtime_input(rt, i);
+            NNP_ASSERT(x && x->nbytes == (size_t)(n * numel) * sizeof *batch);
+            memcpy(x->data, batch, x->nbytes);
+            if ((st = nnp_runtime_run(rt)) != NNP_OK)
+                break;
+            for (int i = 0; i < n_r; i++) {
+                const struct nnp_rt_value *v = nnp_runtime_value(rt, r[i].v->name);
+                if (!v || v->dtype != NNP_DTYPE_F32 || !v->data)
+                    continue;
+                const float *p = v->data;
+                double lo = r[i].lo, hi = r[i].hi;
+                if (pass == 1) {
+                    double per = hi > lo ? CALIB_BINS / (hi - lo) : 0;
+                    for (int64_t k = 0; k < v->numel; k++) {
+                        double b = ((double)p[k] - lo) * per;
+                        r[i].hist[b < 0 ? 0 : b >= CALIB_BINS ? CALIB_BINS - 1 : (int64_t)b]++;
+                    }
+                    continue;
+                }
+                for (int64_t k = 0; k < v->numel; k++) {
+                    lo = p[k] < lo ? p[k] : lo;
+                    hi = p[k] > hi ? p[k] : hi;
+                }
+                r[i].lo = lo;
+                r[i].hi = hi;
+            }
+            done += n;
         }
-        done += n;
+    }
+    /* the range that leaves (100 - percentile) / 2 % of the values out at each end,
+     * widened to hold 0 */
+    for (int i = 0; i < n_r && st == NNP_OK && passes == 2; i++) {
+        uint64_t total = 0;
+        for (int b = 0; b < CALIB_BINS; b++)
+            total += r[i].hist[b];
+        double tail = (double)total * (100.0 - percentile) / 200.0, width =
+            (r[i].hi - r[i].lo) / CALIB_BINS;
+        int b_lo = 0, b_hi = CALIB_BINS - 1;
+        for (double below = 0; b_lo < CALIB_BINS - 1 && below + (double)r[i].hist[b_lo] <= tail;)
+            below += (double)r[i].hist[b_lo++];
+        for (double above = 0; b_hi > 0 && above + (double)r[i].hist[b_hi] <= tail;)
+            above += (double)r[i].hist[b_hi--];
+        double lo = r[i].lo + b_lo * width, hi = r[i].lo + (b_hi + 1) * width;
+        r[i].lo = lo < 0 ? lo : 0;
+        r[i].hi = hi > 0 ? hi : 0;
+    }
+    for (int i = 0; i < n_r; i++) {
+        free(r[i].hist);
+        r[i].hist = NULL;
     }
     nnp_runtime_free(rt);
     free(batch);
@@ -711,7 +762,9 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     enum nnp_status st = NNP_OK;
     int64_t used = 0;
     if (n_r && mode == MODE_STATIC)
-        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i, r, n_r, &used);
+        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i,
+                       opt[OPT_CALIB].i == CALIB_PERCENTILE ? opt[OPT_PERCENTILE].f : 0, r, n_r,
+                       &used);
     for (int k = 0; k < n_r; k++)
         act_params(&r[k], symmetric);
 
