@@ -19,11 +19,13 @@
 
 #include "kernels/ops/op.h"
 #include "kernels/ops/quant.h"
+#include "kernels/simd/qrow.h"
 
 /* The parameters of a per-tensor or per-axis (de)quantization of x. */
 struct q_axis {
     int64_t outer, count, inner; /* x as (outer, count, inner); count 1: per tensor */
     enum nnp_dtype q;            /* the integer side's type */
+    enum nnp_isa isa;            /* of the rows (kernels/simd/qrow.c) */
 };
 
 static int64_t prod(const int64_t *d, int lo, int hi)
@@ -52,9 +54,10 @@ static enum nnp_status q_axis_prepare(struct nnp_exec_node *n, const struct nnp_
                      "%s's zero point has shape %s, its scale %s: they must match", op,
                      nnp_rt_shape_str(zp, a, sizeof a), nnp_rt_shape_str(scale, b, sizeof b));
     }
-    s->outer = x->numel;
+    s->outer = 1;
     s->count = 1;
-    s->inner = 1;
+    s->inner = x->numel;
+    s->isa = nnp_isa_best();
     if (scale->rank == 0 || (scale->rank == 1 && scale->numel == 1 && x->rank == 0))
         return NNP_OK;
     NNP_OP_CHECK(n, scale->rank == 1, "%s's scale is %d-D: expected a scalar or 1-D (per axis)",
@@ -110,18 +113,10 @@ static enum nnp_status quantize_forward(struct nnp_exec_node *n)
     const float *x = n->in[0]->data, *scale = n->in[1]->data;
     const struct nnp_rt_value *zpv = n->n_in > 2 ? n->in[2] : NULL;
     void *y = n->out[0]->data;
-    int32_t lo = nnp_q_lo(s->q), hi = nnp_q_hi(s->q);
     for (int64_t o = 0, at = 0; o < s->outer; o++)
-        for (int64_t c = 0; c < s->count; c++) {
-            float sc = scale[c];
-            int32_t zp = zpv ? nnp_q_get(s->q, zpv->data, c) : 0;
-            if (s->q == NNP_DTYPE_U8)
-                for (int64_t i = 0; i < s->inner; i++, at++)
-                    ((uint8_t *)y)[at] = (uint8_t)nnp_q_quantize(x[at] / sc, zp, lo, hi);
-            else
-                for (int64_t i = 0; i < s->inner; i++, at++)
-                    ((int8_t *)y)[at] = (int8_t)nnp_q_quantize(x[at] / sc, zp, lo, hi);
-        }
+        for (int64_t c = 0; c < s->count; c++, at += s->inner)
+            nnp_quantize_row(s->isa, x + at, s->inner, scale[c],
+                             zpv ? nnp_q_get(s->q, zpv->data, c) : 0, s->q, (uint8_t *)y + at);
     return NNP_OK;
 }
 
@@ -163,13 +158,11 @@ static enum nnp_status dequantize_forward(struct nnp_exec_node *n)
     const float *scale = n->in[1]->data;
     const struct nnp_rt_value *zpv = n->n_in > 2 ? n->in[2] : NULL;
     float *y = n->out[0]->data;
+    size_t size = nnp_dtype_size(s->q);
     for (int64_t o = 0, at = 0; o < s->outer; o++)
-        for (int64_t c = 0; c < s->count; c++) {
-            float sc = scale[c];
-            int32_t zp = zpv ? nnp_q_get(s->q, zpv->data, c) : 0;
-            for (int64_t i = 0; i < s->inner; i++, at++) /* int32: wraps as int32 does */
-                y[at] = (float)(int32_t)((uint32_t)nnp_q_get(s->q, x, at) - (uint32_t)zp) * sc;
-        }
+        for (int64_t c = 0; c < s->count; c++, at += s->inner)
+            nnp_dequantize_row(s->isa, (const uint8_t *)x + (size_t)at * size, s->q, s->inner,
+                               scale[c], zpv ? nnp_q_get(s->q, zpv->data, c) : 0, y + at);
     return NNP_OK;
 }
 

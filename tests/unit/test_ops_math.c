@@ -25,6 +25,7 @@
 #include "kernels/ops/op.h"
 #include "kernels/ops/act.h"
 #include "kernels/ops/quant.h"
+#include "kernels/simd/qrow.h"
 #include "kernels/threads.h"
 
 /* --- random data, reproducible --- */
@@ -2144,4 +2145,41 @@ Test(quant, errors_name_what_was_found)
     tn_input(&t, 1, NNP_DTYPE_F32, 0, NULL);
     tn_expect_error(&t, 13, NNP_ERR_UNSUPPORTED, "only uint8, int8 and int32");
     tn_free(&t);
+}
+
+/* The rows under QuantizeLinear and DequantizeLinear: every ISA this CPU runs gives the
+ * scalar version's bits, on lengths around the vector widths, with ties, NaN,
+ * infinities, values past the range and negative zero among the inputs */
+Test(quant, rows_every_isa_against_scalar)
+{
+    static const int64_t lens[] = {1, 7, 8, 15, 16, 17, 33, 129};
+    static const float special[] = {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, NAN, INFINITY, -INFINITY,
+                                    1e30f, -1e30f, -0.0f, 127.5f, -128.5f, 254.5f};
+    float x[160], want_f[160], got_f[160];
+    uint8_t q[160], want_q[160], got_q[160];
+    for (int isa = NNP_ISA_AVX2; isa < NNP_ISA_COUNT; isa++) {
+        if (!nnp_isa_supported((enum nnp_isa)isa))
+            continue;
+        for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+            for (int signed8 = 0; signed8 < 2; signed8++) {
+                enum nnp_dtype t = signed8 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+                int64_t n = lens[li];
+                int32_t zp = signed8 ? irand(21) - 10 : irand(256);
+                float scale = 0.01f + (float)irand(100) * 0.013f;
+                for (int64_t i = 0; i < n; i++) {
+                    x[i] = irand(4) == 0 ? special[irand(14)] * scale : urand() * 300.0f * scale;
+                    q[i] = (uint8_t)irand(256);
+                }
+                nnp_quantize_row(NNP_ISA_SCALAR, x, n, scale, zp, t, want_q);
+                nnp_quantize_row((enum nnp_isa)isa, x, n, scale, zp, t, got_q);
+                cr_assert(memcmp(want_q, got_q, (size_t)n) == 0,
+                          "quantize %s n=%lld zp=%d scale=%g differs from scalar",
+                          nnp_isa_name((enum nnp_isa)isa), (long long)n, zp, (double)scale);
+                nnp_dequantize_row(NNP_ISA_SCALAR, q, t, n, scale, zp, want_f);
+                nnp_dequantize_row((enum nnp_isa)isa, q, t, n, scale, zp, got_f);
+                cr_assert(memcmp(want_f, got_f, (size_t)n * sizeof *got_f) == 0,
+                          "dequantize %s n=%lld differs from scalar",
+                          nnp_isa_name((enum nnp_isa)isa), (long long)n);
+            }
+    }
 }
