@@ -31,15 +31,6 @@ static const struct nnp_pass_opt fold_opts[] = {
                   "remove nodes and initializers whose results nobody uses"},
 };
 
-/* The dense float32 constant v holds (an initializer or a Constant node's value), or NULL. */
-static const struct nnp_tensor *f32_const(const struct nnp_value *v)
-{
-    const struct nnp_tensor *t = v ? nnp_value_constant(v) : NULL;
-    if (t && t->dtype == NNP_DTYPE_F32 && t->data && t->storage == NNP_STORAGE_DENSE)
-        return t;
-    return NULL;
-}
-
 static bool is_default_domain(const struct nnp_node *n)
 {
     return !*n->domain || strcmp(n->domain, "ai.onnx") == 0;
@@ -55,7 +46,7 @@ static struct nnp_value *own_copy(struct nnp_graph *g, struct nnp_value *v, stru
     if (v->is_initializer && v->n_consumers == 1 && !v->is_output)
         return v;
     const struct nnp_tensor *t = nnp_value_constant(v);
-    NNP_ASSERT(t); /* callers checked with f32_const() */
+    NNP_ASSERT(t); /* callers checked with nnp_pass_f32_const() */
     struct nnp_value *c = nnp_graph_new_value(g, v->name);
     c->t = *t;
     c->t.data = nnp_arena_memdup(g->arena, t->data, t->nbytes);
@@ -75,7 +66,7 @@ static bool bn_foldable(const struct nnp_node *bn, int64_t channels)
         if (bn->outputs[j] && (bn->outputs[j]->n_consumers || bn->outputs[j]->is_output))
             return false; /* running mean/var outputs are used: training graph */
     for (int j = 1; j < 5; j++) {
-        const struct nnp_tensor *p = f32_const(bn->inputs[j]);
+        const struct nnp_tensor *p = nnp_pass_f32_const(bn->inputs[j]);
         if (!p || nnp_tensor_numel(p) != channels)
             return false;
     }
@@ -85,8 +76,8 @@ static bool bn_foldable(const struct nnp_node *bn, int64_t channels)
 /* s[c] and t[c] such that BN(y) = y * s + t, in double precision. */
 static void bn_affine(const struct nnp_node *bn, int64_t channels, double *s, double *t)
 {
-    const float *gamma = f32_const(bn->inputs[1])->data, *beta = f32_const(bn->inputs[2])->data;
-    const float *mean = f32_const(bn->inputs[3])->data, *var = f32_const(bn->inputs[4])->data;
+    const float *gamma = nnp_pass_f32_const(bn->inputs[1])->data, *beta = nnp_pass_f32_const(bn->inputs[2])->data;
+    const float *mean = nnp_pass_f32_const(bn->inputs[3])->data, *var = nnp_pass_f32_const(bn->inputs[4])->data;
     double eps = nnp_node_attr_float(bn, "epsilon", 1e-5f);
     for (int64_t c = 0; c < channels; c++) {
         s[c] = gamma[c] / sqrt((double)var[c] + eps);
@@ -156,14 +147,14 @@ static enum nnp_status bn_fold_begin(struct nnp_graph *g, struct nnp_node *n,
 static enum nnp_status fold_into_conv(struct nnp_graph *g, struct nnp_node *conv,
                                       struct nnp_node *bn, bool *done)
 {
-    const struct nnp_tensor *w = f32_const(conv->inputs[1]);
+    const struct nnp_tensor *w = nnp_pass_f32_const(conv->inputs[1]);
     const struct nnp_value *b_in = conv->n_inputs > 2 ? conv->inputs[2] : NULL;
-    if (!w || w->rank < 3 || (b_in && !f32_const(b_in)))
+    if (!w || w->rank < 3 || (b_in && !nnp_pass_f32_const(b_in)))
         return NNP_OK;
     int64_t channels = w->dims[0];
     if (!bn_foldable(bn, channels))
         return NNP_OK;
-    if (b_in && nnp_tensor_numel(f32_const(b_in)) != channels)
+    if (b_in && nnp_tensor_numel(nnp_pass_f32_const(b_in)) != channels)
         return NNP_OK;
     int64_t per = nnp_tensor_numel(w) / channels;
     struct bn_fold f;
@@ -183,7 +174,7 @@ static enum nnp_status fold_into_conv(struct nnp_graph *g, struct nnp_node *conv
 static enum nnp_status fold_into_gemm(struct nnp_graph *g, struct nnp_node *gemm,
                                       struct nnp_node *bn, bool *done)
 {
-    const struct nnp_tensor *w = f32_const(gemm->inputs[1]);
+    const struct nnp_tensor *w = nnp_pass_f32_const(gemm->inputs[1]);
     if (!w || w->rank != 2 || nnp_node_attr_int(gemm, "transA", 0) != 0)
         return NNP_OK;
     bool trans_b = nnp_node_attr_int(gemm, "transB", 0) != 0;
@@ -191,7 +182,7 @@ static enum nnp_status fold_into_gemm(struct nnp_graph *g, struct nnp_node *gemm
     if (!bn_foldable(bn, channels))
         return NNP_OK;
     const struct nnp_value *c_in = gemm->n_inputs > 2 ? gemm->inputs[2] : NULL;
-    const struct nnp_tensor *bias = c_in ? f32_const(c_in) : NULL;
+    const struct nnp_tensor *bias = c_in ? nnp_pass_f32_const(c_in) : NULL;
     /* only a bias broadcast along rows ([N] or [1,N]) stays a bias after folding */
     if (c_in && (!bias || nnp_tensor_numel(bias) != channels || bias->rank > 2 ||
                  (bias->rank == 2 && bias->dims[0] != 1)))

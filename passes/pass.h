@@ -70,6 +70,10 @@ struct nnp_pass {
 /*! Add a counter to a pass record. */
 void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value);
 
+/*! nnp_pass_f32_const() : the dense float32 constant v holds (an initializer or a Constant
+ *  node's value, nnp_value_constant()), or NULL: the weights fold and quantize rewrite. */
+const struct nnp_tensor *nnp_pass_f32_const(const struct nnp_value *v);
+
 /*! @return the registered passes (from passes.def), NULL-terminated. */
 const struct nnp_pass *const *nnp_pass_registry(void);
 /*! @return the pass called `name`, or NULL. */

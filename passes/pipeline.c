@@ -41,6 +41,14 @@ const struct nnp_pass *nnp_pass_find(const char *name)
     return NULL;
 }
 
+const struct nnp_tensor *nnp_pass_f32_const(const struct nnp_value *v)
+{
+    const struct nnp_tensor *t = v ? nnp_value_constant(v) : NULL;
+    if (t && t->dtype == NNP_DTYPE_F32 && t->data && t->storage == NNP_STORAGE_DENSE)
+        return t;
+    return NULL;
+}
+
 void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value)
 {
     NNP_ASSERT(rec->n_stats < NNP_REPORT_MAX_STATS);

@@ -119,12 +119,6 @@ static bool in_list(const char *list, const char *name)
     return false;
 }
 
-static const struct nnp_tensor *f32_const(const struct nnp_value *v)
-{
-    const struct nnp_tensor *t = v ? nnp_value_constant(v) : NULL;
-    return t && t->dtype == NNP_DTYPE_F32 && t->data && t->storage == NNP_STORAGE_DENSE ? t : NULL;
-}
-
 static bool quantized_op(const char *op)
 {
     static const char *const ops[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
@@ -147,7 +141,7 @@ static void keep_float(const struct nnp_node *n, const char *why, bool quiet, in
 /* Can n be quantized? Sets t (axis, bias) or says why not. */
 static const char *target_check(const struct nnp_node *n, struct target *t)
 {
-    const struct nnp_tensor *w = n->n_inputs > 1 ? f32_const(n->inputs[1]) : NULL;
+    const struct nnp_tensor *w = n->n_inputs > 1 ? nnp_pass_f32_const(n->inputs[1]) : NULL;
     if (!w)
         return n->n_inputs > 1 && n->inputs[1] && !nnp_value_constant(n->inputs[1])
                    ? "its second operand is computed, not a constant weight"
@@ -172,7 +166,7 @@ static const char *target_check(const struct nnp_node *n, struct target *t)
         return "no quantized form of this operator";
     }
     int64_t channels = w->dims[t->axis];
-    const struct nnp_tensor *b = n->n_inputs > 2 ? f32_const(n->inputs[2]) : NULL;
+    const struct nnp_tensor *b = n->n_inputs > 2 ? nnp_pass_f32_const(n->inputs[2]) : NULL;
     t->bias = b && b->rank == 1 && b->dims[0] == channels &&
               (strcmp(n->op_type, "Gemm") != 0 || (nnp_node_attr_float(n, "alpha", 1.0f) == 1.0f &&
                                                    nnp_node_attr_float(n, "beta", 1.0f) == 1.0f));
@@ -418,7 +412,7 @@ static const char *dynamic_check(const struct nnp_node *n)
                "yet: use mode=static)";
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
     if (gemm && n->n_inputs > 2 && n->inputs[2] && nnp_node_attr_float(n, "beta", 1.0f) != 1.0f &&
-        !f32_const(n->inputs[2]))
+        !nnp_pass_f32_const(n->inputs[2]))
         return "a computed C with beta != 1";
     return NULL;
 }
@@ -501,6 +495,7 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
         st = nnp_errorf(NNP_ERR_NOMEM, "no memory for a calibration batch");
     /* pass 0: the extremes; with percentiles, pass 1: a histogram over them */
     int64_t rt_batch = 1, done = 0;
+    struct nnp_rt_value *x = NULL; /* the plan's input, found once per plan */
     int passes = percentile > 0 ? 2 : 1;
     for (int pass = 0; pass < passes && st == NNP_OK; pass++) {
         if (pass == 1) {
@@ -519,11 +514,11 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
                 if ((st = calib_plan(g, ctx, in, rank, dims, n, numel, &rt)) != NNP_OK)
                     break;
                 rt_batch = n;
+                x = NULL;
             }
             if ((st = nnp_dataset_read_f32(d, n, batch, &got)) != NNP_OK)
                 break;
-            struct nnp_rt_value *x = NULL;
-            for (int i = 0; i < nnp_runtime_n_inputs(rt); i++)
+            for (int i = 0; !x && i < nnp_runtime_n_inputs(rt); i++)
                 if (strcmp(nnp_runtime_input(rt, i)->name, in->name) == 0)
                     x = nnp_runtime_input(rt, i);
             NNP_ASSERT(x && x->nbytes == (size_t)(n * numel) * sizeof *batch);
@@ -627,7 +622,7 @@ static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char 
         bool any = false;
         for (int slot = 1; slot < n->n_inputs && slot <= 2 && st == NNP_OK; slot++) {
             struct nnp_value *v = n->inputs[slot];
-            const struct nnp_tensor *t = f32_const(v);
+            const struct nnp_tensor *t = nnp_pass_f32_const(v);
             if (!t || v->index >= values_before)
                 continue;
             if (cast_of[v->index]) {

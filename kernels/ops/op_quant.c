@@ -19,6 +19,7 @@
 
 #include "kernels/ops/op.h"
 #include "kernels/ops/quant.h"
+#include "kernels/ops/window.h"
 #include "kernels/simd/qrow.h"
 
 /* The parameters of a per-tensor or per-axis (de)quantization of x. */
@@ -27,14 +28,6 @@ struct q_axis {
     enum nnp_dtype q;            /* the integer side's type */
     enum nnp_isa isa;            /* of the rows (kernels/simd/qrow.c) */
 };
-
-static int64_t prod(const int64_t *d, int lo, int hi)
-{
-    int64_t p = 1;
-    for (int i = lo; i < hi; i++)
-        p *= d[i];
-    return p;
-}
 
 /* Check scale (float32) and the optional zero point against x, read `axis` and
  * `block_size`, and lay x out as (outer, count, inner). */
@@ -72,9 +65,9 @@ static enum nnp_status q_axis_prepare(struct nnp_exec_node *n, const struct nnp_
     NNP_OP_CHECK(n, scale->dims[0] == x->dims[axis],
                  "%s's scale has %" PRId64 " values, axis %" PRId64 " of the input %" PRId64, op,
                  scale->dims[0], axis, x->dims[axis]);
-    s->outer = prod(x->dims, 0, (int)axis);
+    s->outer = nnp_window_prod(x->dims, (int)axis);
     s->count = x->dims[axis];
-    s->inner = prod(x->dims, (int)axis + 1, x->rank);
+    s->inner = nnp_window_prod(x->dims + axis + 1, x->rank - (int)axis - 1);
     return NNP_OK;
 }
 
