@@ -29,9 +29,11 @@
  */
 #include "kernels/runtime.h"
 
+#include "kernels/ops/quant.h"
 #include "kernels/threads.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,8 @@ struct nnp_runtime {
     int n_fused;
     struct nnp_exec_node **fused; /* (n_fused) run nodes with others fused in, in order */
     double *seconds; /* (n_run) opts.profile: each run node's time, summed over runs */
+    struct qdq_match *qdq; /* (n_nodes) plan_qdq(): the quantized layers found, by anchor */
+    unsigned char *qdq_role; /* (n_nodes) QDQ_*: what plan_qdq() made of each node */
 
     int n_inputs, n_outputs, n_produced;
     struct nnp_rt_value **inputs;   /* (n_inputs) graph inputs that are not constants */
@@ -522,6 +526,321 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
 
 /* Make the exec node for graph node `node`: look up its operator, bind its values,
  * prepare it and, when its outputs are known now, compute them. */
+/* --- quantized layers ---
+ *
+ * A QDQ model (passes/quantize.c, ONNX Runtime's quantizer) writes a quantized layer as
+ *   xq -> DequantizeLinear -> Conv|MatMul|Gemm [-> Relu] -> QuantizeLinear -> yq
+ * with its weight (and bias) constant through DequantizeLinear of int8 (int32). Run as
+ * written, that is dequantize, float, quantize again. The planner runs it instead as one
+ * QLinearConv or QLinearMatMul (the Gemm's bias its input 8) of xq, the integer weights
+ * and the parameters, into yq, a Relu as the clamp at y's zero point: the integer GEMM,
+ * the activations staying 8-bit between quantized layers. The weight and bias
+ * dequantizations are never computed, and that of xq goes when nothing else reads it.
+ * The float form stays where the integer kernel does not apply (anything not constant,
+ * weight zero points not 0, a bias whose scale is not x_scale * w_scale, shapes the
+ * integer paths do not take): the nodes found are then planned as written. Off with
+ * opts.no_fuse. */
+enum { QDQ_NONE, QDQ_ANCHOR, QDQ_ABSORBED };
+
+struct qdq_match {
+    const struct nnp_node *dqx, *dqw, *dqb, *relu, *q;
+};
+
+static const struct nnp_node *producer_op(const struct nnp_value *v, const char *op)
+{
+    const struct nnp_node *p = v ? v->producer : NULL;
+    return p && is_default_domain(p->domain) && strcmp(p->op_type, op) == 0 ? p : NULL;
+}
+
+/* the only reader of v, when v is not a graph output */
+static const struct nnp_node *only_reader(const struct nnp_value *v)
+{
+    return v && !v->is_output && v->n_consumers == 1 ? v->consumers[0] : NULL;
+}
+
+static bool all_initializers(const struct nnp_node *n, int from)
+{
+    for (int j = from; j < n->n_inputs; j++)
+        if (n->inputs[j] && !n->inputs[j]->is_initializer)
+            return false;
+    return true;
+}
+
+/* The shape of a quantized layer around node n, from the graph alone. */
+static bool qdq_shape(const struct nnp_node *n, struct qdq_match *m)
+{
+    memset(m, 0, sizeof *m);
+    bool conv = strcmp(n->op_type, "Conv") == 0, gemm = strcmp(n->op_type, "Gemm") == 0;
+    if (!is_default_domain(n->domain) || n->n_outputs != 1 ||
+        (!conv && !gemm && strcmp(n->op_type, "MatMul") != 0) || n->n_inputs < 2)
+        return false;
+    if (gemm && (nnp_node_attr_int(n, "transA", 0) != 0 ||
+                 nnp_node_attr_float(n, "alpha", 1.0f) != 1.0f ||
+                 nnp_node_attr_float(n, "beta", 1.0f) != 1.0f))
+        return false;
+    m->dqx = producer_op(n->inputs[0], "DequantizeLinear");
+    m->dqw = producer_op(n->inputs[1], "DequantizeLinear");
+    if (!m->dqx || !m->dqw || only_reader(n->inputs[1]) != n || !all_initializers(m->dqw, 0) ||
+        !all_initializers(m->dqx, 1))
+        return false;
+    if (n->n_inputs > 2 && n->inputs[2]) {
+        m->dqb = producer_op(n->inputs[2], "DequantizeLinear");
+        if (!m->dqb || only_reader(n->inputs[2]) != n || !all_initializers(m->dqb, 0))
+            return false;
+    }
+    /* int8 out when a QuantizeLinear (after a Relu) is all that reads the result */
+    const struct nnp_node *c = only_reader(n->outputs[0]), *relu = NULL;
+    if (c && is_default_domain(c->domain) && strcmp(c->op_type, "Relu") == 0) {
+        relu = c;
+        c = only_reader(c->outputs[0]);
+    }
+    if (c && is_default_domain(c->domain) && strcmp(c->op_type, "QuantizeLinear") == 0 &&
+        c->n_outputs >= 1 && all_initializers(c, 1) && c->n_inputs >= 2 &&
+        c->inputs[0] == (relu ? relu : n)->outputs[0]) {
+        m->relu = relu;
+        m->q = c;
+    }
+    return true;
+}
+
+static void qdq_mark(struct nnp_runtime *rt, const struct qdq_match *m, int role)
+{
+    const struct nnp_node *absorbed[] = {m->dqw, m->dqb, m->relu, m->q};
+    for (int k = 0; k < 4; k++)
+        if (absorbed[k])
+            rt->qdq_role[absorbed[k]->index] = (unsigned char)role;
+}
+
+/* Find every quantized layer: its nodes are planned with its anchor (plan_node). */
+static void plan_qdq(struct nnp_runtime *rt)
+{
+    const struct nnp_graph *g = rt->g;
+    rt->qdq = nnp_arena_alloc(rt->arena, (size_t)(g->n_nodes + 1) * sizeof *rt->qdq);
+    rt->qdq_role = nnp_arena_alloc(rt->arena, (size_t)g->n_nodes + 1);
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct qdq_match m;
+        if (rt->qdq_role[i] == QDQ_NONE && qdq_shape(g->nodes[i], &m)) {
+            rt->qdq_role[i] = QDQ_ANCHOR;
+            rt->qdq[i] = m;
+            qdq_mark(rt, &m, QDQ_ABSORBED);
+        }
+    }
+}
+
+/* an 8-bit value (xq), its scale and zero point scalars as a QLinear operator wants */
+static bool q_scalar(const struct nnp_rt_value *v, enum nnp_dtype t)
+{
+    return !v || (v->is_const && v->data && v->numel == 1 && v->dtype == t);
+}
+
+static float f32_at(const struct nnp_rt_value *v, int64_t i)
+{
+    return ((const float *)v->data)[v->numel == 1 ? 0 : i];
+}
+
+/* The inputs of the integer operator for anchor n (slots as QLinearConv's), or false
+ * when the values say the integer form does not apply. */
+static enum nnp_status qdq_inputs(struct nnp_runtime *rt, const struct nnp_node *n,
+                                  const struct qdq_match *m, struct nnp_rt_value **in,
+                                  bool *ok)
+{
+    *ok = false;
+    const struct nnp_value *iv[9] = {
+        m->dqx->inputs[0], m->dqx->inputs[1], m->dqx->n_inputs > 2 ? m->dqx->inputs[2] : NULL,
+        m->dqw->inputs[0], m->dqw->inputs[1], m->dqw->n_inputs > 2 ? m->dqw->inputs[2] : NULL,
+        m->q ? m->q->inputs[1] : NULL, m->q && m->q->n_inputs > 2 ? m->q->inputs[2] : NULL,
+        m->dqb ? m->dqb->inputs[0] : NULL};
+    for (int j = 0; j < 9; j++) {
+        in[j] = NULL;
+        if (!iv[j])
+            continue;
+        enum nnp_status st = defined_value(rt, iv[j], &in[j]);
+        if (st != NNP_OK)
+            return st;
+        if (!in[j])
+            return NNP_OK;
+    }
+    const struct nnp_rt_value *x = in[0], *w = in[3], *ws = in[4], *b = in[8];
+    if (!x || !nnp_q_8bit(x->dtype) || !in[1] || !q_scalar(in[1], NNP_DTYPE_F32) ||
+        !q_scalar(in[2], x->dtype) || !w->is_const || !w->data || w->dtype != NNP_DTYPE_I8 ||
+        !ws || !ws->is_const || ws->dtype != NNP_DTYPE_F32 || (m->q && !in[6]) ||
+        !q_scalar(in[6], NNP_DTYPE_F32) ||
+        (in[7] && (!nnp_q_8bit(in[7]->dtype) || !q_scalar(in[7], in[7]->dtype))))
+        return NNP_OK;
+    if (in[5] && (!in[5]->is_const || in[5]->dtype != NNP_DTYPE_I8 || in[5]->numel != ws->numel))
+        return NNP_OK;
+    /* the weight's scales along its output channels: Conv's axis 0, MatMul's 1, Gemm's
+     * 0 with transB, else 1 */
+    bool conv = strcmp(n->op_type, "Conv") == 0;
+    bool trans_b = strcmp(n->op_type, "Gemm") == 0 && nnp_node_attr_int(n, "transB", 0);
+    int axis = conv || trans_b ? 0 : 1;
+    if (ws->numel != 1) {
+        int64_t a = nnp_node_attr_int(m->dqw, "axis", 1);
+        if (a < 0)
+            a += w->rank;
+        if (a != axis || w->rank < 2 || ws->numel != w->dims[axis])
+            return NNP_OK;
+    }
+    if (!conv && w->rank != 2)
+        return NNP_OK;
+    if (b) { /* int32 at scale x_scale * w_scale, zero point 0 */
+        const struct nnp_rt_value *bs, *bz = NULL;
+        enum nnp_status st = defined_value(rt, m->dqb->inputs[1], (struct nnp_rt_value **)&bs);
+        if (st == NNP_OK && m->dqb->n_inputs > 2 && m->dqb->inputs[2])
+            st = defined_value(rt, m->dqb->inputs[2], (struct nnp_rt_value **)&bz);
+        if (st != NNP_OK)
+            return st;
+        if (!b->is_const || b->dtype != NNP_DTYPE_I32 || b->rank != 1 || !bs ||
+            !bs->is_const || bs->dtype != NNP_DTYPE_F32 || (bs->numel != 1 && bs->numel != b->numel))
+            return NNP_OK;
+        for (int64_t k = 0; bz && k < bz->numel; k++)
+            if (nnp_q_get(bz->dtype, bz->data, k) != 0)
+                return NNP_OK;
+        float sx = f32_at(in[1], 0);
+        for (int64_t c = 0; c < b->numel; c++) {
+            float want = sx * f32_at(ws, ws->numel == 1 ? 0 : c), got = f32_at(bs, c);
+            if (!(fabsf(got - want) <= 1e-6f * fabsf(want)))
+                return NNP_OK;
+        }
+    }
+    *ok = true;
+    return NNP_OK;
+}
+
+static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded);
+
+/* Plan anchor i as its integer operator; *done false (and nothing changed) when it
+ * does not apply. */
+static enum nnp_status plan_qdq_anchor(struct nnp_runtime *rt, int i, bool *done)
+{
+    const struct nnp_node *node = rt->g->nodes[i];
+    const struct qdq_match *m = &rt->qdq[i];
+    struct nnp_exec_node *n = &rt->nodes[i];
+    struct nnp_rt_value *in[9];
+    bool ok;
+    *done = false;
+    enum nnp_status st = qdq_inputs(rt, node, m, in, &ok);
+    if (st != NNP_OK || !ok)
+        return st;
+    const struct nnp_value *ov = m->q ? m->q->outputs[0] : node->outputs[0];
+    struct nnp_rt_value *out = rt_value(rt, ov);
+    if (out->dtype != NNP_DTYPE_UNDEFINED || out->is_const || out->is_input)
+        return NNP_OK;
+    memset(n, 0, sizeof *n);
+    n->node = node;
+    n->threads = nnp_pool_threads(rt->pool);
+    n->pool = rt->pool;
+    n->opset = nnp_graph_opset(rt->g, "");
+    n->op = nnp_op_find(strcmp(node->op_type, "Conv") == 0 ? "QLinearConv" : "QLinearMatMul");
+    n->n_in = in[8] ? 9 : 8;
+    n->in = nnp_arena_alloc(rt->arena, 10 * sizeof *n->in);
+    memcpy(n->in, in, (size_t)n->n_in * sizeof *in);
+    n->n_out = 1;
+    n->out = nnp_arena_alloc(rt->arena, 2 * sizeof *n->out);
+    n->out[0] = out;
+    if (m->relu)
+        n->fusion.act.kind = NNP_ACT_RELU;
+    st = n->op ? n->op->prepare(n, rt->arena) : NNP_ERR_UNSUPPORTED;
+    /* the integer GEMM packs its weights; the direct loops, slower than the float
+     * layer, do not: then the float form is planned */
+    if (st != NNP_OK || n->packed_bytes == 0) {
+        memset(n, 0, sizeof *n);
+        memset(out, 0, sizeof *out);
+        out->name = ov->name;
+        out->dtype = NNP_DTYPE_UNDEFINED;
+        out->first_use = out->last_use = -1;
+        return NNP_OK;
+    }
+    n->work = node_work(n);
+    if (m->relu)
+        n->fusion.nodes[n->fusion.n_nodes++] = m->relu;
+    if (m->q) /* (and dqx, once qdq_sweep drops it) */
+        n->fusion.nodes[n->fusion.n_nodes++] = m->q;
+    *done = true;
+    return NNP_OK;
+}
+
+/* The float form after all: the absorbed nodes of anchor i planned as written, those
+ * before it (the weight's and bias's dequantization) now. */
+static void qdq_release(struct nnp_runtime *rt, int i)
+{
+    qdq_mark(rt, &rt->qdq[i], QDQ_NONE);
+    rt->qdq_role[i] = QDQ_NONE;
+}
+
+/* Node i planned: prepared, folded or appended to the nodes that run. */
+static enum nnp_status plan_step(struct nnp_runtime *rt, int i)
+{
+    bool folded;
+    enum nnp_status st = plan_node(rt, i, &folded);
+    if (st != NNP_OK)
+        return st;
+    struct nnp_exec_node *n = &rt->nodes[i];
+    for (int j = 0; j < n->n_out; j++) {
+        if (!n->out[j])
+            continue;
+        rt->produced[rt->n_produced++] = n->out[j];
+        if (!folded)
+            n->out[j]->first_use = i;
+    }
+    if (folded)
+        return NNP_OK;
+    rt->run[rt->n_run++] = n;
+    rt->mem.work_run = add_sat64(rt->mem.work_run, n->work);
+    if (n->scratch_bytes > rt->mem.scratch_bytes)
+        rt->mem.scratch_bytes = n->scratch_bytes;
+    rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->packed_bytes);
+    rt->mem.flops += n->flops;
+    return NNP_OK;
+}
+
+/* A quantized layer's anchor (plan_node): its integer operator, or, when that does not
+ * apply, its absorbed nodes planned now and the anchor as written (*planned false). */
+static enum nnp_status plan_qdq_or_release(struct nnp_runtime *rt, int i, bool *planned)
+{
+    enum nnp_status st = plan_qdq_anchor(rt, i, planned);
+    if (st != NNP_OK || *planned)
+        return st;
+    struct qdq_match m = rt->qdq[i];
+    qdq_release(rt, i);
+    if ((st = plan_step(rt, m.dqw->index)) != NNP_OK)
+        return st;
+    return m.dqb ? plan_step(rt, m.dqb->index) : NNP_OK;
+}
+
+/* The DequantizeLinear of an activation that only quantized layers read is not run:
+ * each of them was given xq itself. */
+static void qdq_sweep(struct nnp_runtime *rt)
+{
+    int k = 0;
+    for (int r = 0; r < rt->n_run; r++) {
+        struct nnp_exec_node *d = rt->run[r];
+        bool read = strcmp(d->node->op_type, "DequantizeLinear") != 0 || !d->out[0] ||
+                    d->node->outputs[0]->is_output;
+        for (int q = r + 1; q < rt->n_run && !read; q++)
+            for (int j = 0; j < rt->run[q]->n_in && !read; j++)
+                read = rt->run[q]->in[j] == d->out[0];
+        if (read) {
+            rt->run[k++] = d;
+            continue;
+        }
+        d->out[0]->elided = true;
+        rt->mem.work_run -= d->work;
+        for (int q = r + 1; q < rt->n_run; q++) { /* the layers that take its work */
+            struct nnp_exec_node *p = rt->run[q];
+            int ip = (int)(p - rt->nodes);
+            if (rt->qdq_role[ip] != QDQ_ANCHOR || rt->qdq[ip].dqx != d->node ||
+                p->fusion.n_nodes >= 3)
+                continue;
+            memmove(p->fusion.nodes + 1, p->fusion.nodes,
+                    (size_t)p->fusion.n_nodes * sizeof *p->fusion.nodes);
+            p->fusion.nodes[0] = d->node;
+            p->fusion.n_nodes++;
+        }
+    }
+    rt->n_run = k;
+}
+
 static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
 {
     const struct nnp_node *node = rt->g->nodes[i];
@@ -532,6 +851,20 @@ static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
     n->opset = nnp_graph_opset(rt->g, "");
     *folded = false;
     enum nnp_status st;
+
+    if (rt->qdq_role && rt->qdq_role[i] == QDQ_ABSORBED) { /* planned with its layer */
+        *folded = true;
+        return NNP_OK;
+    }
+    if (rt->qdq_role && rt->qdq_role[i] == QDQ_ANCHOR) {
+        bool planned;
+        if ((st = plan_qdq_or_release(rt, i, &planned)) != NNP_OK || planned)
+            return st;
+        n->node = node;
+        n->threads = nnp_pool_threads(rt->pool);
+        n->pool = rt->pool;
+        n->opset = nnp_graph_opset(rt->g, "");
+    }
 
     if (!is_default_domain(node->domain))
         return nnp_op_unsupported(n, "operator %s::%s is not supported by the runtime",
@@ -795,6 +1128,11 @@ static void plan_fusion(struct nnp_runtime *rt)
         struct nnp_exec_node *p = rt->run[r];
         unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE);
         int ip = node_index(rt, p);
+        if (p->n_out == 1 && p->out[0] && p->out[0]->dtype != NNP_DTYPE_F32) {
+            if (p->fusion.n_nodes) /* a quantized layer into int8 (plan_qdq_anchor) */
+                rt->fused[rt->n_fused++] = p;
+            continue; /* the epilogues below are float */
+        }
         if (!caps || gone[ip] || p->n_out != 1 || !p->out[0])
             continue;
         const struct nnp_value *cur = p->node->outputs[0]; /* the IR value p now writes */
@@ -1043,28 +1381,16 @@ static enum nnp_status plan(struct nnp_runtime *rt)
     for (int i = 0; i < g->n_nodes; i++)
         n_produced += g->nodes[i]->n_outputs;
     rt->produced = nnp_arena_alloc(rt->arena, (size_t)(n_produced + 1) * sizeof *rt->produced);
+    bool fuse = !rt->opts.no_fuse && !rt->opts.use_reference && !rt->opts.training;
+    if (fuse && !rt->opts.keep_all)
+        plan_qdq(rt);
     for (int i = 0; i < g->n_nodes; i++) {
-        bool folded;
-        st = plan_node(rt, i, &folded);
+        st = plan_step(rt, i);
         if (st != NNP_OK)
             return st;
-        struct nnp_exec_node *n = &rt->nodes[i];
-        for (int j = 0; j < n->n_out; j++) {
-            if (!n->out[j])
-                continue;
-            rt->produced[rt->n_produced++] = n->out[j];
-            if (!folded)
-                n->out[j]->first_use = i;
-        }
-        if (folded)
-            continue;
-        rt->run[rt->n_run++] = n;
-        rt->mem.work_run = add_sat64(rt->mem.work_run, n->work);
-        if (n->scratch_bytes > rt->mem.scratch_bytes)
-            rt->mem.scratch_bytes = n->scratch_bytes;
-        rt->mem.const_bytes = add_sat(rt->mem.const_bytes, n->packed_bytes);
-        rt->mem.flops += n->flops;
     }
+    if (rt->qdq)
+        qdq_sweep(rt);
 
     uint64_t max = rt->opts.max_work;
     if (max && (rt->mem.work_run > max || rt->mem.work_folded > max - rt->mem.work_run))
@@ -1085,7 +1411,6 @@ static enum nnp_status plan(struct nnp_runtime *rt)
         r->is_output = true;
         rt->outputs[rt->n_outputs++] = r;
     }
-    bool fuse = !rt->opts.no_fuse && !rt->opts.use_reference && !rt->opts.training;
     if (fuse)
         plan_fusion(rt);
     plan_liveness(rt);

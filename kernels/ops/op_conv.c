@@ -49,6 +49,7 @@
 #include "kernels/simd/conv_dw.h"
 #include "kernels/simd/gemm.h"
 #include "kernels/simd/gemv.h"
+#include "kernels/simd/qgemm.h"
 #include "kernels/ops/op.h"
 #include "kernels/ops/quant.h"
 #include "kernels/threads.h"
@@ -154,7 +155,7 @@ static enum nnp_status conv_common(struct nnp_exec_node *n, struct conv_state *s
                                    const struct nnp_rt_value *x, const struct nnp_rt_value *w,
                                    const struct nnp_rt_value *b)
 {
-    const char *op = n->node->op_type;
+    const char *op = n->op->name; /* (a QDQ Conv the planner runs as QLinearConv: this) */
     bool integer = !transpose && strcmp(op, "Conv") != 0;
     enum nnp_status st;
     if (integer) {
@@ -1565,6 +1566,32 @@ struct qconv_state {
     struct conv_state c;
     enum nnp_dtype ty;
     bool qlinear;
+    /* The integer GEMM (qgemm.h), for a QLinearConv of constant int8 weights with zero
+     * points 0 and constant parameters, up to 2-D, not depthwise: Y_g = requant(W_g .
+     * col_g) with col_g never made. The group's input is laid out once per run "blocked":
+     * 4 channels to a 32-bit lane (what vpdpbusd multiplies by 4 weights at once), padded
+     * with its zero point, split into stride x stride phase planes (as COL_SHIFT does for
+     * float), int8 flipped to uint8 + 128; then every kernel tap of every 4 channels is
+     * one offset into it (koff), and the product reads B there in place, over the phase
+     * planes' width wq: columns past OW in each row are computed and dropped (scatter).
+     * The weights are reordered to match: k = ((c/4 * kh + ky) * kw + kx) * 4 + c%4. */
+    bool fast;
+    bool per_unit;     /* a task per (image, group), each blocking its own input (many
+                          units: batches, groups); else the units in turn, each split
+                          over the threads by panels of 48 columns and blocks of rows */
+    bool scatter;      /* wq != OW: C goes through a panel, its valid columns copied out */
+    uint8_t *wp;       /* reordered, packed weights, wp_group bytes per group */
+    size_t wp_group;
+    int64_t kq;        /* the reordered k: c4n x kernel x 4 */
+    int32_t *koff;     /* (kq / 4) each group of 4 k's first lane in the blocked input */
+    int64_t c4n, phases, hq, wq, hpad, wpad; /* blocked input: c4n x phases planes hq x wq */
+    int64_t ncols;     /* the product's columns: (OH - 1) * wq + OW */
+    size_t xb_bytes;   /* the blocked input of one unit, with the lanes tiles read past it */
+    size_t rows_bytes; /* per thread: 4 padded input rows, then a C panel (scatter) */
+    int32_t *off;      /* (M) bias - (zero point as uint8) x sum of the channel's weights */
+    float *mul;        /* (M) x_scale * w_scale / y_scale (x_scale * w_scale: float out) */
+    uint8_t flip, pad; /* 0x80 for int8 input; the input's zero point as stored */
+    enum nnp_qisa qisa;
 };
 
 /* inputs: x, w, their zero points, the scales and y's zero point (QLinearConv), B */
@@ -1594,9 +1621,126 @@ static enum nnp_status qc_param(const struct nnp_exec_node *n, const struct nnp_
     return NNP_OK;
 }
 
+static int32_t qc_zp(const struct nnp_rt_value *v, int64_t i);
+static float qc_scale(const struct nnp_rt_value *v, int64_t i);
+
+/* every parameter known at plan time, the weights int8 with zero points 0 */
+static bool qconv_fast_fits(const struct nnp_exec_node *n, const struct conv_state *s)
+{
+    const struct nnp_rt_value *x = qc_in(n, true, QC_X), *w = qc_in(n, true, QC_W);
+    const struct nnp_rt_value *wz = qc_in(n, true, QC_WZ), *b = qc_in(n, true, QC_B);
+    if (x->rank > 4 || w->dtype != NNP_DTYPE_I8 || !w->is_const || !w->data || s->kdim < 1 ||
+        s->oprod < 1 || s->kdim > (1 << 16) || (b && (!b->is_const || !b->data)))
+        return false;
+    for (int k = QC_XZ; k <= QC_YZ; k++) {
+        const struct nnp_rt_value *v = qc_in(n, true, k);
+        if (v && (!v->is_const || !v->data))
+            return false;
+        if (!v && k != QC_XZ && k != QC_WZ && k != QC_YZ && k != QC_YS)
+            return false;
+    }
+    for (int64_t m = 0; wz && m < wz->numel; m++)
+        if (qc_zp(wz, m) != 0)
+            return false;
+    return true;
+}
+
+/* The integer GEMM path (qconv_state): geometry, weights reordered and packed, each
+ * channel's offset and multiplier, made once. */
+#define QCONV_ROWS 64 /* rows of a task when one unit is split over the threads */
+#define QROW_SLACK 64 /* bytes past a padded input row (the interleave reads 16 at a time) */
+
+static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_state *q,
+                                          struct nnp_arena *arena)
+{
+    struct conv_state *s = &q->c;
+    if (!qconv_fast_fits(n, s) || (s->cg_in == 1 && s->group > 1))
+        return NNP_OK; /* (depthwise: the float kernel, between the dequantize and quantize) */
+    const struct nnp_rt_value *x = qc_in(n, true, QC_X), *w = qc_in(n, true, QC_W);
+    const struct nnp_rt_value *b = qc_in(n, true, QC_B);
+    s->w2d = s->w;
+    nnp_window_flat2d(&s->w2d);
+    const struct nnp_window *w2 = &s->w2d;
+    int64_t kh = w2->kernel[0], kw = w2->kernel[1], sh = w2->stride[0], sw = w2->stride[1];
+    q->c4n = (s->cg_in + 3) / 4;
+    q->phases = sh * sw;
+    q->hpad = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
+    q->wpad = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
+    q->hq = (q->hpad + sh - 1) / sh;
+    q->wq = (q->wpad + sw - 1) / sw;
+    q->ncols = (w2->out[0] - 1) * q->wq + w2->out[1];
+    q->scatter = q->wq != w2->out[1];
+    int64_t taps = kh * kw, k4 = q->c4n * taps, lanes = q->c4n * q->phases * q->hq * q->wq;
+    q->kq = k4 * 4;
+    if (lanes > INT32_MAX / 2 || q->kq > (1 << 16))
+        return NNP_OK;
+    q->koff = nnp_arena_alloc_big(arena, (size_t)k4 * sizeof *q->koff);
+    q->wp_group = nnp_qgemm_a_bytes(s->cg_out, q->kq);
+    size_t wbytes = q->wp_group * (size_t)s->group;
+    q->wp = nnp_arena_alloc_big(arena, wbytes);
+    q->off = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->off);
+    q->mul = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->mul);
+    int8_t *wr = nnp_arena_alloc_big(arena, (size_t)(s->cg_out * q->kq)); /* (reordered) */
+    if (!q->wp || !q->off || !q->mul || !q->koff || !wr)
+        return nnp_op_error(n, "no memory for the packed weights (%zu bytes)", wbytes);
+    int64_t max_koff = 0;
+    for (int64_t c4 = 0; c4 < q->c4n; c4++)
+        for (int64_t ky = 0; ky < kh; ky++)
+            for (int64_t kx = 0; kx < kw; kx++) {
+                int64_t dy = ky * w2->dil[0], dx = kx * w2->dil[1];
+                int64_t ph = (dy % sh) * sw + dx % sw;
+                int64_t o = ((c4 * q->phases + ph) * q->hq + dy / sh) * q->wq + dx / sw;
+                q->koff[(c4 * kh + ky) * kw + kx] = (int32_t)o;
+                max_koff = o > max_koff ? o : max_koff;
+            }
+    int64_t read = max_koff + (q->ncols + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR * NNP_QGEMM_NR;
+    q->xb_bytes = (size_t)((read > lanes ? read : lanes) + 16) * 4;
+    const int8_t *wd = w->data;
+    for (int64_t g = 0; g < s->group; g++) {
+        memset(wr, 0, (size_t)(s->cg_out * q->kq));
+        for (int64_t m = 0; m < s->cg_out; m++)
+            for (int64_t c = 0; c < s->cg_in; c++)
+                for (int64_t t = 0; t < taps; t++)
+                    wr[m * q->kq + ((c / 4) * taps + t) * 4 + c % 4] =
+                        wd[((g * s->cg_out + m) * s->cg_in + c) * taps + t];
+        nnp_qgemm_pack_a((const uint8_t *)wr, q->kq, 1, s->cg_out, q->kq, 0,
+                         q->wp + (size_t)g * q->wp_group);
+    }
+    int32_t xz = qc_zp(qc_in(n, true, QC_XZ), 0);
+    q->flip = x->dtype == NNP_DTYPE_I8 ? 0x80 : 0;
+    q->pad = (uint8_t)xz;
+    uint32_t zu = (uint32_t)(uint8_t)(q->pad ^ q->flip);
+    float xs = qc_scale(qc_in(n, true, QC_XS), 0);
+    float ys = q->ty == NNP_DTYPE_F32 ? 1.0f : qc_scale(qc_in(n, true, QC_YS), 0);
+    for (int64_t m = 0; m < s->c_out; m++) {
+        uint32_t sum = 0;
+        for (int64_t p = 0; p < s->kdim; p++)
+            sum += (uint32_t)(int32_t)wd[m * s->kdim + p];
+        uint32_t bias = b ? (uint32_t)((const int32_t *)b->data)[m] : 0;
+        q->off[m] = (int32_t)(bias - zu * sum);
+        /* the multiplier as qconv_reference has it */
+        q->mul[m] = q->ty == NNP_DTYPE_F32 ? xs * qc_scale(qc_in(n, true, QC_WS), m)
+                                            : xs * qc_scale(qc_in(n, true, QC_WS), m) / ys;
+    }
+    n->packed_bytes = wbytes + (size_t)s->c_out * (sizeof *q->off + sizeof *q->mul) +
+                      (size_t)k4 * sizeof *q->koff;
+    q->qisa = nnp_qisa_best();
+    int threads = n->threads > 0 ? n->threads : 1;
+    int64_t units = s->batch * s->group;
+    q->per_unit = units >= 2 * threads && units > 1;
+    size_t panel = q->scatter ? (size_t)QCONV_ROWS * NNP_QGEMM_NR * sizeof(float) : 0;
+    if (q->per_unit && q->scatter)
+        panel = (size_t)s->cg_out * NNP_QGEMM_NR * sizeof(float);
+    q->rows_bytes = ((size_t)8 * (size_t)(q->wpad + QROW_SLACK) + panel + 63) / 64 * 64;
+    size_t slice = q->rows_bytes + (q->per_unit ? (q->xb_bytes + 63) / 64 * 64 : 0);
+    n->scratch_bytes = (q->per_unit ? 0 : (q->xb_bytes + 63) / 64 * 64) + (size_t)threads * slice;
+    q->fast = true;
+    return NNP_OK;
+}
+
 static enum nnp_status qconv_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
-    bool ql = strcmp(n->node->op_type, "QLinearConv") == 0;
+    bool ql = strcmp(n->op->name, "QLinearConv") == 0;
     const struct nnp_rt_value *x = qc_in(n, ql, QC_X), *w = qc_in(n, ql, QC_W);
     struct qconv_state *q = nnp_arena_alloc(arena, sizeof *q);
     struct conv_state *s = &q->c;
@@ -1617,7 +1761,15 @@ static enum nnp_status qconv_prepare(struct nnp_exec_node *n, struct nnp_arena *
     if ((st = qc_param(n, qc_in(n, ql, QC_XZ), "x_zero_point", x->dtype, 1)) ||
         (st = qc_param(n, qc_in(n, ql, QC_WZ), "w_zero_point", w->dtype, s->c_out)))
         return st;
-    if (ql) {
+    /* the planner's form of a QDQ Conv whose result is not quantized again: no y_scale,
+     * the result dequantized (x_scale * w_scale), in float32 (runtime.c, plan_qdq) */
+    bool planned = ql && strcmp(n->node->op_type, "QLinearConv") != 0;
+    if (planned && !qc_in(n, ql, QC_YS)) {
+        q->ty = NNP_DTYPE_F32;
+        if ((st = qc_param(n, qc_in(n, ql, QC_XS), "x_scale", NNP_DTYPE_F32, 1)) ||
+            (st = qc_param(n, qc_in(n, ql, QC_WS), "w_scale", NNP_DTYPE_F32, s->c_out)))
+            return st;
+    } else if (ql) {
         q->ty = qc_in(n, ql, QC_YZ) ? qc_in(n, ql, QC_YZ)->dtype : NNP_DTYPE_U8;
         if (!nnp_q_8bit(q->ty))
             return nnp_op_unsupported(n, "QLinearConv to %s: only uint8 and int8 are supported",
@@ -1633,7 +1785,9 @@ static enum nnp_status qconv_prepare(struct nnp_exec_node *n, struct nnp_arena *
     n->work = nnp_work_prod(5, (int64_t[]){s->batch, s->c_out, s->oprod, s->cg_in, s->kprod});
     int64_t od[NNP_MAX_RANK] = {s->batch, s->c_out};
     memcpy(od + 2, s->w.out, sizeof(int64_t) * (size_t)n_sp);
-    return nnp_rt_set_shape(n->out[0], q->ty, x->rank, od);
+    if ((st = nnp_rt_set_shape(n->out[0], q->ty, x->rank, od)))
+        return st;
+    return ql ? qconv_fast_prepare(n, q, arena) : NNP_OK;
 }
 
 static int32_t qc_zp(const struct nnp_rt_value *v, int64_t i)
@@ -1646,7 +1800,7 @@ static float qc_scale(const struct nnp_rt_value *v, int64_t i)
     return ((const float *)v->data)[v->numel == 1 ? 0 : i];
 }
 
-static enum nnp_status qconv_forward(struct nnp_exec_node *n)
+static enum nnp_status qconv_reference(struct nnp_exec_node *n)
 {
     const struct qconv_state *q = n->state;
     const struct conv_state *s = &q->c;
@@ -1656,14 +1810,19 @@ static enum nnp_status qconv_forward(struct nnp_exec_node *n)
     const struct nnp_rt_value *bv = qc_in(n, ql, QC_B);
     int32_t xz = qc_zp(qc_in(n, ql, QC_XZ), 0), yz = ql ? qc_zp(qc_in(n, ql, QC_YZ), 0) : 0;
     float xs = ql ? qc_scale(qc_in(n, ql, QC_XS), 0) : 0.0f;
-    float ys = ql ? qc_scale(qc_in(n, ql, QC_YS), 0) : 0.0f;
+    bool fout = q->ty == NNP_DTYPE_F32;
+    float ys = ql && !fout ? qc_scale(qc_in(n, ql, QC_YS), 0) : 0.0f;
     int32_t lo = nnp_q_lo(q->ty), hi = nnp_q_hi(q->ty);
+    if (ql && !fout && n->fusion.act.kind == NNP_ACT_RELU && lo < yz)
+        lo = yz; /* Q(relu(v)) = max(Q(v), zp) */
     void *y = n->out[0]->data;
     for (int64_t b = 0; b < s->batch; b++)
         for (int64_t m = 0; m < s->c_out; m++) {
             int64_t g = m / s->cg_out;
             int32_t wz = qc_zp(qc_in(n, ql, QC_WZ), m);
-            float mul = ql ? xs * qc_scale(qc_in(n, ql, QC_WS), m) / ys : 0.0f;
+            float mul = !ql  ? 0.0f
+                        : fout ? xs * qc_scale(qc_in(n, ql, QC_WS), m)
+                               : xs * qc_scale(qc_in(n, ql, QC_WS), m) / ys;
             for (int64_t p = 0; p < s->oprod; p++) {
                 int64_t acc = bv ? ((const int32_t *)bv->data)[m] : 0;
                 for (int64_t c = 0; c < s->cg_in; c++)
@@ -1678,12 +1837,274 @@ static enum nnp_status qconv_forward(struct nnp_exec_node *n)
                     }
                 int32_t sum = (int32_t)(uint32_t)(uint64_t)acc; /* int32 wrap-around */
                 int64_t at = (b * s->c_out + m) * s->oprod + p;
-                if (ql)
+                if (fout)
+                    ((float *)y)[at] = (float)sum * mul;
+                else if (ql)
                     nnp_q_put(q->ty, y, at, nnp_q_quantize((float)sum * mul, yz, lo, hi));
                 else
                     ((int32_t *)y)[at] = sum;
             }
         }
+    if (fout) { /* a fused Add and activation (the planner's) */
+        const struct nnp_rt_value *res = n->fusion.residual;
+        nnp_gemm_finish_rows(&n->fusion.act, 1, n->out[0]->numel, y, 0,
+                             res ? res->data : NULL, 0, y, 0);
+    }
+    return NNP_OK;
+}
+
+/* Even and odd bytes of src (n of each) into ev and od, 16 at a time: src is read to
+ * 2n rounded up to 32, ev and od written to n rounded up to 16. */
+static void split_phases2(const uint8_t *src, int64_t n, uint8_t *ev, uint8_t *od)
+{
+    int64_t t = 0;
+#if defined(__SSE2__)
+    __m128i lowb = _mm_set1_epi16(0x00FF);
+    for (; t < n; t += 16) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)(src + 2 * t));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(src + 2 * t + 16));
+        _mm_storeu_si128((__m128i *)(ev + t),
+                         _mm_packus_epi16(_mm_and_si128(lo, lowb), _mm_and_si128(hi, lowb)));
+        _mm_storeu_si128((__m128i *)(od + t),
+                         _mm_packus_epi16(_mm_srli_epi16(lo, 8), _mm_srli_epi16(hi, 8)));
+    }
+#endif
+    for (; t < n; t++) {
+        ev[t] = src[2 * t];
+        od[t] = src[2 * t + 1];
+    }
+}
+
+/* Blocks [c4_0, c4_1) of 4 channels of one group's input xg into xb (qconv_state). A
+ * row of 4 whole channels at stride 1 is interleaved straight from the input, its pads
+ * set around it; otherwise the 4 rows are padded in `rows` first (then, for stride 2,
+ * split into their even and odd columns) and interleaved from there. */
+static void qconv_block_input(const struct qconv_state *q, const uint8_t *xg, int64_t c4_0,
+                              int64_t c4_1, uint8_t *rows, uint8_t *xb)
+{
+    const struct conv_state *s = &q->c;
+    const struct nnp_window *w = &s->w2d;
+    int64_t ih = w->in[0], iw = w->in[1], pt = w->pad_begin[0], pl = w->pad_begin[1];
+    int64_t sh = w->stride[0], sw = w->stride[1], rs = q->wpad + QROW_SLACK;
+    int64_t wq = q->wq, plane = q->hq * wq * 4;
+    uint8_t zu = (uint8_t)(q->pad ^ q->flip);
+    uint8_t *split = rows + 4 * rs; /* stride 2: 8 rows of (rs / 2) */
+    int64_t rs2 = rs / 2;
+    for (int64_t c4 = c4_0; c4 < c4_1; c4++) {
+        uint8_t *blk = xb + c4 * q->phases * plane;
+        int64_t nreal = s->cg_in - c4 * 4 < 4 ? s->cg_in - c4 * 4 : 4;
+        /* phase rows below the padded input (hq * sh > hpad): the zero point */
+        for (int64_t py = 0; py < sh; py++)
+            for (int64_t yq = (q->hpad - py + sh - 1) / sh; yq < q->hq; yq++)
+                for (int64_t px = 0; px < sw; px++)
+                    memset(blk + (py * sw + px) * plane + yq * wq * 4, zu, (size_t)(wq * 4));
+        for (int64_t yp = 0; yp < q->hpad; yp++) {
+            int64_t iy = yp - pt, py = yp % sh, yq = yp / sh;
+            uint8_t *dst0 = blk + py * sw * plane + yq * wq * 4; /* phase (py, 0) */
+            if (iy < 0 || iy >= ih) {
+                for (int64_t px = 0; px < sw; px++)
+                    memset(dst0 + px * plane, zu, (size_t)(wq * 4));
+                continue;
+            }
+            const uint8_t *src = xg + c4 * 4 * s->iprod + iy * iw;
+            if (sw == 1 && nreal == 4 && iw >= 16) { /* (16 bytes of each row read) */
+                memset(dst0, zu, (size_t)(pl * 4));
+                nnp_qgemm_interleave4(src, s->iprod, iw, q->flip, dst0 + pl * 4);
+                memset(dst0 + (pl + iw) * 4, zu, (size_t)((wq - pl - iw) * 4));
+                continue;
+            }
+            for (int ci = 0; ci < 4; ci++) {
+                uint8_t *row = rows + ci * rs;
+                if (ci >= nreal) {
+                    memset(row, q->pad, (size_t)rs);
+                    continue;
+                }
+                memset(row, q->pad, (size_t)pl);
+                memcpy(row + pl, src + ci * s->iprod, (size_t)iw);
+                memset(row + pl + iw, q->pad, (size_t)(rs - pl - iw));
+            }
+            if (sw == 1) {
+                nnp_qgemm_interleave4(rows, rs, wq, q->flip, dst0);
+            } else if (sw == 2) {
+                for (int ci = 0; ci < 4; ci++)
+                    split_phases2(rows + ci * rs, wq, split + ci * rs2, split + (4 + ci) * rs2);
+                nnp_qgemm_interleave4(split, rs2, wq, q->flip, dst0);
+                nnp_qgemm_interleave4(split + 4 * rs2, rs2, wq, q->flip, dst0 + plane);
+            } else {
+                for (int64_t px = 0; px < sw; px++)
+                    for (int64_t t = 0; t < wq; t++)
+                        for (int ci = 0; ci < 4; ci++) {
+                            int64_t xx = px + t * sw;
+                            uint8_t v = xx < rs ? rows[ci * rs + xx] : q->pad;
+                            dst0[px * plane + 4 * t + ci] = (uint8_t)(v ^ q->flip);
+                        }
+            }
+        }
+    }
+}
+
+struct qconv_run {
+    const struct qconv_state *q;
+    const uint8_t *x;
+    uint8_t *y, *scratch;
+    size_t slice; /* scratch bytes per thread, after the shared blocked input */
+    int32_t zp, lo, hi;
+    const struct nnp_act *act; /* float output: a fused activation and residual Add */
+    const float *res;
+    int64_t b, g, row_blocks; /* the unit in hand (units in turn) */
+    const uint8_t *xb;
+};
+
+/* The valid columns of a C panel (rows [m0, m1), columns [j0, j0 + nc) of the product,
+ * row i at panel + (i - m0) * NR elements) to the output, the fused Add and activation
+ * applied on the way (float out). */
+static void qconv_scatter(const struct qconv_run *r, int64_t at, int64_t m0, int64_t m1,
+                          int64_t j0, int64_t nc, const uint8_t *panel)
+{
+    const struct qconv_state *q = r->q;
+    const struct conv_state *s = &q->c;
+    int64_t ow = s->w2d.out[1];
+    bool fout = q->ty == NNP_DTYPE_F32;
+    size_t es = fout ? sizeof(float) : 1;
+    for (int64_t j = j0; j < j0 + nc;) {
+        int64_t oy = j / q->wq, ox = j % q->wq;
+        int64_t run = ow - ox; /* valid columns from j on this row */
+        if (run <= 0) {
+            j += q->wq - ox;
+            continue;
+        }
+        if (run > j0 + nc - j)
+            run = j0 + nc - j;
+        int64_t pos = oy * ow + ox;
+        for (int64_t i = m0; i < m1; i++) {
+            const uint8_t *src = panel + ((i - m0) * NNP_QGEMM_NR + (j - j0)) * (int64_t)es;
+            int64_t o = at + i * s->oprod + pos;
+            if (!fout) {
+                memcpy(r->y + o, src, (size_t)run);
+                continue;
+            }
+            float *dst = (float *)(void *)r->y + o;
+            if (r->act->kind || r->res)
+                nnp_gemm_finish_row(r->act, (const float *)(const void *)src,
+                                    r->res ? r->res + o : NULL, dst, run);
+            else
+                memcpy(dst, src, (size_t)run * sizeof *dst);
+        }
+        j += run;
+    }
+}
+
+/* panel u (48 columns) and rows [m0, m1) of unit (b, g), from its blocked input xb */
+static void qconv_panel(const struct qconv_run *r, const uint8_t *xb, int64_t b, int64_t g,
+                        int64_t u, int64_t m0, int64_t m1, uint8_t *cpanel)
+{
+    const struct qconv_state *q = r->q;
+    const struct conv_state *s = &q->c;
+    int64_t j0 = u * NNP_QGEMM_NR, nc = q->ncols - j0 < NNP_QGEMM_NR ? q->ncols - j0 : NNP_QGEMM_NR;
+    int64_t c0 = g * s->cg_out, at = (b * s->c_out + c0) * s->oprod;
+    bool fout = q->ty == NNP_DTYPE_F32;
+    struct nnp_qgemm G = {.m = s->cg_out, .n = nc, .k = q->kq,
+                          .a = q->wp + (size_t)g * q->wp_group, .b = xb + j0 * 4,
+                          .b_koff = q->koff, .a_signed = true, .off = q->off + c0,
+                          .mul = q->mul + c0, .zp = r->zp, .lo = r->lo, .hi = r->hi};
+    if (q->scatter) { /* rows m0.. into the panel, NR apart */
+        G.c = cpanel - m0 * NNP_QGEMM_NR * (fout ? 4 : 1);
+        if (fout)
+            G.cf = (float *)(void *)cpanel - m0 * NNP_QGEMM_NR;
+        G.ldc = NNP_QGEMM_NR;
+        nnp_qgemm_block(q->qisa, &G, m0, m1, 0, nc);
+        qconv_scatter(r, at, m0, m1, j0, nc, cpanel);
+        return;
+    }
+    G.c = r->y + at + j0;
+    G.ldc = s->oprod;
+    if (fout)
+        G.cf = (float *)(void *)r->y + at + j0;
+    nnp_qgemm_block(q->qisa, &G, m0, m1, 0, nc);
+    if (G.cf && (r->act->kind || r->res)) /* a fused Add and activation, still in cache */
+        nnp_gemm_finish_rows(r->act, m1 - m0, nc, G.cf + m0 * s->oprod, s->oprod,
+                             r->res ? r->res + at + j0 + m0 * s->oprod : NULL, s->oprod,
+                             G.cf + m0 * s->oprod, s->oprod);
+}
+
+static const uint8_t *qconv_unit_x(const struct qconv_run *r, int64_t b, int64_t g)
+{
+    const struct conv_state *s = &r->q->c;
+    return r->x + (b * s->c_in + g * s->cg_in) * s->iprod;
+}
+
+/* per_unit: unit i whole, on thread tid */
+static void qconv_unit_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct qconv_run *r = ctx;
+    const struct qconv_state *q = r->q;
+    const struct conv_state *s = &q->c;
+    uint8_t *rows = r->scratch + (size_t)tid * r->slice, *xb = rows + q->rows_bytes;
+    uint8_t *cpanel = rows + (size_t)8 * (size_t)(q->wpad + QROW_SLACK);
+    cpanel = (uint8_t *)(((uintptr_t)cpanel + 63) & ~(uintptr_t)63);
+    for (int64_t i = begin; i < end; i++) {
+        int64_t b = i / s->group, g = i % s->group;
+        qconv_block_input(q, qconv_unit_x(r, b, g), 0, q->c4n, rows, xb);
+        for (int64_t u = 0; u * NNP_QGEMM_NR < q->ncols; u++)
+            qconv_panel(r, xb, b, g, u, 0, s->cg_out, cpanel);
+    }
+}
+
+static void qconv_blocking_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct qconv_run *r = ctx;
+    uint8_t *rows = r->scratch + (r->q->xb_bytes + 63) / 64 * 64 + (size_t)tid * r->slice;
+    qconv_block_input(r->q, qconv_unit_x(r, r->b, r->g), begin, end, rows, (uint8_t *)r->xb);
+}
+
+/* units in turn: task i = (panel, block of rows) of the unit in hand */
+static void qconv_block_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct qconv_run *r = ctx;
+    const struct qconv_state *q = r->q;
+    const struct conv_state *s = &q->c;
+    uint8_t *rows = r->scratch + (q->xb_bytes + 63) / 64 * 64 + (size_t)tid * r->slice;
+    uint8_t *cpanel = rows + (size_t)8 * (size_t)(q->wpad + QROW_SLACK);
+    cpanel = (uint8_t *)(((uintptr_t)cpanel + 63) & ~(uintptr_t)63);
+    for (int64_t i = begin; i < end; i++) {
+        int64_t u = i / r->row_blocks, m0 = i % r->row_blocks * QCONV_ROWS;
+        int64_t m1 = m0 + QCONV_ROWS < s->cg_out ? m0 + QCONV_ROWS : s->cg_out;
+        qconv_panel(r, r->xb, r->b, r->g, u, m0, m1, cpanel);
+    }
+}
+
+static enum nnp_status qconv_forward(struct nnp_exec_node *n)
+{
+    const struct qconv_state *q = n->state;
+    if (!q->fast)
+        return qconv_reference(n);
+    const struct conv_state *s = &q->c;
+    struct qconv_run r = {.q = q, .x = qc_in(n, true, QC_X)->data, .y = n->out[0]->data,
+                          .scratch = n->scratch,
+                          .slice = q->rows_bytes + (q->per_unit ? (q->xb_bytes + 63) / 64 * 64 : 0)};
+    r.zp = qc_zp(qc_in(n, true, QC_YZ), 0);
+    r.lo = nnp_q_lo(q->ty);
+    r.hi = nnp_q_hi(q->ty);
+    r.act = &n->fusion.act;
+    r.res = n->fusion.residual ? n->fusion.residual->data : NULL;
+    if (q->ty != NNP_DTYPE_F32 && n->fusion.act.kind == NNP_ACT_RELU && r.lo < r.zp)
+        r.lo = r.zp; /* Q(relu(v)) = max(Q(v), zp) */
+    double macs = (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
+    struct nnp_pool *pool = macs >= 4.0 * nnp_gemm_par_min_macs() ? n->pool : NULL;
+    int64_t units = s->batch * s->group;
+    if (q->per_unit) {
+        nnp_parallel_for(pool, units, qconv_unit_task, &r);
+        return NNP_OK;
+    }
+    r.row_blocks = (s->cg_out + QCONV_ROWS - 1) / QCONV_ROWS;
+    r.xb = r.scratch;
+    int64_t panels = (q->ncols + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR;
+    for (int64_t i = 0; i < units; i++) {
+        r.b = i / s->group;
+        r.g = i % s->group;
+        nnp_parallel_for(q->c4n >= 8 ? pool : NULL, q->c4n, qconv_blocking_task, &r);
+        nnp_parallel_for(pool, panels * r.row_blocks, qconv_block_task, &r);
+    }
     return NNP_OK;
 }
 
@@ -1694,7 +2115,7 @@ const struct nnp_op nnp_op_ConvInteger = {
     .min_out = 1,
     .max_out = 1,
     .prepare = qconv_prepare,
-    .forward = qconv_forward,
+    .forward = qconv_reference,
 };
 
 const struct nnp_op nnp_op_QLinearConv = {
@@ -1705,6 +2126,9 @@ const struct nnp_op nnp_op_QLinearConv = {
     .max_out = 1,
     .prepare = qconv_prepare,
     .forward = qconv_forward,
+    .reference = qconv_reference,
+    /* only the planner's float-output form takes them (runtime.c: plan_fusion) */
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
 };
 
 /* --------------------------------------------------------- ConvTranspose */

@@ -29,6 +29,7 @@
 
 #include "kernels/simd/gemm.h"
 #include "kernels/simd/gemv.h"
+#include "kernels/simd/qgemm.h"
 #include "kernels/ops/op.h"
 #include "kernels/ops/quant.h"
 #include "kernels/threads.h"
@@ -790,6 +791,17 @@ struct qmm_state {
     struct matmul_state mm;
     enum nnp_dtype ta, tb, ty; /* ty: QLinearMatMul's output (its y_zero_point's type) */
     bool qlinear;
+    /* the integer GEMM (qgemm.h), for a QLinearMatMul by a constant int8 B (rows, or,
+     * for a Gemm the planner runs as one, transB's columns) with zero points 0 and
+     * constant scalar parameters: B packed once, A packed per run into scratch (int8
+     * flipped to uint8 + 128), the per-column offset and multiplier in the epilogue;
+     * input 8, when the planner gives one, is an int32 bias per column */
+    bool fast;
+    uint8_t *bp;
+    int32_t *off; /* (n) bias - (A's zero point as uint8) x sum of the column of B */
+    float *mul;   /* (n) a_scale * b_scale / y_scale */
+    uint8_t flip;
+    enum nnp_qisa qisa;
 };
 
 /* inputs of each operator: A, B and their zero points; the scales (QLinearMatMul) */
@@ -820,10 +832,81 @@ static enum nnp_status qmm_param(const struct nnp_exec_node *n, const struct nnp
     return NNP_OK;
 }
 
+static int32_t qmm_zp(const struct nnp_rt_value *v, int64_t i);
+static float qmm_scale(const struct nnp_rt_value *v, int64_t i);
+
+/* The integer GEMM path (qmm_state), when its conditions hold; trans_b: B is stored
+ * (n, k), a Gemm's transB. */
+static enum nnp_status qmm_fast_prepare(struct nnp_exec_node *n, struct qmm_state *s,
+                                        bool trans_b, struct nnp_arena *arena)
+{
+    const struct nnp_rt_value *b = qmm_in(n, true, QMM_B), *bz = qmm_in(n, true, QMM_BZ);
+    const struct nnp_rt_value *bias = n->n_in > 8 ? n->in[8] : NULL;
+    const struct matmul_state *mm = &s->mm;
+    bool fits = s->tb == NNP_DTYPE_I8 && b->is_const && b->data && mm->n_batch == 1 &&
+                mm->k >= 1 && mm->k <= (1 << 16) && mm->n >= 1 &&
+                (!bias || (bias->is_const && bias->data && bias->dtype == NNP_DTYPE_I32 &&
+                           bias->numel == mm->n));
+    for (int k = QMM_AZ; k < QMM_SLOTS; k++) {
+        const struct nnp_rt_value *v = qmm_in(n, true, k);
+        if (v && (!v->is_const || !v->data || (k != QMM_BZ && k != QMM_BS && v->numel != 1)))
+            fits = false;
+        if (!v && (k == QMM_AS || k == QMM_BS || (k == QMM_YS && s->ty != NNP_DTYPE_F32)))
+            fits = false;
+    }
+    for (int64_t j = 0; fits && bz && j < bz->numel; j++)
+        fits = qmm_zp(bz, j) == 0;
+    if (!fits) {
+        if (trans_b)
+            return nnp_op_unsupported(n, "a Gemm run as QLinearMatMul needs constant int8 "
+                                      "weights with zero points 0");
+        return NNP_OK;
+    }
+    int64_t k = mm->k, cols = mm->n;
+    size_t bbytes = nnp_qgemm_b_bytes(k, cols);
+    s->bp = nnp_arena_alloc_big(arena, bbytes);
+    s->off = nnp_arena_alloc_big(arena, (size_t)cols * sizeof *s->off);
+    s->mul = nnp_arena_alloc_big(arena, (size_t)cols * sizeof *s->mul);
+    if (!s->bp || !s->off || !s->mul)
+        return nnp_op_error(n, "no memory for the packed weights (%zu bytes)", bbytes);
+    const int8_t *bd = b->data;
+    int64_t rs = trans_b ? 1 : cols, cs = trans_b ? k : 1;
+    nnp_qgemm_pack_b((const uint8_t *)bd, rs, cs, k, cols, 0, s->bp);
+    s->flip = s->ta == NNP_DTYPE_I8 ? 0x80 : 0;
+    uint32_t zu = (uint32_t)(uint8_t)((uint8_t)qmm_zp(qmm_in(n, true, QMM_AZ), 0) ^ s->flip);
+    float as = qmm_scale(qmm_in(n, true, QMM_AS), 0);
+    float ys = s->ty == NNP_DTYPE_F32 ? 1.0f : qmm_scale(qmm_in(n, true, QMM_YS), 0);
+    for (int64_t j = 0; j < cols; j++) {
+        uint32_t sum = 0;
+        for (int64_t p = 0; p < k; p++)
+            sum += (uint32_t)(int32_t)bd[p * rs + j * cs];
+        uint32_t bj = bias ? (uint32_t)((const int32_t *)bias->data)[j] : 0;
+        s->off[j] = (int32_t)(bj - zu * sum);
+        s->mul[j] = s->ty == NNP_DTYPE_F32 ? as * qmm_scale(qmm_in(n, true, QMM_BS), j)
+                                            : as * qmm_scale(qmm_in(n, true, QMM_BS), j) / ys;
+    }
+    n->packed_bytes = bbytes + (size_t)cols * (sizeof *s->off + sizeof *s->mul);
+    if (nnp_qgemm_a_bytes(mm->m, k) > n->scratch_bytes) /* (the reference's need is kept) */
+        n->scratch_bytes = nnp_qgemm_a_bytes(mm->m, k);
+    s->qisa = nnp_qisa_best();
+    s->fast = true;
+    return NNP_OK;
+}
+
 static enum nnp_status qmm_prepare(struct nnp_exec_node *n, struct nnp_arena *arena)
 {
-    bool ql = strcmp(n->node->op_type, "QLinearMatMul") == 0;
+    bool ql = strcmp(n->op->name, "QLinearMatMul") == 0;
+    /* a Gemm (transA 0, alpha and beta 1) the planner runs as QLinearMatMul */
+    bool trans_b = ql && strcmp(n->node->op_type, "Gemm") == 0 &&
+                   nnp_node_attr_int(n->node, "transB", 0) != 0;
     const struct nnp_rt_value *a = qmm_in(n, ql, QMM_A), *b = qmm_in(n, ql, QMM_B);
+    struct nnp_rt_value bt;
+    if (trans_b && b->rank == 2) { /* B's shape as the product reads it */
+        bt = *b;
+        bt.dims[0] = b->dims[1];
+        bt.dims[1] = b->dims[0];
+        b = &bt;
+    }
     if (!nnp_q_8bit(a->dtype) || !nnp_q_8bit(b->dtype))
         return nnp_op_unsupported(n, "%s of %s by %s: only uint8 and int8 are supported",
                                   n->node->op_type, nnp_dtype_name(a->dtype),
@@ -842,7 +925,17 @@ static enum nnp_status qmm_prepare(struct nnp_exec_node *n, struct nnp_arena *ar
         (st = qmm_param(n, qmm_in(n, ql, QMM_BZ), "b_zero_point", b->dtype, s->mm.n,
                         "column")))
         return st;
-    if (ql) {
+    /* the planner's form of a QDQ MatMul or Gemm whose result is not quantized again: no
+     * y_scale, the result dequantized (a_scale * b_scale), float32 (runtime.c, plan_qdq) */
+    bool planned = ql && strcmp(n->node->op_type, "QLinearMatMul") != 0;
+    if (planned && !qmm_in(n, ql, QMM_YS)) {
+        s->ty = NNP_DTYPE_F32;
+        if ((st = qmm_param(n, qmm_in(n, ql, QMM_AS), "a_scale", NNP_DTYPE_F32, s->mm.m,
+                            "row")) ||
+            (st = qmm_param(n, qmm_in(n, ql, QMM_BS), "b_scale", NNP_DTYPE_F32, s->mm.n,
+                            "column")))
+            return st;
+    } else if (ql) {
         const struct nnp_rt_value *yz = qmm_in(n, ql, QMM_YZ);
         s->ty = yz ? yz->dtype : NNP_DTYPE_U8;
         if (!nnp_q_8bit(s->ty))
@@ -865,7 +958,9 @@ static enum nnp_status qmm_prepare(struct nnp_exec_node *n, struct nnp_arena *ar
     n->state = s;
     n->flops = 2.0 * (double)s->mm.n_batch * (double)rows * (double)cols * (double)s->mm.k;
     n->work = nnp_work_prod(4, (int64_t[]){s->mm.n_batch, rows, cols, s->mm.k});
-    return nnp_rt_set_shape(n->out[0], s->ty, orank, od);
+    if ((st = nnp_rt_set_shape(n->out[0], s->ty, orank, od)))
+        return st;
+    return ql ? qmm_fast_prepare(n, s, trans_b, arena) : NNP_OK;
 }
 
 /* value i of a per-tensor or per-row / column parameter (absent: 0) */
@@ -909,7 +1004,50 @@ __attribute__((target("avx2"))) static void qmm_row_avx2(bool u8, uint32_t *acc,
 }
 #endif
 
-static enum nnp_status qmm_forward(struct nnp_exec_node *n)
+struct qmm_run {
+    const struct nnp_qgemm *g;
+    enum nnp_qisa isa;
+    const struct nnp_act *act; /* float output: a fused activation and residual Add */
+    const float *res;
+};
+
+static void qmm_panel_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    (void)tid;
+    const struct qmm_run *r = ctx;
+    const struct nnp_qgemm *g = r->g;
+    int64_t n = g->n, j0 = begin * NNP_QGEMM_NR;
+    int64_t j1 = end * NNP_QGEMM_NR < n ? end * NNP_QGEMM_NR : n;
+    nnp_qgemm_block(r->isa, g, 0, g->m, j0, j1);
+    if (g->cf && (r->act->kind || r->res))
+        nnp_gemm_finish_rows(r->act, g->m, j1 - j0, g->cf + j0, n, r->res ? r->res + j0 : NULL,
+                             n, g->cf + j0, n);
+}
+
+static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
+{
+    const struct qmm_state *s = n->state;
+    const struct matmul_state *mm = &s->mm;
+    uint8_t *ap = n->scratch;
+    nnp_qgemm_pack_a(qmm_in(n, true, QMM_A)->data, mm->k, 1, mm->m, mm->k, s->flip, ap);
+    struct nnp_qgemm g = {.m = mm->m, .n = mm->n, .k = mm->k, .a = ap, .b = s->bp,
+                          .off = s->off, .mul = s->mul, .per_col = true,
+                          .zp = qmm_zp(qmm_in(n, true, QMM_YZ), 0), .lo = nnp_q_lo(s->ty),
+                          .hi = nnp_q_hi(s->ty), .c = n->out[0]->data, .ldc = mm->n};
+    if (s->ty == NNP_DTYPE_F32)
+        g.cf = n->out[0]->data;
+    else if (n->fusion.act.kind == NNP_ACT_RELU && g.lo < g.zp)
+        g.lo = g.zp; /* Q(relu(v)) = max(Q(v), zp) */
+    const struct nnp_rt_value *res = n->fusion.residual;
+    struct qmm_run r = {&g, s->qisa, &n->fusion.act, res ? res->data : NULL};
+    int64_t panels = (mm->n + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR;
+    double macs = (double)mm->m * (double)mm->n * (double)mm->k;
+    nnp_parallel_for(macs >= 4.0 * nnp_gemm_par_min_macs() ? n->pool : NULL, panels,
+                     qmm_panel_task, &r);
+    return NNP_OK;
+}
+
+static enum nnp_status qmm_reference(struct nnp_exec_node *n)
 {
     const struct qmm_state *s = n->state;
     const struct matmul_state *mm = &s->mm;
@@ -921,9 +1059,12 @@ static enum nnp_status qmm_forward(struct nnp_exec_node *n)
     int32_t *bzc = (int32_t *)(acc + mm->n);
     for (int64_t j = 0; j < mm->n; j++)
         bzc[j] = qmm_zp(bz, j);
-    float ys = ql ? qmm_scale(qmm_in(n, ql, QMM_YS), 0) : 0.0f;
+    bool fout = s->ty == NNP_DTYPE_F32;
+    float ys = ql && !fout ? qmm_scale(qmm_in(n, ql, QMM_YS), 0) : 0.0f;
     int32_t yz = ql ? qmm_zp(qmm_in(n, ql, QMM_YZ), 0) : 0;
     int32_t lo = nnp_q_lo(s->ty), hi = nnp_q_hi(s->ty);
+    if (ql && !fout && n->fusion.act.kind == NNP_ACT_RELU && lo < yz)
+        lo = yz; /* Q(relu(v)) = max(Q(v), zp) */
     void (*row)(bool, uint32_t *, const void *, const int32_t *, int32_t, int64_t) = qmm_row;
 #if defined(__x86_64__)
     if (mm->isa != NNP_ISA_SCALAR)
@@ -942,19 +1083,36 @@ static enum nnp_status qmm_forward(struct nnp_exec_node *n)
                     row(u8, acc, (const uint8_t *)b + bo + p * mm->n, bzc, av, mm->n);
             }
             int64_t at = (bi * mm->m + i) * mm->n;
+            const int32_t *bias = n->n_in > 8 ? n->in[8]->data : NULL; /* (the planner's) */
             for (int64_t j = 0; j < mm->n; j++) {
-                int32_t sum = (int32_t)acc[j]; /* int32 wrap-around */
+                int32_t sum = (int32_t)(acc[j] + (bias ? (uint32_t)bias[j] : 0)); /* wraps */
                 if (!ql) {
                     ((int32_t *)y)[at + j] = sum;
                     continue;
                 }
                 float mul = qmm_scale(qmm_in(n, ql, QMM_AS), i) *
-                            qmm_scale(qmm_in(n, ql, QMM_BS), j) / ys;
+                            qmm_scale(qmm_in(n, ql, QMM_BS), j);
+                if (fout) {
+                    ((float *)y)[at + j] = (float)sum * mul;
+                    continue;
+                }
+                mul = mul / ys;
                 nnp_q_put(s->ty, y, at + j, nnp_q_quantize((float)sum * mul, yz, lo, hi));
             }
         }
     }
+    if (fout) { /* a fused Add and activation (the planner's) */
+        const struct nnp_rt_value *res = n->fusion.residual;
+        nnp_gemm_finish_rows(&n->fusion.act, 1, n->out[0]->numel, y, 0,
+                             res ? res->data : NULL, 0, y, 0);
+    }
     return NNP_OK;
+}
+
+static enum nnp_status qmm_forward(struct nnp_exec_node *n)
+{
+    const struct qmm_state *s = n->state;
+    return s->fast ? qmm_fast_forward(n) : qmm_reference(n);
 }
 
 const struct nnp_op nnp_op_MatMulInteger = {
@@ -975,4 +1133,7 @@ const struct nnp_op nnp_op_QLinearMatMul = {
     .max_out = 1,
     .prepare = qmm_prepare,
     .forward = qmm_forward,
+    .reference = qmm_reference,
+    /* only the planner's float-output form takes them (runtime.c: plan_fusion) */
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
 };

@@ -2103,6 +2103,112 @@ Test(quant, conv_integer_and_qlinear_against_float_conv)
     }
 }
 
+/* QLinearConv's integer GEMM path (constant int8 weights, zero points 0) against its
+ * direct loops, to the bit: 1x1 read in place, im2col over strides, pads, dilations,
+ * groups and depthwise, 1-D, int8 and uint8 in and out, batches, one and two threads
+ * (whole units per task, and one unit split by panels and rows) */
+Test(quant, qlinear_conv_gemm_path_against_direct_loops)
+{
+    static const struct conv_case cases[] = {
+        {2, 1, 3, 4, 1, {7, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 2, 4, 6, 2, {9, 8}, {3, 2}, {2, 1}, {1, 2}, {0, 1}, {2, 0}, NULL, true},
+        {2, 1, 8, 8, 8, {10, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, false},
+        {2, 3, 5, 5, 5, {6, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {1, 1, 33, 7, 1, {12}, {5}, {1}, {2}, {2}, {2}, NULL, true},
+        {2, 1, 37, 70, 1, {9, 11}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+        {2, 1, 19, 130, 1, {15, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 2, 3, 9, 1, {16, 16}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}, NULL, false},
+        {2, 1, 8, 16, 1, {11, 10}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 2, 8, 12, 1, {9, 9}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
+        {2, 1, 5, 4, 1, {10, 11}, {3, 3}, {3, 3}, {1, 2}, {2, 1}, {0, 2}, NULL, true},
+        {2, 1, 12, 6, 2, {8, 9}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}, NULL, true},
+    };
+    struct nnp_pool *pool = nnp_pool_new(2);
+    for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++)
+        for (int variant = 0; variant < 4; variant++) {
+            const struct conv_case *cc = &cases[ci];
+            int rank = cc->n_sp + 2;
+            int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group}, pads[6];
+            for (int i = 0; i < cc->n_sp; i++) {
+                xd[2 + i] = cc->in[i];
+                wd[2 + i] = cc->k[i];
+                pads[i] = cc->pb[i];
+                pads[cc->n_sp + i] = cc->pe[i];
+            }
+            enum nnp_dtype tx = variant & 1 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            enum nnp_dtype ty = variant & 2 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            struct t_node t;
+            tn_init(&t, "QLinearConv", 1);
+            if (cc->group != 1)
+                attr_int(&t, "group", cc->group);
+            attr_ints(&t, "strides", cc->n_sp, cc->s);
+            attr_ints(&t, "dilations", cc->n_sp, cc->d);
+            attr_ints(&t, "pads", 2 * cc->n_sp, pads);
+            tn_input(&t, 0, tx, rank, xd);
+            tn_input_f(&t, 1, 0, NULL, (float[]){0.02f});
+            tn_input(&t, 2, tx, 0, NULL);
+            tn_input(&t, 3, NNP_DTYPE_I8, rank, wd);
+            struct nnp_rt_value *ws = tn_input(&t, 4, NNP_DTYPE_F32, 1, &cc->m);
+            for (int64_t m = 0; m < cc->m; m++)
+                ((float *)ws->data)[m] = 0.001f + 0.0003f * (float)m;
+            struct nnp_rt_value *wz = tn_input(&t, 5, NNP_DTYPE_I8, 1, &cc->m);
+            memset(wz->data, 0, wz->nbytes);
+            tn_input_f(&t, 6, 0, NULL, (float[]){0.05f});
+            tn_input(&t, 7, ty, 0, NULL);
+            if (cc->bias)
+                tn_input(&t, 8, NNP_DTYPE_I32, 1, &cc->m);
+            tn_what(&t, "QLinearConv case %d variant %d", ci, variant);
+            if (variant >= 2)
+                t.pool = pool;
+            tn_check(&t, 10, 1);
+            tn_free(&t);
+        }
+    nnp_pool_free(pool);
+}
+
+/* QLinearMatMul's integer GEMM path (constant int8 B, zero points 0) against its
+ * direct loops, to the bit: rows 1 to 70 (batched A folded into rows), k and n off
+ * the tile, per-column and per-tensor scales, int8 and uint8 in and out, the bias
+ * the planner may add (input 8), one and two threads */
+Test(quant, qlinear_matmul_gemm_path_against_direct_loops)
+{
+    static const int64_t shapes[][4] = {
+        {0, 1, 37, 100}, {0, 5, 64, 49}, {0, 70, 131, 200}, {2, 3, 5, 17}, {0, 1, 1024, 260},
+    };
+    struct nnp_pool *pool = nnp_pool_new(2);
+    for (int ci = 0; ci < (int)(sizeof shapes / sizeof *shapes); ci++)
+        for (int variant = 0; variant < 8; variant++) {
+            int64_t batch = shapes[ci][0], m = shapes[ci][1], k = shapes[ci][2];
+            int64_t nn = shapes[ci][3];
+            enum nnp_dtype ta = variant & 1 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            enum nnp_dtype ty = variant & 2 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            struct t_node t;
+            tn_init(&t, "QLinearMatMul", 1);
+            if (batch)
+                tn_input(&t, 0, ta, 3, (int64_t[]){batch, m, k});
+            else
+                tn_input(&t, 0, ta, 2, (int64_t[]){m, k});
+            tn_input_f(&t, 1, 0, NULL, (float[]){0.03f});
+            tn_input(&t, 2, ta, 0, NULL);
+            tn_input(&t, 3, NNP_DTYPE_I8, 2, (int64_t[]){k, nn});
+            int64_t nb = variant & 4 ? nn : 1;
+            struct nnp_rt_value *bs = tn_input(&t, 4, NNP_DTYPE_F32, 1, &nb);
+            for (int64_t j = 0; j < nb; j++)
+                ((float *)bs->data)[j] = 0.0005f + 0.00001f * (float)j;
+            struct nnp_rt_value *bz = tn_input(&t, 5, NNP_DTYPE_I8, 1, &nb);
+            memset(bz->data, 0, bz->nbytes);
+            tn_input_f(&t, 6, 0, NULL, (float[]){0.04f});
+            tn_input(&t, 7, ty, 0, NULL);
+            if (variant & 2)
+                tn_input(&t, 8, NNP_DTYPE_I32, 1, &nn);
+            tn_what(&t, "QLinearMatMul case %d variant %d", ci, variant);
+            t.pool = variant & 1 ? pool : NULL;
+            tn_check(&t, 10, 1);
+            tn_free(&t);
+        }
+    nnp_pool_free(pool);
+}
+
 Test(quant, errors_name_what_was_found)
 {
     struct t_node t;
