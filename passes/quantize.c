@@ -1124,8 +1124,8 @@ static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_op
     bool quiet = ctx->quiet;
     while (st == NNP_OK && (double)(s.fp.correct - r.correct) > allowed && k < p->n_t) {
         if (!quiet)
-            fprintf(stderr, "quantize: max_accuracy_drop=%g: %d of %d nodes kept in float32, "
-                    "top-1 %.2f%% against %.2f%%, %.2f points lost: keeping %s too\n",
+            fprintf(stderr, "quantize: max_accuracy_drop=%g: %d of %d nodes in float32: top-1 "
+                    "%.2f%% against %.2f%%, a drop of %.2f points: %s stays float32 too\n",
                     max_drop, k, p->n_t, 100.0 * (double)r.correct / (double)n,
                     100.0 * (double)s.fp.correct / (double)n,
                     drop_points(s.fp.correct, r.correct, n), s.layers[k].name);
@@ -1151,8 +1151,8 @@ static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_op
         double fp = 100.0 * (double)s.fp.correct / (double)n;
         if (k == p->n_t)
             fprintf(stderr, "quantize: max_accuracy_drop=%g: no node can be quantized: with "
-                    "every node quantized top-1 is %.2f%% against float32's %.2f%% (%.2f points "
-                    "lost), and with only the least sensitive one (%s) %.2f%% (%.2f points) on "
+                    "every node quantized top-1 is %.2f%% against float32's %.2f%% (a drop of %.2f "
+                    "points), and with only the least sensitive one (%s) %.2f%% (%.2f) on "
                     "%" PRId64 " samples of %s; the model stays float32 (%zu bytes)\n",
                     max_drop, 100.0 * (double)s.all.correct / (double)n, fp,
                     drop_points(s.fp.correct, s.all.correct, n), s.layers[p->n_t - 1].name,
@@ -1161,7 +1161,7 @@ static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_op
                     ctx->data_path, bytes);
         else
             fprintf(stderr, "quantize: max_accuracy_drop=%g: %d of %d nodes kept in float32: "
-                    "top-1 %.2f%% against float32's %.2f%% (%.2f points lost) on %" PRId64
+                    "top-1 %.2f%% against float32's %.2f%% (a drop of %.2f points) on %" PRId64
                     " samples of %s; %zu bytes, against %zu with every node quantized "
                     "(%+.1f%%) and %zu in float32\n",
                     max_drop, k, p->n_t, 100.0 * (double)r.correct / (double)n, fp,
