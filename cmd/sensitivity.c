@@ -10,6 +10,7 @@
 #include "cmd/commands.h"
 #include "cmd/infer.h"
 #include "cmd/model_io.h"
+#include "formats/report_json.h"
 #include "passes/pass.h"
 #include "passes/quantize.h"
 
@@ -26,6 +27,7 @@ static const struct cli_opt opts[] = {
     {"eval-labels", 0, "FILE", "the class of each --eval-data sample", false},
     {"samples", 'n', "N", "samples calibrated on and measured on (default 1000)", false},
     {"threads", 't', "N", "threads to use (default: all cores)", false},
+    {"json", 0, NULL, "print the figures as one JSON object instead of the table", false},
     QUANTIZE_OPT("type", "int8 only here"),
     QUANTIZE_OPT("mode", "static, weight or dynamic"),
     QUANTIZE_OPT("per_channel", "a weight scale per output channel (1) or per tensor (0)"),
@@ -97,6 +99,33 @@ static void print_table(const char *model, const char *pipeline, const char *cal
     }
 }
 
+static int print_json(const char *model, const char *pipeline, const char *calib,
+                      const char *data, const char *labels, const struct nnp_sensitivity *s)
+{
+    struct nnp_sens_row *rows = calloc((size_t)s->n_layers + 1, sizeof *rows);
+    NNP_ASSERT(rows);
+    for (int i = 0; i < s->n_layers; i++)
+        rows[i] = (struct nnp_sens_row){s->layers[i].name, s->layers[i].op_type,
+                                        s->layers[i].q.sqnr_db, s->layers[i].q.correct};
+    struct nnp_sens_stats st = {
+        .path = model,
+        .quantize = pipeline,
+        .calib_data = calib,
+        .calib_samples = s->calib_samples,
+        .data = data,
+        .labels = labels,
+        .samples = s->fp.samples,
+        .float_correct = s->fp.correct,
+        .all_sqnr_db = s->all.sqnr_db,
+        .all_correct = s->all.correct,
+        .n_rows = s->n_layers,
+        .rows = rows,
+    };
+    int rc = cli_print_json(nnp_sensitivity_json(&st));
+    free(rows);
+    return rc;
+}
+
 static int run(const struct cli_cmd *cmd, struct cli_args *a)
 {
     const char *model = a->pos[0], *data = cli_value(a, "data"), *labels = cli_value(a, "labels"),
@@ -166,6 +195,8 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     if (st != NNP_OK) {
         nnp_error_prefix(model);
         rc = cli_fail(st);
+    } else if (cli_flag(a, "json")) {
+        rc = print_json(model, text, data, src.data_path, src.labels_path, &s);
     } else if (!a->quiet) {
         print_table(model, text, data, src.data_path, src.labels_path, &s);
     }
