@@ -3,7 +3,8 @@
  * fuses into its integer kernels, and nnpress's runtime runs as written.
  *
  * What is quantized: the nodes of `ops` (Conv, Gemm, MatMul by default) whose weight
- * is a float32 constant (an initializer or a Constant node), less `exclude`:
+ * is a float32 constant (an initializer or a Constant node), less `exclude`, and of
+ * those only the ones `only` names when it is given:
  *
  *   weights   int8, symmetric (zero point 0): scale = max|w| / 127 per output channel
  *             (per_channel=1; Conv's axis 0, Gemm's and MatMul's output-channel axis) or
@@ -33,6 +34,13 @@
  * of constants are computed once when a runtime plans): rounded to nearest even, and
  * a tensor with a value beyond float16's range (65504) is kept in float32. The mode,
  * calibration and activation options do not apply.
+ *
+ * Sensitivity (passes/quantize.h): the pass is split into a plan (the targets and their
+ * calibrated ranges, made once on the float graph) and its application to the graph or
+ * to a copy of it with some targets skipped, so that each target can be quantized alone
+ * in a copy and measured (passes/measure.c) without calibrating again. max_accuracy_drop
+ * ranks the targets so, then skips the most sensitive one at a time until the measured
+ * top-1 drop is small enough, and applies that to the graph.
  *
  * Every candidate left in float is reported on stderr with the reason (unless
  * --quiet) and counted in the pass's statistics. A model that already holds
