@@ -21,7 +21,9 @@
         {"seed", 0, "N", "seed for every random choice (default 0)", false},                      \
         {"threads", 't', "N", "threads to use (default: all cores)", false},                      \
         {"data", 0, "FILE", "calibration data for the passes that run the model (quantize "       \
-         "mode=static): .npy, IDX or .pb; integer values are scaled by 1/255", false}
+         "mode=static): .npy, IDX or .pb; integer values are scaled by 1/255", false},        \
+        {"labels", 0, "FILE", "the class of each --data sample, for the passes that measure "    \
+         "accuracy (quantize max_accuracy_drop=)", false}
 
 static const struct cli_opt compress_opts[] = {
     {"passes", 'p', "PIPELINE", "passes to run, e.g. 'fold,prune(sparsity=0.9)' (default: fold)",
@@ -57,6 +59,7 @@ static int compress_with(struct cli_args *a, struct nnp_pipeline *p, const char 
                                .threads = (int)threads,
                                .quiet = a->quiet,
                                .data_path = cli_value(a, "data"),
+                               .labels_path = cli_value(a, "labels"),
                                .data_scale = 1.0f / 255.0f};
     enum nnp_status st = nnp_pipeline_run(p, m.g, &ctx);
     if (st != NNP_OK) {

@@ -327,6 +327,54 @@ char *nnp_eval_json(const struct nnp_eval_stats *e)
     return dump(root);
 }
 
+/* top-1 of `correct` answers of n and its drop from fp's, in points; null without labels */
+static void top1_json(json_t *o, int64_t correct, int64_t fp, int64_t n)
+{
+    bool have = correct >= 0 && n > 0;
+    json_object_set_new(o, "top1_correct", have ? json_integer(correct) : json_null());
+    json_object_set_new(o, "top1", have ? num((double)correct / (double)n) : json_null());
+    json_object_set_new(o, "drop_points",
+                        have && fp >= 0 ? num(100.0 * (double)(fp - correct) / (double)n)
+                                        : json_null());
+}
+
+char *nnp_sensitivity_json(const struct nnp_sens_stats *s)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_integer(NNP_REPORT_SCHEMA));
+    json_object_set_new(root, "command", json_string("sensitivity"));
+    json_object_set_new(root, "path", str_or_null(s->path));
+    json_object_set_new(root, "quantize", str_or_null(s->quantize));
+    json_object_set_new(root, "calibration_data", str_or_null(s->calib_data));
+    json_object_set_new(root, "calibration_samples", json_integer(s->calib_samples));
+    json_object_set_new(root, "data", str_or_null(s->data));
+    json_object_set_new(root, "labels", str_or_null(s->labels));
+    json_object_set_new(root, "samples", json_integer(s->samples));
+    json_t *fp = json_object();
+    top1_json(fp, s->float_correct, -1, s->samples);
+    json_object_del(fp, "drop_points");
+    json_object_set_new(root, "float", fp);
+    json_t *all = json_object();
+    json_object_set_new(all, "nodes", json_integer(s->n_rows));
+    json_object_set_new(all, "sqnr_db", num(s->all_sqnr_db));
+    top1_json(all, s->all_correct, s->float_correct, s->samples);
+    json_object_set_new(root, "all_quantized", all);
+    json_t *rows = json_array();
+    for (int i = 0; i < s->n_rows; i++) {
+        const struct nnp_sens_row *r = &s->rows[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "rank", json_integer(i + 1));
+        json_object_set_new(o, "node", str_or_null(r->name));
+        json_object_set_new(o, "op_type", str_or_null(r->op_type));
+        json_object_set_new(o, "sqnr_db", num(r->sqnr_db));
+        top1_json(o, r->correct, s->float_correct, s->samples);
+        json_array_append_new(rows, o);
+    }
+    json_object_set_new(root, "nodes", rows);
+    json_object_set_new(root, "versions", versions_json());
+    return dump(root);
+}
+
 /* --- reading --- */
 
 static enum nnp_status get_num(json_t *o, const char *key, const char *where, double *out,

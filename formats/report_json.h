@@ -97,6 +97,33 @@ struct nnp_eval_stats {
 /*! @return `nnpress eval --json` as JSON, malloc'd (NULL on OOM). */
 char *nnp_eval_json(const struct nnp_eval_stats *e);
 
+/* One node of `nnpress sensitivity`: the model with only it quantized. */
+struct nnp_sens_row {
+    const char *name;    /* the node */
+    const char *op_type;
+    double sqnr_db;      /* the first output against the float model's (+inf: JSON null) */
+    int64_t correct;     /* top-1 right answers, -1 without labels */
+};
+
+/* What `nnpress sensitivity` measured. */
+struct nnp_sens_stats {
+    const char *path;         /* the model */
+    const char *quantize;     /* the pass with the options given: "quantize(mode=dynamic)" */
+    const char *calib_data;   /* --data */
+    int64_t calib_samples;    /* calibrated on (0: the mode does not calibrate) */
+    const char *data;         /* measured on: --eval-data, or --data */
+    const char *labels;       /* their labels, or NULL */
+    int64_t samples;          /* measured on */
+    int64_t float_correct;    /* -1 without labels */
+    double all_sqnr_db;       /* every node quantized */
+    int64_t all_correct;
+    int n_rows;
+    const struct nnp_sens_row *rows; /* (n_rows) ranked, most sensitive first */
+};
+
+/*! @return `nnpress sensitivity --json` as JSON, malloc'd (NULL on OOM). */
+char *nnp_sensitivity_json(const struct nnp_sens_stats *s);
+
 /* The figures a gate compares, read back from a report. */
 struct nnp_report_side {
     uint64_t onnx_bytes, zstd_bytes;

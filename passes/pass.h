@@ -89,6 +89,9 @@ enum nnp_status nnp_pipeline_parse(const char *text, struct nnp_pipeline **out);
  *  pipeline (used by the pass subcommands: `nnpress prune --sparsity 0.9`). */
 enum nnp_status nnp_pipeline_set(struct nnp_pipeline *p, int step, const char *name,
                                  const char *value);
+/*! @return the parsed option values of step `step`, in the order of its pass's option
+ *  table (valid until the pipeline is freed or set again). */
+const union nnp_opt_value *nnp_pipeline_options(const struct nnp_pipeline *p, int step);
 /*! @return the number of steps. */
 int nnp_pipeline_length(const struct nnp_pipeline *p);
 /*! nnp_pipeline_run() : run every step on g, in order; fills ctx->records. */

@@ -328,6 +328,12 @@ enum nnp_status nnp_pipeline_set(struct nnp_pipeline *p, int step, const char *n
     return NNP_OK;
 }
 
+const union nnp_opt_value *nnp_pipeline_options(const struct nnp_pipeline *p, int step)
+{
+    NNP_ASSERT(step >= 0 && step < p->n_steps);
+    return p->steps[step].opt;
+}
+
 int nnp_pipeline_length(const struct nnp_pipeline *p)
 {
     return p->n_steps;

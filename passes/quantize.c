@@ -3,7 +3,8 @@
  * fuses into its integer kernels, and nnpress's runtime runs as written.
  *
  * What is quantized: the nodes of `ops` (Conv, Gemm, MatMul by default) whose weight
- * is a float32 constant (an initializer or a Constant node), less `exclude`:
+ * is a float32 constant (an initializer or a Constant node), less `exclude`, and of
+ * those only the ones `only` names when it is given:
  *
  *   weights   int8, symmetric (zero point 0): scale = max|w| / 127 per output channel
  *             (per_channel=1; Conv's axis 0, Gemm's and MatMul's output-channel axis) or
@@ -34,6 +35,13 @@
  * a tensor with a value beyond float16's range (65504) is kept in float32. The mode,
  * calibration and activation options do not apply.
  *
+ * Sensitivity (passes/quantize.h): the pass is split into a plan (the targets and their
+ * calibrated ranges, made once on the float graph) and its application to the graph or
+ * to a copy of it with some targets skipped, so that each target can be quantized alone
+ * in a copy and measured (passes/measure.c) without calibrating again. max_accuracy_drop
+ * ranks the targets so, then skips the most sensitive one at a time until the measured
+ * top-1 drop is small enough, and applies that to the graph.
+ *
  * Every candidate left in float is reported on stderr with the reason (unless
  * --quiet) and counted in the pass's statistics. A model that already holds
  * quantized operators is refused, as is static mode without data. */
@@ -48,11 +56,12 @@
 
 #include "formats/array.h"
 #include "formats/dataset.h"
+#include "formats/onnx.h"
 #include "kernels/runtime.h"
+#include "passes/quantize.h"
 
 enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
-       OPT_CALIB_SAMPLES,
-       OPT_OPS, OPT_EXCLUDE };
+       OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
 enum { TYPE_INT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
@@ -80,6 +89,12 @@ static const struct nnp_pass_opt quantize_opts[] = {
                  "Gemm+MatMul in dynamic mode)"},
     [OPT_EXCLUDE] = {"exclude", NNP_OPT_STRING, "", 0, 0, NULL,
                      "node names or operator types kept in float, '+'-separated"},
+    [OPT_ONLY] = {"only", NNP_OPT_STRING, "", 0, 0, NULL,
+                  "quantize only these node names or operator types, '+'-separated "
+                  "(default: every candidate)"},
+    [OPT_MAX_DROP] = {"max_accuracy_drop", NNP_OPT_FLOAT, "100", 0, 100, NULL,
+                      "keep the most sensitive nodes in float until top-1 on --data and "
+                      "--labels is at most this many points below float's (100: no check)"},
 };
 
 #define CALIB_BATCH 100
@@ -673,25 +688,32 @@ static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char 
 
 /* --- the pass --- */
 
-static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_value *opt,
-                                    struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec)
+/* What the pass decides before it rewrites anything: the options, the nodes to quantize
+ * and the calibrated range of each activation they read. A plan made on a graph applies
+ * to that graph or to a copy of it (the same nodes in the same order: nnp_onnx_serialize
+ * and nnp_onnx_read_buffer of it), so that sensitivity can rewrite many copies of one
+ * float model after calibrating once. */
+struct qplan {
+    bool per_channel, symmetric, dynamic, weight_only, quiet;
+    int n_t, n_r, kept;
+    struct target *t;    /* (n_t) in node order; t[i].n in the graph planned on */
+    int *node;           /* (n_t) t[i].n's index in that graph's nodes */
+    struct act_range *r; /* (n_r) */
+    int64_t used;        /* calibration samples */
+};
+
+static void plan_free(struct qplan *p)
 {
-    int mode = (int)opt[OPT_MODE].i;
-    bool weight_only = mode == MODE_WEIGHT, dynamic = mode == MODE_DYNAMIC;
-    bool per_channel = opt[OPT_PER_CHANNEL].i;
-    bool symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
-    const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s;
-    if (!*ops)
-        ops = dynamic ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
-    bool quiet = ctx->quiet;
-    nnp_graph_link(g);
-    nnp_graph_constants_to_initializers(g);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (quantized_op(g->nodes[i]->op_type))
-            return nnp_errorf(NNP_ERR_INVALID, "the model is already quantized "
-                              "(node %s is %s)", g->nodes[i]->name, g->nodes[i]->op_type);
-    /* every name in exclude must name a node or an operator type the model has */
-    for (const char *p = exclude; *p;) {
+    free(p->t);
+    free(p->node);
+    free(p->r);
+    memset(p, 0, sizeof *p);
+}
+
+/* every '+'-separated name in `list` must name a node or an operator type of g */
+static enum nnp_status check_names(const struct nnp_graph *g, const char *list, const char *opt)
+{
+    for (const char *p = list; *p;) {
         const char *end = strchr(p, '+');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         bool found = false;
@@ -701,84 +723,129 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
                     (strlen(g->nodes[i]->op_type) == len &&
                      strncmp(g->nodes[i]->op_type, p, len) == 0);
         if (!found && len)
-            return nnp_errorf(NNP_ERR_INVALID, "exclude: '%.*s' is neither a node "
-                              "nor an operator type of the model", (int)len, p);
+            return nnp_errorf(NNP_ERR_INVALID, "%s: '%.*s' is neither a node "
+                              "nor an operator type of the model", opt, (int)len, p);
         p += len + (end != NULL);
     }
+    return NNP_OK;
+}
 
-    if (opt[OPT_TYPE].i == TYPE_FP16)
-        return to_fp16(g, ops, exclude, quiet, rec);
+/* The checks every int8 mode makes, the targets, and (mode=static) their calibration. */
+static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value *opt,
+                                 struct nnp_pass_ctx *ctx, struct qplan *p)
+{
+    memset(p, 0, sizeof *p);
+    int mode = (int)opt[OPT_MODE].i;
+    p->weight_only = mode == MODE_WEIGHT;
+    p->dynamic = mode == MODE_DYNAMIC;
+    p->per_channel = opt[OPT_PER_CHANNEL].i;
+    p->symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
+    p->quiet = ctx->quiet;
+    const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s, *only = opt[OPT_ONLY].s;
+    if (!*ops)
+        ops = p->dynamic ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
     if (mode == MODE_STATIC && !ctx->data_path)
         return nnp_errorf(NNP_ERR_INVALID, "static mode calibrates on data: give "
                           "--data FILE, or use mode=weight or mode=dynamic");
-    if (dynamic && nnp_graph_opset(g, "") < 11)
+    if (p->dynamic && nnp_graph_opset(g, "") < 11)
         return nnp_errorf(NNP_ERR_UNSUPPORTED, "dynamic mode needs opset 11 "
                           "(DynamicQuantizeLinear), the model imports %" PRId64,
                           nnp_graph_opset(g, ""));
-    if (per_channel && !dynamic && nnp_graph_opset(g, "") < 13)
+    if (p->per_channel && !p->dynamic && nnp_graph_opset(g, "") < 13)
         return nnp_errorf(NNP_ERR_UNSUPPORTED, "per-channel scales need opset 13, the "
                           "model imports %" PRId64 "; use per_channel=0",
                           nnp_graph_opset(g, ""));
-    struct target *t = calloc((size_t)g->n_nodes + 1, sizeof *t);
-    struct act_range *r = calloc((size_t)g->n_nodes + 1, sizeof *r);
-    if (!t || !r) {
-        free(t);
-        free(r);
+    p->t = calloc((size_t)g->n_nodes + 1, sizeof *p->t);
+    p->node = calloc((size_t)g->n_nodes + 1, sizeof *p->node);
+    p->r = calloc((size_t)g->n_nodes + 1, sizeof *p->r);
+    if (!p->t || !p->node || !p->r) {
+        plan_free(p);
         return nnp_errorf(NNP_ERR_NOMEM, "no memory");
     }
-    int n_t = 0, n_r = 0, kept = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         struct nnp_node *n = g->nodes[i];
         if (!in_list(ops, n->op_type))
             continue;
+        if (*only && !in_list(only, n->name) && !in_list(only, n->op_type))
+            continue; /* not asked for: not a candidate, nothing to say */
         if (in_list(exclude, n->name) || in_list(exclude, n->op_type)) {
-            keep_float(n, "excluded", quiet, &kept);
+            keep_float(n, "excluded", p->quiet, &p->kept);
             continue;
         }
         struct target c = {.n = n, .act = -1};
         const char *why = target_check(n, &c);
-        if (!why && dynamic)
+        if (!why && p->dynamic)
             why = dynamic_check(n);
         if (why) {
-            keep_float(n, why, quiet, &kept);
+            keep_float(n, why, p->quiet, &p->kept);
             continue;
         }
-        if (!weight_only) {
+        if (!p->weight_only) {
             int k = 0;
-            while (k < n_r && r[k].v != n->inputs[0])
+            while (k < p->n_r && p->r[k].v != n->inputs[0])
                 k++;
-            if (k == n_r)
-                r[n_r++].v = n->inputs[0];
+            if (k == p->n_r)
+                p->r[p->n_r++].v = n->inputs[0];
             c.act = k;
         }
-        t[n_t++] = c;
+        p->node[p->n_t] = i;
+        p->t[p->n_t++] = c;
     }
-
     enum nnp_status st = NNP_OK;
-    int64_t used = 0;
-    if (n_r && mode == MODE_STATIC)
+    if (p->n_r && mode == MODE_STATIC)
         st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i,
-                       opt[OPT_CALIB].i == CALIB_PERCENTILE ? opt[OPT_PERCENTILE].f : 0, r, n_r,
-                       &used);
-    for (int k = 0; k < n_r; k++)
-        act_params(&r[k], symmetric);
+                       opt[OPT_CALIB].i == CALIB_PERCENTILE ? opt[OPT_PERCENTILE].f : 0, p->r,
+                       p->n_r, &p->used);
+    for (int k = 0; k < p->n_r; k++)
+        act_params(&p->r[k], p->symmetric);
+    if (st != NNP_OK)
+        plan_free(p);
+    return st;
+}
 
-    /* weights (each once), activations (each once), biases */
+/* Rewrite g, the graph p was made on or a copy of it, quantizing every target i of p
+ * but those with skip[i] (skip NULL: all of them). *n_bias: the biases made int32. */
+static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, const bool *skip,
+                                  int *n_bias)
+{
+    *n_bias = 0;
+    /* the plan's targets and activations, found in g before g changes */
+    struct target *t = calloc((size_t)p->n_t + 1, sizeof *t);
+    struct act_range *r = calloc((size_t)p->n_r + 1, sizeof *r);
     struct nnp_value **wq_of = calloc((size_t)g->n_values + 1, sizeof *wq_of);
     const float **ws_of = calloc((size_t)g->n_values + 1, sizeof *ws_of);
-    if (st == NNP_OK && (!wq_of || !ws_of))
+    enum nnp_status st = NNP_OK;
+    if (!t || !r || !wq_of || !ws_of)
         st = nnp_errorf(NNP_ERR_NOMEM, "no memory");
-    int n_bias = 0, values_before = g->n_values;
-    for (int i = 0; i < n_t && st == NNP_OK; i++) {
+    for (int i = 0; i < p->n_t && st == NNP_OK; i++) {
+        NNP_ASSERT(p->node[i] < g->n_nodes);
+        t[i] = p->t[i];
+        t[i].n = g->nodes[p->node[i]];
+        NNP_ASSERT(strcmp(t[i].n->op_type, p->t[i].n->op_type) == 0 &&
+                   strcmp(t[i].n->name, p->t[i].n->name) == 0);
+    }
+    for (int k = 0; k < p->n_r && st == NNP_OK; k++) {
+        r[k] = p->r[k];
+        r[k].hist = NULL;
+        r[k].dq = NULL;
+        r[k].dyn[0] = r[k].dyn[1] = r[k].dyn[2] = NULL;
+        r[k].v = nnp_graph_find(g, p->r[k].v->name);
+        NNP_ASSERT(r[k].v);
+    }
+    /* weights (each once), activations (each once), biases */
+    int values_before = g->n_values;
+    for (int i = 0; i < p->n_t && st == NNP_OK; i++) {
+        if (skip && skip[i])
+            continue;
         struct nnp_node *n = t[i].n;
-        if (dynamic) {
-            st = dynamic_node(g, &t[i], &r[t[i].act], per_channel);
+        if (p->dynamic) {
+            st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel);
             continue;
         }
         struct nnp_value *wv = n->inputs[1];
         int wi = wv->index;
         if (!wq_of[wi] && wi < values_before)
-            wq_of[wi] = quantize_weight(g, wv, t[i].axis, per_channel, &ws_of[wi], &st);
+            wq_of[wi] = quantize_weight(g, wv, t[i].axis, p->per_channel, &ws_of[wi], &st);
         if (st != NNP_OK)
             break;
         n->inputs[1] = wq_of[wi];
@@ -786,14 +853,14 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
             continue;
         struct act_range *a = &r[t[i].act];
         if (!a->dq) {
-            enum nnp_dtype qt = symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+            enum nnp_dtype qt = p->symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
             struct nnp_value *sv = new_const(g, a->v->name, "scale", NNP_DTYPE_F32, 0, NULL, &st);
             struct nnp_value *zv = sv ? new_const(g, a->v->name, "zero_point", qt, 0, NULL, &st)
                                       : NULL;
             if (!zv)
                 break;
             *(float *)sv->t.data = a->scale;
-            if (symmetric)
+            if (p->symmetric)
                 *(int8_t *)zv->t.data = (int8_t)a->zp;
             else
                 *(uint8_t *)zv->t.data = (uint8_t)a->zp;
@@ -805,27 +872,316 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         n->inputs[0] = a->dq;
         if (t[i].bias) {
             struct nnp_value *bq = quantize_bias(g, n->inputs[2], a->scale, ws_of[wi],
-                                                 per_channel, &st);
+                                                 p->per_channel, &st);
             if (bq) {
                 n->inputs[2] = bq;
-                n_bias++;
+                (*n_bias)++;
             }
         }
     }
     free(wq_of);
     free(ws_of);
+    free(t);
+    free(r);
     if (st == NNP_OK) {
         nnp_graph_drop_unused(g); /* the float weights and biases */
         nnp_graph_link(g);
         st = nnp_graph_validate(g); /* puts the new nodes in order */
     }
-    nnp_pass_stat(rec, "nodes_quantized", n_t);
-    nnp_pass_stat(rec, "nodes_kept_float", kept);
+    return st;
+}
+
+/* The checks made before anything else: a model quantized already, names that match
+ * nothing. Leaves g linked, its Constant weights made initializers. */
+static enum nnp_status quantize_prepare(struct nnp_graph *g, const union nnp_opt_value *opt)
+{
+    nnp_graph_link(g);
+    nnp_graph_constants_to_initializers(g);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (quantized_op(g->nodes[i]->op_type))
+            return nnp_errorf(NNP_ERR_INVALID, "the model is already quantized "
+                              "(node %s is %s)", g->nodes[i]->name, g->nodes[i]->op_type);
+    enum nnp_status st = check_names(g, opt[OPT_EXCLUDE].s, "exclude");
+    return st == NNP_OK ? check_names(g, opt[OPT_ONLY].s, "only") : st;
+}
+
+/* what max_accuracy_drop decided, for the pass's statistics */
+struct gate_result {
+    int kept;
+    double top1_float, top1_quantized;
+};
+
+static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_opt_value *opt,
+                                         struct nnp_pass_ctx *ctx, struct qplan *p, bool *skip,
+                                         struct gate_result *gate);
+static enum nnp_status gate_check(const union nnp_opt_value *opt,
+                                  const struct nnp_pass_ctx *ctx);
+
+static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_value *opt,
+                                    struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec)
+{
+    enum nnp_status st = quantize_prepare(g, opt);
+    if (st != NNP_OK)
+        return st;
+    bool gate = opt[OPT_MAX_DROP].f < 100;
+    if (opt[OPT_TYPE].i == TYPE_FP16) {
+        if (gate)
+            return nnp_errorf(NNP_ERR_USAGE, "max_accuracy_drop chooses int8 nodes to keep in "
+                              "float; type=fp16 does not apply");
+        if (*opt[OPT_ONLY].s)
+            return nnp_errorf(NNP_ERR_USAGE, "only= selects int8 nodes; type=fp16 does not "
+                              "apply (use ops= and exclude=)");
+        return to_fp16(g, *opt[OPT_OPS].s ? opt[OPT_OPS].s : "Conv+Gemm+MatMul",
+                       opt[OPT_EXCLUDE].s, ctx->quiet, rec);
+    }
+    if (gate && (st = gate_check(opt, ctx)) != NNP_OK)
+        return st;
+    struct qplan p;
+    if ((st = plan_make(g, opt, ctx, &p)) != NNP_OK)
+        return st;
+    bool *skip = calloc((size_t)p.n_t + 1, sizeof *skip);
+    if (!skip)
+        st = nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    int n_float = 0, n_bias = 0;
+    struct gate_result gr = {0};
+    if (st == NNP_OK && gate)
+        st = keep_for_accuracy(g, opt, ctx, &p, skip, &gr);
+    for (int i = 0; i < p.n_t && st == NNP_OK; i++)
+        n_float += skip[i];
+    if (st == NNP_OK)
+        st = plan_apply(g, &p, skip, &n_bias);
+    nnp_pass_stat(rec, "nodes_quantized", p.n_t - n_float);
+    nnp_pass_stat(rec, "nodes_kept_float", p.kept + n_float);
     nnp_pass_stat(rec, "biases_int32", n_bias);
-    nnp_pass_stat(rec, dynamic ? "activations_dynamic" : "activations_calibrated", n_r);
-    nnp_pass_stat(rec, "calibration_samples", (double)used);
-    free(t);
-    free(r);
+    nnp_pass_stat(rec, p.dynamic ? "activations_dynamic" : "activations_calibrated", p.n_r);
+    nnp_pass_stat(rec, "calibration_samples", (double)p.used);
+    if (gate) {
+        nnp_pass_stat(rec, "nodes_kept_for_accuracy", gr.kept);
+        nnp_pass_stat(rec, "top1_float", gr.top1_float);
+        nnp_pass_stat(rec, "top1_quantized", gr.top1_quantized);
+    }
+    free(skip);
+    plan_free(&p);
+    return st;
+}
+
+/* --- sensitivity, and nodes kept in float for accuracy --- */
+
+/* g as bytes, once, so that each variant starts from a fresh copy of the float model */
+struct variants {
+    uint8_t *bytes;
+    size_t size;
+    const char *dir;
+    struct nnp_measure *m;
+};
+
+/* Measure a copy of the float model with the plan's targets quantized but those of skip;
+ * *bytes (when not NULL) gets the copy's ONNX size. */
+static enum nnp_status variant_measure(struct variants *v, const struct qplan *p,
+                                       const bool *skip, struct nnp_measure_result *r,
+                                       size_t *bytes)
+{
+    struct nnp_graph *c = NULL;
+    int n_bias;
+    enum nnp_status st = nnp_onnx_read_buffer(v->bytes, v->size, v->dir, "the float model", &c);
+    if (st == NNP_OK) {
+        nnp_graph_link(c);
+        st = plan_apply(c, p, skip, &n_bias);
+    }
+    if (st == NNP_OK)
+        st = nnp_measure_run(v->m, c, r);
+    if (st == NNP_OK && bytes) {
+        uint8_t *b = NULL;
+        if ((st = nnp_onnx_serialize(c, &b, bytes)) == NNP_OK)
+            free(b);
+    }
+    nnp_graph_free(c);
+    return st;
+}
+
+static int layer_order(const void *a, const void *b)
+{
+    const struct nnp_sens_layer *x = a, *y = b;
+    double dx = x->q.sqnr_db, dy = y->q.sqnr_db;
+    if (dx != dy) /* +inf last; NaN (nothing measured) cannot happen: samples > 0 */
+        return dx < dy ? -1 : 1;
+    if (x->q.correct != y->q.correct)
+        return x->q.correct < y->q.correct ? -1 : 1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+/* The ranking of nnp_quantize_sensitivity() for plan p made on g; leaves v open. */
+static enum nnp_status rank_layers(struct nnp_graph *g, const struct qplan *p,
+                                   const struct nnp_measure_src *src, struct variants *v,
+                                   struct nnp_sensitivity *out)
+{
+    memset(out, 0, sizeof *out);
+    out->calib_samples = p->used;
+    if (p->n_t == 0)
+        return nnp_errorf(NNP_ERR_INVALID, "no node to quantize: of the nodes ops, exclude "
+                          "and only leave, none has a float32 constant weight");
+    enum nnp_status st = nnp_onnx_serialize(g, &v->bytes, &v->size);
+    v->dir = g->dir;
+    out->bytes_float = v->size;
+    if (st == NNP_OK)
+        st = nnp_measure_new(g, src, &v->m, &out->fp);
+    if (st == NNP_OK)
+        st = variant_measure(v, p, NULL, &out->all, &out->bytes_all);
+    bool *skip = calloc((size_t)p->n_t, sizeof *skip);
+    out->layers = calloc((size_t)p->n_t, sizeof *out->layers);
+    if (st == NNP_OK && (!skip || !out->layers))
+        st = nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    for (int i = 0; i < p->n_t && st == NNP_OK; i++) {
+        for (int k = 0; k < p->n_t; k++)
+            skip[k] = k != i;
+        struct nnp_sens_layer *l = &out->layers[out->n_layers++];
+        l->name = p->t[i].n->name;
+        l->op_type = p->t[i].n->op_type;
+        l->node = p->node[i];
+        st = variant_measure(v, p, skip, &l->q, NULL);
+    }
+    free(skip);
+    if (st == NNP_OK)
+        qsort(out->layers, (size_t)out->n_layers, sizeof *out->layers, layer_order);
+    return st;
+}
+
+static void variants_free(struct variants *v)
+{
+    free(v->bytes);
+    nnp_measure_free(v->m);
+    memset(v, 0, sizeof *v);
+}
+
+enum nnp_status nnp_quantize_sensitivity(struct nnp_graph *g, const union nnp_opt_value *opt,
+                                         struct nnp_pass_ctx *ctx,
+                                         const struct nnp_measure_src *src,
+                                         struct nnp_sensitivity *out)
+{
+    memset(out, 0, sizeof *out);
+    if (opt[OPT_TYPE].i == TYPE_FP16)
+        return nnp_errorf(NNP_ERR_USAGE, "sensitivity measures int8 quantization; type=fp16 "
+                          "does not apply");
+    enum nnp_status st = quantize_prepare(g, opt);
+    struct qplan p = {0};
+    if (st == NNP_OK)
+        st = plan_make(g, opt, ctx, &p);
+    struct variants v = {0};
+    if (st == NNP_OK)
+        st = rank_layers(g, &p, src, &v, out);
+    variants_free(&v);
+    plan_free(&p);
+    if (st != NNP_OK)
+        nnp_sensitivity_free(out);
+    return st;
+}
+
+void nnp_sensitivity_free(struct nnp_sensitivity *s)
+{
+    free(s->layers);
+    memset(s, 0, sizeof *s);
+}
+
+/* max_accuracy_drop measures top-1 on --data with --labels */
+static enum nnp_status gate_check(const union nnp_opt_value *opt, const struct nnp_pass_ctx *ctx)
+{
+    if (!ctx->data_path || !ctx->labels_path)
+        return nnp_errorf(NNP_ERR_USAGE, "max_accuracy_drop=%g measures top-1 accuracy on "
+                          "samples with their classes: give --data FILE and --labels FILE",
+                          opt[OPT_MAX_DROP].f);
+    return NNP_OK;
+}
+
+/* points of top-1 lost from `fp` right answers to `q` of n */
+static double drop_points(int64_t fp, int64_t q, int64_t n)
+{
+    return 100.0 * (double)(fp - q) / (double)n;
+}
+
+/* max_accuracy_drop=X: rank the targets of p by sensitivity (the first calib_samples of
+ * --data, with --labels), then keep the most sensitive in float one at a time, in ranked
+ * order, until the measured drop of the whole model is at most X points: skip[i] for
+ * those kept. A drop is compared in right answers, not in rounded percentages. */
+static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_opt_value *opt,
+                                         struct nnp_pass_ctx *ctx, struct qplan *p, bool *skip,
+                                         struct gate_result *gate)
+{
+    double max_drop = opt[OPT_MAX_DROP].f;
+    struct nnp_measure_src src = {
+        .data_path = ctx->data_path,
+        .labels_path = ctx->labels_path,
+        .samples = opt[OPT_CALIB_SAMPLES].i,
+        .scale = ctx->data_scale,
+        .shift = ctx->data_shift,
+        .threads = ctx->threads,
+    };
+    struct nnp_sensitivity s;
+    struct variants v = {0};
+    enum nnp_status st = rank_layers(g, p, &src, &v, &s);
+    if (st != NNP_OK) {
+        variants_free(&v);
+        nnp_sensitivity_free(&s);
+        return st;
+    }
+    int64_t n = s.fp.samples;
+    /* fp - q <= X n / 100, in right answers; the 1e-9 absorbs X's decimal rounding */
+    double allowed = max_drop * (double)n / 100.0 + 1e-9;
+    struct nnp_measure_result r = s.all;
+    size_t bytes = s.bytes_all;
+    int k = 0; /* nodes kept in float: the first k of the ranking */
+    bool quiet = ctx->quiet;
+    while (st == NNP_OK && (double)(s.fp.correct - r.correct) > allowed && k < p->n_t) {
+        if (!quiet)
+            fprintf(stderr, "quantize: max_accuracy_drop=%g: %d of %d nodes in float32: top-1 "
+                    "%.2f%% against %.2f%%, a drop of %.2f points: %s stays float32 too\n",
+                    max_drop, k, p->n_t, 100.0 * (double)r.correct / (double)n,
+                    100.0 * (double)s.fp.correct / (double)n,
+                    drop_points(s.fp.correct, r.correct, n), s.layers[k].name);
+        for (int i = 0; i < p->n_t; i++)
+            if (p->node[i] == s.layers[k].node)
+                skip[i] = true;
+        k++;
+        if (k == p->n_t) { /* the float model itself */
+            r = s.fp;
+            bytes = s.bytes_float;
+        } else {
+            st = variant_measure(&v, p, skip, &r, &bytes);
+        }
+    }
+    for (int i = 0; i < k && st == NNP_OK; i++) {
+        char why[160];
+        snprintf(why, sizeof why, "max_accuracy_drop=%g (rank %d of %d: SQNR %.1f dB when "
+                 "quantized alone)", max_drop, i + 1, p->n_t, s.layers[i].q.sqnr_db);
+        int ignored = 0;
+        keep_float(g->nodes[s.layers[i].node], why, quiet, &ignored);
+    }
+    if (st == NNP_OK && !quiet) {
+        double fp = 100.0 * (double)s.fp.correct / (double)n;
+        if (k == p->n_t)
+            fprintf(stderr, "quantize: max_accuracy_drop=%g: no node can be quantized: with "
+                    "every node quantized top-1 is %.2f%% against float32's %.2f%% (a drop of %.2f "
+                    "points), and with only the least sensitive one (%s) %.2f%% (%.2f) on "
+                    "%" PRId64 " samples of %s; the model stays float32 (%zu bytes)\n",
+                    max_drop, 100.0 * (double)s.all.correct / (double)n, fp,
+                    drop_points(s.fp.correct, s.all.correct, n), s.layers[p->n_t - 1].name,
+                    100.0 * (double)s.layers[p->n_t - 1].q.correct / (double)n,
+                    drop_points(s.fp.correct, s.layers[p->n_t - 1].q.correct, n), n,
+                    ctx->data_path, bytes);
+        else
+            fprintf(stderr, "quantize: max_accuracy_drop=%g: %d of %d nodes kept in float32: "
+                    "top-1 %.2f%% against float32's %.2f%% (a drop of %.2f points) on %" PRId64
+                    " samples of %s; %zu bytes, against %zu with every node quantized "
+                    "(%+.1f%%) and %zu in float32\n",
+                    max_drop, k, p->n_t, 100.0 * (double)r.correct / (double)n, fp,
+                    drop_points(s.fp.correct, r.correct, n), n, ctx->data_path, bytes,
+                    s.bytes_all, 100.0 * ((double)bytes / (double)s.bytes_all - 1.0),
+                    s.bytes_float);
+    }
+    gate->kept = k;
+    gate->top1_float = (double)s.fp.correct / (double)n;
+    gate->top1_quantized = (double)r.correct / (double)n;
+    variants_free(&v);
+    nnp_sensitivity_free(&s);
     return st;
 }
 

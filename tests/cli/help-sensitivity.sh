@@ -1,0 +1,1 @@
+$NNPRESS sensitivity --help

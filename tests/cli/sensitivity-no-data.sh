@@ -1,0 +1,2 @@
+# sensitivity calibrates and measures on data: without --data it is a usage error
+$NNPRESS sensitivity testdata/transformer.onnx
