@@ -543,7 +543,7 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
 enum { QDQ_NONE, QDQ_ANCHOR, QDQ_ABSORBED };
 
 struct qdq_match {
-    const struct nnp_node *dqx, *dqw, *dqb, *relu, *q;
+    const struct nnp_node *dqx, *dqw, *dqb, *act, *q; /* act: a Relu or Clip before q */
 };
 
 static const struct nnp_node *producer_op(const struct nnp_value *v, const char *op)
@@ -590,14 +590,16 @@ static bool qdq_shape(const struct nnp_node *n, struct qdq_match *m)
     }
     /* int8 out when a QuantizeLinear (after a Relu) is all that reads the result */
     const struct nnp_node *c = only_reader(n->outputs[0]), *relu = NULL;
-    if (c && is_default_domain(c->domain) && strcmp(c->op_type, "Relu") == 0) {
+    if (c && is_default_domain(c->domain) &&
+        (strcmp(c->op_type, "Relu") == 0 ||
+         (strcmp(c->op_type, "Clip") == 0 && all_initializers(c, 1)))) {
         relu = c;
         c = only_reader(c->outputs[0]);
     }
     if (c && is_default_domain(c->domain) && strcmp(c->op_type, "QuantizeLinear") == 0 &&
         c->n_outputs >= 1 && all_initializers(c, 1) && c->n_inputs >= 2 &&
         c->inputs[0] == (relu ? relu : n)->outputs[0]) {
-        m->relu = relu;
+        m->act = relu;
         m->q = c;
     }
     return true;
@@ -605,7 +607,7 @@ static bool qdq_shape(const struct nnp_node *n, struct qdq_match *m)
 
 static void qdq_mark(struct nnp_runtime *rt, const struct qdq_match *m, int role)
 {
-    const struct nnp_node *absorbed[] = {m->dqw, m->dqb, m->relu, m->q};
+    const struct nnp_node *absorbed[] = {m->dqw, m->dqb, m->act, m->q};
     for (int k = 0; k < 4; k++)
         if (absorbed[k])
             rt->qdq_role[absorbed[k]->index] = (unsigned char)role;
@@ -709,6 +711,36 @@ static enum nnp_status qdq_inputs(struct nnp_runtime *rt, const struct nnp_node 
 
 static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded);
 
+/* The Relu or Clip (bounds constant: attributes before opset 11, initializers from it)
+ * between a quantized layer and its QuantizeLinear. */
+static enum nnp_status qdq_act(struct nnp_runtime *rt, const struct nnp_node *c,
+                               struct nnp_act *act)
+{
+    if (strcmp(c->op_type, "Relu") == 0) {
+        *act = (struct nnp_act){NNP_ACT_RELU, 0, 0};
+        return NNP_OK;
+    }
+    *act = (struct nnp_act){NNP_ACT_CLIP, -INFINITY, INFINITY};
+    if (nnp_graph_opset(rt->g, "") < 11) {
+        act->alpha = nnp_node_attr_float(c, "min", -INFINITY);
+        act->beta = nnp_node_attr_float(c, "max", INFINITY);
+        return NNP_OK;
+    }
+    for (int k = 1; k <= 2 && k < c->n_inputs; k++) {
+        struct nnp_rt_value *v;
+        if (!c->inputs[k])
+            continue;
+        enum nnp_status st = defined_value(rt, c->inputs[k], &v);
+        if (st != NNP_OK)
+            return st;
+        if (!v || !v->is_const || v->dtype != NNP_DTYPE_F32 || v->numel != 1 || !v->data)
+            return nnp_errorf(NNP_ERR_INVALID, "node %s: Clip's bounds must be float32 scalars",
+                              c->name);
+        *(k == 1 ? &act->alpha : &act->beta) = *(const float *)v->data;
+    }
+    return NNP_OK;
+}
+
 /* Plan anchor i as its integer operator; *done false (and nothing changed) when it
  * does not apply. */
 static enum nnp_status plan_qdq_anchor(struct nnp_runtime *rt, int i, bool *done)
@@ -738,8 +770,8 @@ static enum nnp_status plan_qdq_anchor(struct nnp_runtime *rt, int i, bool *done
     n->n_out = 1;
     n->out = nnp_arena_alloc(rt->arena, 2 * sizeof *n->out);
     n->out[0] = out;
-    if (m->relu)
-        n->fusion.act.kind = NNP_ACT_RELU;
+    if (m->act && (st = qdq_act(rt, m->act, &n->fusion.act)) != NNP_OK)
+        return st;
     st = n->op ? n->op->prepare(n, rt->arena) : NNP_ERR_UNSUPPORTED;
     /* the integer GEMM packs its weights; the direct loops, slower than the float
      * layer, do not: then the float form is planned */
@@ -752,8 +784,8 @@ static enum nnp_status plan_qdq_anchor(struct nnp_runtime *rt, int i, bool *done
         return NNP_OK;
     }
     n->work = node_work(n);
-    if (m->relu)
-        n->fusion.nodes[n->fusion.n_nodes++] = m->relu;
+    if (m->act)
+        n->fusion.nodes[n->fusion.n_nodes++] = m->act;
     if (m->q) /* (and dqx, once qdq_sweep drops it) */
         n->fusion.nodes[n->fusion.n_nodes++] = m->q;
     *done = true;

@@ -50,6 +50,7 @@
 #include "kernels/simd/gemm.h"
 #include "kernels/simd/gemv.h"
 #include "kernels/simd/qgemm.h"
+#include "kernels/simd/qrow.h"
 #include "kernels/ops/op.h"
 #include "kernels/ops/quant.h"
 #include "kernels/threads.h"
@@ -1592,6 +1593,13 @@ struct qconv_state {
     float *mul;        /* (M) x_scale * w_scale / y_scale (x_scale * w_scale: float out) */
     uint8_t flip, pad; /* 0x80 for int8 input; the input's zero point as stored */
     enum nnp_qisa qisa;
+    /* Depthwise (one input channel per group) in float, a plane at a time: the plane
+     * dequantized, the float kernel of conv_dw.c with the weights and bias dequantized
+     * once, the result quantized (or, float out, stored) while in cache. As fast as the
+     * float layer, without its separate passes over memory for DequantizeLinear and
+     * QuantizeLinear. */
+    bool dw, dw16; /* dw16: 16 channels at a time (nnp_conv_dw2d_channels) */
+    float *wf, *bf; /* (M x kernel), (M): w * w_scale, B * x_scale * w_scale */
 };
 
 /* inputs: x, w, their zero points, the scales and y's zero point (QLinearConv), B */
@@ -1645,6 +1653,41 @@ static bool qconv_fast_fits(const struct nnp_exec_node *n, const struct conv_sta
     return true;
 }
 
+/* Depthwise (qconv_state.dw): the float weights and bias, the float kernel's plan. */
+static enum nnp_status qconv_dw_prepare(struct nnp_exec_node *n, struct qconv_state *q,
+                                        struct nnp_arena *arena)
+{
+    struct conv_state *s = &q->c;
+    const struct nnp_rt_value *w = qc_in(n, true, QC_W), *b = qc_in(n, true, QC_B);
+    s->w2d = s->w;
+    nnp_window_flat2d(&s->w2d);
+    q->wf = nnp_arena_alloc_big(arena, (size_t)(s->c_out * s->kprod) * sizeof(float));
+    q->bf = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof(float));
+    if (!q->wf || !q->bf)
+        return nnp_op_error(n, "no memory for the dequantized weights");
+    float xs = qc_scale(qc_in(n, true, QC_XS), 0);
+    for (int64_t m = 0; m < s->c_out; m++) {
+        float ws = qc_scale(qc_in(n, true, QC_WS), m);
+        for (int64_t t = 0; t < s->kprod; t++) /* as DequantizeLinear (zero point 0) */
+            q->wf[m * s->kprod + t] = (float)((const int8_t *)w->data)[m * s->kprod + t] * ws;
+        q->bf[m] = b ? (float)((const int32_t *)b->data)[m] * (xs * ws) : 0.0f;
+    }
+    if (nnp_conv_dw2d_flat_fit(s->isa, &s->w2d)) {
+        s->dw_masks = nnp_arena_alloc(arena, nnp_conv_dw2d_flat_masks(&s->w2d) * sizeof(uint16_t));
+        s->dw_off = nnp_arena_alloc(arena, (size_t)s->kprod * sizeof(int64_t));
+        nnp_conv_dw2d_flat_plan(&s->w2d, s->dw_masks, s->dw_off);
+    }
+    n->packed_bytes = (size_t)(s->c_out * (s->kprod + 1)) * sizeof(float);
+    int threads = n->threads > 0 ? n->threads : 1;
+    /* small planes 16 channels at a time, as the float layer does them */
+    q->dw16 = s->cg_out == 1 && nnp_conv_dw2d_channels_fit(s->isa, &s->w2d) &&
+               (!s->dw_off || s->oprod <= 64); /* (tiny planes: the calls per plane cost) */
+    size_t slice = (16 * (size_t)(s->iprod + s->oprod) * sizeof(float) + 63) / 64 * 64;
+    n->scratch_bytes = (size_t)threads * slice;
+    q->dw = q->fast = true;
+    return NNP_OK;
+}
+
 /* The integer GEMM path (qconv_state): geometry, weights reordered and packed, each
  * channel's offset and multiplier, made once. */
 #define QCONV_ROWS 64 /* rows of a task when one unit is split over the threads */
@@ -1654,8 +1697,10 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
                                           struct nnp_arena *arena)
 {
     struct conv_state *s = &q->c;
-    if (!qconv_fast_fits(n, s) || (s->cg_in == 1 && s->group > 1))
-        return NNP_OK; /* (depthwise: the float kernel, between the dequantize and quantize) */
+    if (!qconv_fast_fits(n, s))
+        return NNP_OK;
+    if (s->cg_in == 1 && s->group > 1)
+        return qconv_dw_prepare(n, q, arena);
     const struct nnp_rt_value *x = qc_in(n, true, QC_X), *w = qc_in(n, true, QC_W);
     const struct nnp_rt_value *b = qc_in(n, true, QC_B);
     s->w2d = s->w;
@@ -1813,8 +1858,8 @@ static enum nnp_status qconv_reference(struct nnp_exec_node *n)
     bool fout = q->ty == NNP_DTYPE_F32;
     float ys = ql && !fout ? qc_scale(qc_in(n, ql, QC_YS), 0) : 0.0f;
     int32_t lo = nnp_q_lo(q->ty), hi = nnp_q_hi(q->ty);
-    if (ql && !fout && n->fusion.act.kind == NNP_ACT_RELU && lo < yz)
-        lo = yz; /* Q(relu(v)) = max(Q(v), zp) */
+    if (ql && !fout) /* the planner's Relu or Clip before the QuantizeLinear */
+        nnp_q_act_bounds(&n->fusion.act, ys, yz, &lo, &hi);
     void *y = n->out[0]->data;
     for (int64_t b = 0; b < s->batch; b++)
         for (int64_t m = 0; m < s->c_out; m++) {
@@ -2073,12 +2118,81 @@ static void qconv_block_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
+struct qconv_dw_run {
+    const struct nnp_exec_node *n;
+    const struct qconv_state *q;
+    size_t slice;
+};
+
+/* depthwise: planes (image, output channel) [begin, end), each dequantized, convolved
+ * in float with its fused activation (and Add, float out), then quantized */
+static void qconv_dw_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct qconv_dw_run *r = ctx;
+    const struct nnp_exec_node *n = r->n;
+    const struct qconv_state *q = r->q;
+    const struct conv_state *s = &q->c;
+    const struct nnp_rt_value *x = qc_in(n, true, QC_X), *res = n->fusion.residual;
+    float *xf = (float *)(void *)((uint8_t *)n->scratch + (size_t)tid * r->slice);
+    float *yf = xf + s->iprod;
+    float xs = qc_scale(qc_in(n, true, QC_XS), 0);
+    int32_t xz = qc_zp(qc_in(n, true, QC_XZ), 0);
+    bool fout = q->ty == NNP_DTYPE_F32;
+    size_t xes = nnp_dtype_size(x->dtype);
+    float ys = fout ? 0.0f : qc_scale(qc_in(n, true, QC_YS), 0);
+    int32_t yz = fout ? 0 : qc_zp(qc_in(n, true, QC_YZ), 0);
+    if (q->dw16) { /* units: (image, 16 channels) */
+        int64_t blocks = (s->c_out + 15) / 16;
+        for (int64_t u = begin; u < end; u++) {
+            int64_t b = u / blocks, c0 = u % blocks * 16;
+            int nch = (int)(s->c_out - c0 < 16 ? s->c_out - c0 : 16);
+            int64_t yo = (b * s->c_out + c0) * s->oprod;
+            nnp_dequantize_row(s->isa, (const uint8_t *)x->data +
+                                           (size_t)((b * s->c_in + c0) * s->iprod) * xes,
+                               x->dtype, nch * s->iprod, xs, xz, xf);
+            float *yd = yf + 15 * s->iprod; /* after the 16 input planes */
+            float *dst = fout ? (float *)n->out[0]->data + yo : yd;
+            nnp_conv_dw2d_channels(&s->w2d, xf, q->wf + c0 * s->kprod, q->bf + c0,
+                                   fout && res ? (const float *)res->data + yo : NULL,
+                                   &n->fusion.act, dst, nch);
+            if (!fout)
+                nnp_quantize_row(s->isa, yd, nch * s->oprod, ys, yz, q->ty,
+                                 (uint8_t *)n->out[0]->data + yo);
+        }
+        return;
+    }
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / s->c_out, oc = u % s->c_out, gi = oc / s->cg_out;
+        int64_t yo = (b * s->c_out + oc) * s->oprod;
+        nnp_dequantize_row(s->isa, (const uint8_t *)x->data + (size_t)((b * s->c_in + gi) * s->iprod) * xes,
+                           x->dtype, s->iprod, xs, xz, xf);
+        float *dst = fout ? (float *)n->out[0]->data + yo : yf;
+        const float *ro = fout && res ? (const float *)res->data + yo : NULL;
+        if (s->dw_off)
+            nnp_conv_dw2d_flat(&s->w2d, s->dw_masks, s->dw_off, xf, q->wf + oc * s->kprod,
+                               q->bf[oc], ro, &n->fusion.act, dst);
+        else
+            nnp_conv_dw2d(s->isa, &s->w2d, xf, q->wf + oc * s->kprod, q->bf[oc], ro,
+                          &n->fusion.act, dst);
+        if (!fout)
+            nnp_quantize_row(s->isa, yf, s->oprod, ys, yz, q->ty, (uint8_t *)n->out[0]->data + yo);
+    }
+}
+
 static enum nnp_status qconv_forward(struct nnp_exec_node *n)
 {
     const struct qconv_state *q = n->state;
     if (!q->fast)
         return qconv_reference(n);
     const struct conv_state *s = &q->c;
+    if (q->dw) {
+        struct qconv_dw_run dr = {n, q,
+                                  (16 * (size_t)(s->iprod + s->oprod) * sizeof(float) + 63) / 64 * 64};
+        double macs = (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kprod;
+        int64_t units = q->dw16 ? s->batch * ((s->c_out + 15) / 16) : s->batch * s->c_out;
+        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, units, qconv_dw_task, &dr);
+        return NNP_OK;
+    }
     struct qconv_run r = {.q = q, .x = qc_in(n, true, QC_X)->data, .y = n->out[0]->data,
                           .scratch = n->scratch,
                           .slice = q->rows_bytes + (q->per_unit ? (q->xb_bytes + 63) / 64 * 64 : 0)};
@@ -2087,8 +2201,8 @@ static enum nnp_status qconv_forward(struct nnp_exec_node *n)
     r.hi = nnp_q_hi(q->ty);
     r.act = &n->fusion.act;
     r.res = n->fusion.residual ? n->fusion.residual->data : NULL;
-    if (q->ty != NNP_DTYPE_F32 && n->fusion.act.kind == NNP_ACT_RELU && r.lo < r.zp)
-        r.lo = r.zp; /* Q(relu(v)) = max(Q(v), zp) */
+    if (q->ty != NNP_DTYPE_F32) /* the planner's Relu or Clip before the QuantizeLinear */
+        nnp_q_act_bounds(&n->fusion.act, qc_scale(qc_in(n, true, QC_YS), 0), r.zp, &r.lo, &r.hi);
     double macs = (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
     struct nnp_pool *pool = macs >= 4.0 * nnp_gemm_par_min_macs() ? n->pool : NULL;
     int64_t units = s->batch * s->group;

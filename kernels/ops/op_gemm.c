@@ -1036,8 +1036,9 @@ static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
                           .hi = nnp_q_hi(s->ty), .c = n->out[0]->data, .ldc = mm->n};
     if (s->ty == NNP_DTYPE_F32)
         g.cf = n->out[0]->data;
-    else if (n->fusion.act.kind == NNP_ACT_RELU && g.lo < g.zp)
-        g.lo = g.zp; /* Q(relu(v)) = max(Q(v), zp) */
+    else /* the planner's Relu or Clip before the QuantizeLinear */
+        nnp_q_act_bounds(&n->fusion.act, qmm_scale(qmm_in(n, true, QMM_YS), 0), g.zp, &g.lo,
+                         &g.hi);
     const struct nnp_rt_value *res = n->fusion.residual;
     struct qmm_run r = {&g, s->qisa, &n->fusion.act, res ? res->data : NULL};
     int64_t panels = (mm->n + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR;
@@ -1063,8 +1064,8 @@ static enum nnp_status qmm_reference(struct nnp_exec_node *n)
     float ys = ql && !fout ? qmm_scale(qmm_in(n, ql, QMM_YS), 0) : 0.0f;
     int32_t yz = ql ? qmm_zp(qmm_in(n, ql, QMM_YZ), 0) : 0;
     int32_t lo = nnp_q_lo(s->ty), hi = nnp_q_hi(s->ty);
-    if (ql && !fout && n->fusion.act.kind == NNP_ACT_RELU && lo < yz)
-        lo = yz; /* Q(relu(v)) = max(Q(v), zp) */
+    if (ql && !fout) /* the planner's Relu or Clip before the QuantizeLinear */
+        nnp_q_act_bounds(&n->fusion.act, ys, yz, &lo, &hi);
     void (*row)(bool, uint32_t *, const void *, const int32_t *, int32_t, int64_t) = qmm_row;
 #if defined(__x86_64__)
     if (mm->isa != NNP_ISA_SCALAR)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "kernels/dtype.h"
+#include "kernels/ops/act.h"
 
 /* The integer types a quantized tensor may have here: uint8 and int8 (int32 for
  * DequantizeLinear's input and the integer products' outputs). */
@@ -68,6 +69,22 @@ static inline int32_t nnp_q_quantize(float v, int32_t zp, int32_t lo, int32_t hi
     if (v > fhi)
         v = fhi;
     return (int32_t)nearbyintf(v) + zp;
+}
+
+/* The output range [*lo, *hi] of an integer kernel whose result went through `act`
+ * (Relu or Clip) and then QuantizeLinear(y_scale, zp): Q is monotone, so
+ * Q(act(v)) = clamp(Q(v), Q(act's low end), Q(its high end)) for every v. */
+static inline void nnp_q_act_bounds(const struct nnp_act *act, float y_scale, int32_t zp,
+                                    int32_t *lo, int32_t *hi)
+{
+    if (act->kind == NNP_ACT_RELU && *lo < zp)
+        *lo = zp;
+    if (act->kind == NNP_ACT_CLIP) {
+        int32_t a = nnp_q_quantize(act->alpha / y_scale, zp, *lo, *hi);
+        int32_t b = nnp_q_quantize(act->beta / y_scale, zp, *lo, *hi);
+        *lo = a > *lo ? a : *lo;
+        *hi = b < *hi ? b : *hi;
+    }
 }
 
 #endif

@@ -247,42 +247,43 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
             }
         }
     }
-    /* the sums leave the registers once; the epilogue reads them back */
-    int32_t sums[MR][NR] __attribute__((aligned(64)));
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-        _mm512_store_si512(sums[r], acc[r][0]);
-        _mm512_store_si512(sums[r] + 16, acc[r][1]);
-        _mm512_store_si512(sums[r] + 32, acc[r][2]);
-    }
+    /* the epilogue, unrolled over the tile (the sums stay in registers): a column
+     * vector's mask, and per-column parameters, once for all rows */
     __m512 flo = _mm512_set1_ps((float)(g->lo - g->zp)), fhi = _mm512_set1_ps((float)(g->hi - g->zp));
     __m512i zp = _mm512_set1_epi32(g->zp);
-    for (int r = 0; r < rows; r++) {
+    __mmask16 mk[3];
+    __m512i coff[3];
+    __m512 cmul[3];
+    for (int v = 0; v < 3; v++) {
+        int cnt = nc - 16 * v;
+        mk[v] = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1);
+        if (g->per_col) {
+            coff[v] = _mm512_maskz_loadu_epi32(mk[v], g->off + j0 + 16 * v);
+            cmul[v] = _mm512_maskz_loadu_ps(mk[v], g->mul + j0 + 16 * v);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        if (r >= rows)
+            continue;
         int64_t i = i0 + r;
+        __m512i roff = g->per_col ? _mm512_setzero_si512() : _mm512_set1_epi32(g->off[i]);
+        __m512 rmul = g->per_col ? _mm512_setzero_ps() : _mm512_set1_ps(g->mul[i]);
+#pragma GCC unroll 3
         for (int v = 0; v < 3; v++) {
-            int cnt = nc - 16 * v;
-            if (cnt <= 0)
-                break;
-            __mmask16 mk = cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1);
+            if (!mk[v])
+                continue;
             int64_t j = j0 + 16 * v;
-            __m512i off;
-            __m512 mul;
-            if (g->per_col) {
-                off = _mm512_maskz_loadu_epi32(mk, g->off + j);
-                mul = _mm512_maskz_loadu_ps(mk, g->mul + j);
-            } else {
-                off = _mm512_set1_epi32(g->off[i]);
-                mul = _mm512_set1_ps(g->mul[i]);
-            }
-            __m512i sum = _mm512_load_si512(sums[r] + 16 * v);
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, off)), mul);
+            __m512i off = g->per_col ? coff[v] : roff;
+            __m512 mul = g->per_col ? cmul[v] : rmul;
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][v], off)), mul);
             if (g->cf) {
-                _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk, f);
+                _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk[v], f);
                 continue;
             }
             f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
             __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
-            _mm512_mask_cvtepi32_storeu_epi8(g->c + i * g->ldc + j, mk, q);
+            _mm512_mask_cvtepi32_storeu_epi8(g->c + i * g->ldc + j, mk[v], q);
         }
     }
 }

@@ -2,6 +2,10 @@
 //
 //   node tests/bench/report.mjs RECORDS.jsonl OUT.json ROUNDS WARMUP DURATION PEAK.json...
 //
+// Models named NAME.int8 (run.sh's int8 rows) get a table of their own, with
+// nnpress's fp32 time for NAME beside theirs and the speed-up; the geometric
+// mean of the first table is over the fp32 rows only.
+//
 // RECORDS holds one line per timed measurement: {tool: "nnpress"|"ort", model,
 // batch, threads, round, p50_ms, cv, ...; nnpress's also flops}. Per
 // configuration (model, batch, threads) the median over rounds of each tool's
@@ -65,6 +69,18 @@ for (const k of [...new Set(records.map(key))]) {
   });
 }
 
+// int8 rows (models NAME.int8, run.sh's INT8_MODELS): beside nnpress's fp32 time for NAME
+const fp32Of = (r) => rows.find((q) => q.model === r.model.replace(/\.int8$/, '') &&
+  q.batch === r.batch && q.threads === r.threads);
+for (const r of rows) {
+  if (!r.model.endsWith('.int8')) continue;
+  const f = fp32Of(r);
+  r.nnpress_fp32_p50_ms = f ? f.nnpress_p50_ms : null;
+  r.int8_speedup = f ? f.nnpress_p50_ms / r.nnpress_p50_ms : null;
+}
+const fp32Rows = rows.filter((r) => !r.model.endsWith('.int8'));
+const int8Rows = rows.filter((r) => r.model.endsWith('.int8'));
+
 const fmt = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(3) : x.toFixed(4));
 const fmtG = (g) => (g === null ? '-' : g >= 10 ? g.toFixed(1) : g.toFixed(2));
 const fmtP = (f) => (f === null ? '-' : `${(100 * f).toFixed(1)}%`);
@@ -77,7 +93,7 @@ const lines = [
   `${'model'.padEnd(w)}  batch  threads  nnpress p50 ms  GFLOP/s  % peak` +
     `  ORT p50 ms  GFLOP/s  % peak  nnpress/ORT`,
 ];
-for (const r of rows)
+for (const r of fp32Rows)
   lines.push(`${r.model.padEnd(w)}  ${String(r.batch).padStart(5)}` +
     `  ${String(r.threads).padStart(7)}` +
     `  ${fmt(r.nnpress_p50_ms).padStart(14)}  ${fmtG(r.nnpress_gflops).padStart(7)}` +
@@ -85,8 +101,28 @@ for (const r of rows)
     `  ${fmt(r.ort_p50_ms).padStart(10)}  ${fmtG(r.ort_gflops).padStart(7)}` +
     `  ${fmtP(r.ort_peak_fraction).padStart(6)}` +
     `  ${r.ratio.toFixed(2).padStart(11)}`);
-const geo = Math.exp(rows.reduce((s, r) => s + Math.log(r.ratio), 0) / rows.length);
-lines.push(`geometric mean of nnpress/ORT: ${geo.toFixed(2)} over ${rows.length} configurations`);
+const geoOf = (rs, f) => Math.exp(rs.reduce((s, r) => s + Math.log(f(r)), 0) / rs.length);
+const geo = geoOf(fp32Rows, (r) => r.ratio);
+lines.push(`geometric mean of nnpress/ORT: ${geo.toFixed(2)} over ${fp32Rows.length} configurations`);
+let int8Geo = null, int8Speedup = null;
+if (int8Rows.length) {
+  lines.push('', 'int8 (static QDQ made by nnpress quantize; both tools run the same file)',
+    `${'model'.padEnd(w)}  batch  threads  nnpress int8 ms  nnpress fp32 ms  int8 speed-up` +
+      `  ORT int8 ms  nnpress/ORT`);
+  for (const r of int8Rows)
+    lines.push(`${r.model.padEnd(w)}  ${String(r.batch).padStart(5)}` +
+      `  ${String(r.threads).padStart(7)}  ${fmt(r.nnpress_p50_ms).padStart(15)}` +
+      `  ${(r.nnpress_fp32_p50_ms === null ? '-' : fmt(r.nnpress_fp32_p50_ms)).padStart(15)}` +
+      `  ${(r.int8_speedup === null ? '-' : r.int8_speedup.toFixed(2) + 'x').padStart(13)}` +
+      `  ${fmt(r.ort_p50_ms).padStart(11)}  ${r.ratio.toFixed(2).padStart(11)}`);
+  int8Geo = geoOf(int8Rows, (r) => r.ratio);
+  const withFp32 = int8Rows.filter((r) => r.int8_speedup !== null);
+  int8Speedup = withFp32.length ? geoOf(withFp32, (r) => r.int8_speedup) : null;
+  lines.push(`int8: geometric mean of nnpress/ORT ${int8Geo.toFixed(2)}, of the speed-up over` +
+    ` nnpress fp32 ${int8Speedup === null ? '-' : int8Speedup.toFixed(2) + 'x'}, over` +
+    ` ${int8Rows.length} configurations; slower than fp32 on` +
+    ` ${withFp32.filter((r) => r.int8_speedup < 1).length}`);
+}
 console.log(lines.join('\n'));
 
 const ortVersion = JSON.parse(fs.readFileSync(
@@ -106,6 +142,8 @@ const result = {
   peak: { what: 'fp32 FMA GFLOP/s by thread count, best of short trials (tests/bench/peak.c) ' +
     'before and after the timing; measurements holds each', ...peak },
   geometric_mean_ratio: geo,
+  int8_geometric_mean_ratio: int8Geo,
+  int8_geometric_mean_speedup: int8Speedup,
   rows,
 };
 fs.writeFileSync(outFile + '.tmp', JSON.stringify(result, null, 2) + '\n');

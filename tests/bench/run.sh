@@ -6,7 +6,10 @@
 # Models: every testdata model and a weight-bound MLP 1024-4096-4096-1000
 # (make_mlp.py), at batch 1 and 64; torchvision's resnet18 and mobilenet_v2
 # with seeded random weights (make_torchvision.py), at batch 1 and 8. The made
-# models go to BUILD/bench/ and are made again only when missing. Each model
+# models go to BUILD/bench/ and are made again only when missing. Then each of
+# them quantized to int8 by nnpress (see INT8_MODELS below), timed the same way:
+# nnpress and ONNX Runtime on the same int8 file, and the report sets nnpress's
+# int8 time beside its fp32 time. Each model
 # runs at 1 and 2 threads: `nnpress bench --json` and ONNX Runtime (ort_bench.mjs,
 # same batch, intra-op threads, warmup and duration) alternately, ROUNDS times
 # each, the one that goes first swapping every round, so that a busy spell of
@@ -58,6 +61,28 @@ for net in resnet18 mobilenet_v2; do
     NETS="$NETS $B/bench/$net.onnx"
 done
 MODELS=${BENCH_MODELS:-"$(ls testdata/*.onnx | tr '\n' ' ')$MLP$NETS"}
+# int8: each model quantized by this nnpress (static QDQ, per channel, minmax) into
+# BUILD/bench/int8/NAME.int8.onnx, made again every run; calibrated on 1,000
+# Fashion-MNIST training images (testdata models) or on seeded random samples in
+# the input's shape (make_calib.py: the benchmark models' weights are random too).
+# BENCH_INT8=0 leaves them out.
+INT8_MODELS=""
+if [ "${BENCH_INT8:-1}" != 0 ]; then
+    mkdir -p "$B/bench/int8"
+    for m in $MODELS; do
+        name=$(basename "$m" .onnx)
+        case $m in
+        testdata/*) calib=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ;;
+        *)
+            calib=$B/bench/int8/$name.calib.npy
+            [ -f "$calib" ] || /usr/bin/python3 tests/bench/make_calib.py "$m" "$calib"
+            ;;
+        esac
+        "$B/nnpress" quantize "$m" -o "$B/bench/int8/$name.int8.onnx" --data "$calib" --quiet \
+            > /dev/null
+        INT8_MODELS="$INT8_MODELS $B/bench/int8/$name.int8.onnx"
+    done
+fi
 if ! cc -std=c11 -O2 -pthread -o "$B/bench/peak.tmp" tests/bench/peak.c; then
     echo "bench: cannot compile tests/bench/peak.c with cc" >&2
     exit 1
@@ -112,11 +137,12 @@ ort_once() { # model batch threads round
 
 start=$(date +%s)
 n=0
-for m in $MODELS; do
+for m in $MODELS $INT8_MODELS; do
     # the torchvision networks at 8, not 64: at 64 a run of resnet18 takes over
     # a second (1.2 s in ONNX Runtime on one thread), longer than a round
     case $(basename "$m") in
-    resnet18.onnx | mobilenet_v2.onnx) batches="1 8" ;;
+    resnet18.onnx | mobilenet_v2.onnx | resnet18.int8.onnx | mobilenet_v2.int8.onnx)
+        batches="1 8" ;;
     *) batches="1 64" ;;
     esac
     for batch in $batches; do
