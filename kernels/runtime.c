@@ -1177,7 +1177,8 @@ static void plan_fusion(struct nnp_runtime *rt)
             struct nnp_act act;
             const struct nnp_rt_value *res;
             const float *mul, *add;
-            if ((caps & NNP_OP_FUSE_AFFINE) && p->fusion.n_nodes == 0 &&
+            if ((caps & NNP_OP_FUSE_AFFINE) && !p->fusion.mul && !p->fusion.residual &&
+                !p->fusion.act.kind &&
                 c->in[0] == p->out[0] && is_default_domain(cn->domain) &&
                 same_shape(c->out[0], p->out[0]) && nnp_bn_affine(c, rt->arena, &mul, &add)) {
                 p->fusion.mul = mul;

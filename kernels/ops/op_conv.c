@@ -43,6 +43,7 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1584,6 +1585,10 @@ struct qconv_state {
     uint8_t *wp;       /* reordered, packed weights, wp_group bytes per group */
     size_t wp_group;
     int64_t kq;        /* the reordered k: c4n x kernel x 4 */
+    bool taps4;        /* one input channel at stride 1 along x (a first layer): the lanes
+                          hold 4 consecutive columns of the padded input instead of 4
+                          channels, k = (ky * G + kx / 4) * 4 + kx % 4, G = kw / 4 rounded
+                          up (c4n = G): LeNet's 5x5 takes 40 k, not 100 */
     int32_t *koff;     /* (kq / 4) each group of 4 k's first lane in the blocked input */
     int64_t c4n, phases, hq, wq, hpad, wpad; /* blocked input: c4n x phases planes hq x wq */
     int64_t ncols;     /* the product's columns: (OH - 1) * wq + OW */
@@ -1707,7 +1712,10 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
     nnp_window_flat2d(&s->w2d);
     const struct nnp_window *w2 = &s->w2d;
     int64_t kh = w2->kernel[0], kw = w2->kernel[1], sh = w2->stride[0], sw = w2->stride[1];
-    q->c4n = (s->cg_in + 3) / 4;
+    q->taps4 = s->cg_in == 1 && sw == 1 && w2->dil[1] == 1 && kw >= 2;
+    if (!q->taps4 && s->cg_in <= 2) /* lanes mostly padding: the float layer is faster */
+        return NNP_OK;
+    q->c4n = q->taps4 ? (kw + 3) / 4 : (s->cg_in + 3) / 4;
     q->phases = sh * sw;
     q->hpad = w2->in[0] + w2->pad_begin[0] + w2->pad_end[0];
     q->wpad = w2->in[1] + w2->pad_begin[1] + w2->pad_end[1];
@@ -1715,7 +1723,8 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
     q->wq = (q->wpad + sw - 1) / sw;
     q->ncols = (w2->out[0] - 1) * q->wq + w2->out[1];
     q->scatter = q->wq != w2->out[1];
-    int64_t taps = kh * kw, k4 = q->c4n * taps, lanes = q->c4n * q->phases * q->hq * q->wq;
+    int64_t taps = kh * kw, k4 = q->taps4 ? kh * q->c4n : q->c4n * taps;
+    int64_t lanes = (q->taps4 ? 1 : q->c4n) * q->phases * q->hq * q->wq;
     q->kq = k4 * 4;
     if (lanes > INT32_MAX / 2 || q->kq > (1 << 16))
         return NNP_OK;
@@ -1729,7 +1738,14 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
     if (!q->wp || !q->off || !q->mul || !q->koff || !wr)
         return nnp_op_error(n, "no memory for the packed weights (%zu bytes)", wbytes);
     int64_t max_koff = 0;
-    for (int64_t c4 = 0; c4 < q->c4n; c4++)
+    for (int64_t ky = 0; q->taps4 && ky < kh; ky++) /* taps4: one plane (or sh phases) */
+        for (int64_t g = 0; g < q->c4n; g++) {
+            int64_t dy = ky * w2->dil[0];
+            int64_t o = ((dy % sh) * q->hq + dy / sh) * q->wq + 4 * g;
+            q->koff[ky * q->c4n + g] = (int32_t)o;
+            max_koff = o > max_koff ? o : max_koff;
+        }
+    for (int64_t c4 = 0; !q->taps4 && c4 < q->c4n; c4++)
         for (int64_t ky = 0; ky < kh; ky++)
             for (int64_t kx = 0; kx < kw; kx++) {
                 int64_t dy = ky * w2->dil[0], dx = kx * w2->dil[1];
@@ -1745,9 +1761,12 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
         memset(wr, 0, (size_t)(s->cg_out * q->kq));
         for (int64_t m = 0; m < s->cg_out; m++)
             for (int64_t c = 0; c < s->cg_in; c++)
-                for (int64_t t = 0; t < taps; t++)
-                    wr[m * q->kq + ((c / 4) * taps + t) * 4 + c % 4] =
-                        wd[((g * s->cg_out + m) * s->cg_in + c) * taps + t];
+                for (int64_t t = 0; t < taps; t++) {
+                    int64_t ky = t / kw, kx = t % kw;
+                    int64_t k = q->taps4 ? (ky * q->c4n + kx / 4) * 4 + kx % 4
+                                         : ((c / 4) * taps + t) * 4 + c % 4;
+                    wr[m * q->kq + k] = wd[((g * s->cg_out + m) * s->cg_in + c) * taps + t];
+                }
         nnp_qgemm_pack_a((const uint8_t *)wr, q->kq, 1, s->cg_out, q->kq, 0,
                          q->wp + (size_t)g * q->wp_group);
     }
@@ -1890,8 +1909,12 @@ static enum nnp_status qconv_reference(struct nnp_exec_node *n)
                     ((int32_t *)y)[at] = sum;
             }
         }
-    if (fout) { /* a fused Add and activation (the planner's) */
+    if (fout) { /* a fused BatchNormalization, Add and activation (the planner's) */
         const struct nnp_rt_value *res = n->fusion.residual;
+        for (int64_t i = 0; n->fusion.mul && i < n->out[0]->numel; i++) {
+            int64_t c = i / s->oprod % s->c_out;
+            ((float *)y)[i] = ((float *)y)[i] * n->fusion.mul[c] + n->fusion.add[c];
+        }
         nnp_gemm_finish_rows(&n->fusion.act, 1, n->out[0]->numel, y, 0,
                              res ? res->data : NULL, 0, y, 0);
     }
@@ -1935,6 +1958,20 @@ static void qconv_block_input(const struct qconv_state *q, const uint8_t *xg, in
     uint8_t zu = (uint8_t)(q->pad ^ q->flip);
     uint8_t *split = rows + 4 * rs; /* stride 2: 8 rows of (rs / 2) */
     int64_t rs2 = rs / 2;
+    if (q->taps4) { /* one plane (c4 0 only), lane t = padded columns t .. t + 3 */
+        for (int64_t py = 0; py < sh && c4_0 == 0; py++)
+            for (int64_t yq = (q->hpad - py + sh - 1) / sh; yq < q->hq; yq++)
+                memset(xb + py * plane + yq * wq * 4, zu, (size_t)(wq * 4));
+        for (int64_t yp = 0; yp < q->hpad && c4_0 == 0; yp++) {
+            int64_t iy = yp - pt;
+            uint8_t *dst = xb + (yp % sh) * plane + (yp / sh) * wq * 4;
+            memset(rows, q->pad, (size_t)rs);
+            if (iy >= 0 && iy < ih)
+                memcpy(rows + pl, xg + iy * iw, (size_t)iw);
+            nnp_qgemm_interleave4(rows, 1, wq, q->flip, dst);
+        }
+        return;
+    }
     for (int64_t c4 = c4_0; c4 < c4_1; c4++) {
         uint8_t *blk = xb + c4 * q->phases * plane;
         int64_t nreal = s->cg_in - c4 * 4 < 4 ? s->cg_in - c4 * 4 : 4;
@@ -1994,8 +2031,9 @@ struct qconv_run {
     uint8_t *y, *scratch;
     size_t slice; /* scratch bytes per thread, after the shared blocked input */
     int32_t zp, lo, hi;
-    const struct nnp_act *act; /* float output: a fused activation and residual Add */
+    const struct nnp_act *act; /* float output: a fused activation and residual Add, */
     const float *res;
+    const float *fmul, *fadd;  /* and a BatchNormalization before them (per channel) */
     int64_t b, g, row_blocks; /* the unit in hand (units in turn) */
     const uint8_t *xb;
 };
@@ -2052,6 +2090,21 @@ static void qconv_panel(const struct qconv_run *r, const uint8_t *xb, int64_t b,
                           .a = q->wp + (size_t)g * q->wp_group, .b = xb + j0 * 4,
                           .b_koff = q->koff, .a_signed = true, .off = q->off + c0,
                           .mul = q->mul + c0, .zp = r->zp, .lo = r->lo, .hi = r->hi};
+    if (fout && r->fmul) { /* a fused BatchNormalization, in the epilogue */
+        G.cf_mul = r->fmul + c0;
+        G.cf_add = r->fadd + c0;
+    }
+    bool clamp = fout && !r->res && (r->act->kind == NNP_ACT_RELU || r->act->kind == NNP_ACT_CLIP);
+    if (clamp) { /* the activation in the epilogue */
+        G.cf_clamp = true;
+        G.cf_lo = r->act->kind == NNP_ACT_RELU ? 0.0f : r->act->alpha;
+        G.cf_hi = r->act->kind == NNP_ACT_RELU ? INFINITY : r->act->beta;
+    }
+    const struct nnp_act none = {NNP_ACT_NONE, 0, 0};
+    struct qconv_run rr = *r;
+    if (clamp)
+        rr.act = &none;
+    r = &rr;
     if (q->scatter) { /* rows m0.. into the panel, NR apart */
         G.c = cpanel - m0 * NNP_QGEMM_NR * (fout ? 4 : 1);
         if (fout)
@@ -2124,6 +2177,19 @@ struct qconv_dw_run {
     size_t slice;
 };
 
+/* depthwise, float out, a fused BatchNormalization: y = act(y * a + b + res) on the plane
+ * of channel c (at yo in the output) */
+static void qconv_dw_affine(const struct nnp_exec_node *n, float *y, int64_t c, int64_t yo)
+{
+    const struct qconv_state *q = n->state;
+    const struct nnp_rt_value *res = n->fusion.residual;
+    int64_t len = q->c.oprod;
+    float a = n->fusion.mul[c], b = n->fusion.add[c];
+    for (int64_t t = 0; t < len; t++)
+        y[t] = y[t] * a + b;
+    nnp_gemm_finish_row(&n->fusion.act, y, res ? (const float *)res->data + yo : NULL, y, len);
+}
+
 /* depthwise: planes (image, output channel) [begin, end), each dequantized, convolved
  * in float with its fused activation (and Add, float out), then quantized */
 static void qconv_dw_task(void *ctx, int64_t begin, int64_t end, int tid)
@@ -2139,6 +2205,11 @@ static void qconv_dw_task(void *ctx, int64_t begin, int64_t end, int tid)
     int32_t xz = qc_zp(qc_in(n, true, QC_XZ), 0);
     bool fout = q->ty == NNP_DTYPE_F32;
     size_t xes = nnp_dtype_size(x->dtype);
+    /* a fused BatchNormalization (float out): the kernel's plain result, then
+     * x * a + b, the Add and the activation, as the float layer's affine_planes */
+    const struct nnp_act none = {NNP_ACT_NONE, 0, 0};
+    const float *fm = n->fusion.mul;
+    const struct nnp_act *act = fm ? &none : &n->fusion.act;
     float ys = fout ? 0.0f : qc_scale(qc_in(n, true, QC_YS), 0);
     int32_t yz = fout ? 0 : qc_zp(qc_in(n, true, QC_YZ), 0);
     if (q->dw16) { /* units: (image, 16 channels) */
@@ -2153,8 +2224,10 @@ static void qconv_dw_task(void *ctx, int64_t begin, int64_t end, int tid)
             float *yd = yf + 15 * s->iprod; /* after the 16 input planes */
             float *dst = fout ? (float *)n->out[0]->data + yo : yd;
             nnp_conv_dw2d_channels(&s->w2d, xf, q->wf + c0 * s->kprod, q->bf + c0,
-                                   fout && res ? (const float *)res->data + yo : NULL,
-                                   &n->fusion.act, dst, nch);
+                                   fout && res && !fm ? (const float *)res->data + yo : NULL,
+                                   act, dst, nch);
+            for (int c = 0; fm && c < nch; c++)
+                qconv_dw_affine(n, dst + c * s->oprod, c0 + c, yo + c * s->oprod);
             if (!fout)
                 nnp_quantize_row(s->isa, yd, nch * s->oprod, ys, yz, q->ty,
                                  (uint8_t *)n->out[0]->data + yo);
@@ -2167,13 +2240,14 @@ static void qconv_dw_task(void *ctx, int64_t begin, int64_t end, int tid)
         nnp_dequantize_row(s->isa, (const uint8_t *)x->data + (size_t)((b * s->c_in + gi) * s->iprod) * xes,
                            x->dtype, s->iprod, xs, xz, xf);
         float *dst = fout ? (float *)n->out[0]->data + yo : yf;
-        const float *ro = fout && res ? (const float *)res->data + yo : NULL;
+        const float *ro = fout && res && !fm ? (const float *)res->data + yo : NULL;
         if (s->dw_off)
             nnp_conv_dw2d_flat(&s->w2d, s->dw_masks, s->dw_off, xf, q->wf + oc * s->kprod,
-                               q->bf[oc], ro, &n->fusion.act, dst);
+                               q->bf[oc], ro, act, dst);
         else
-            nnp_conv_dw2d(s->isa, &s->w2d, xf, q->wf + oc * s->kprod, q->bf[oc], ro,
-                          &n->fusion.act, dst);
+            nnp_conv_dw2d(s->isa, &s->w2d, xf, q->wf + oc * s->kprod, q->bf[oc], ro, act, dst);
+        if (fm)
+            qconv_dw_affine(n, dst, oc, yo);
         if (!fout)
             nnp_quantize_row(s->isa, yf, s->oprod, ys, yz, q->ty, (uint8_t *)n->out[0]->data + yo);
     }
@@ -2201,6 +2275,8 @@ static enum nnp_status qconv_forward(struct nnp_exec_node *n)
     r.hi = nnp_q_hi(q->ty);
     r.act = &n->fusion.act;
     r.res = n->fusion.residual ? n->fusion.residual->data : NULL;
+    r.fmul = n->fusion.mul;
+    r.fadd = n->fusion.add;
     if (q->ty != NNP_DTYPE_F32) /* the planner's Relu or Clip before the QuantizeLinear */
         nnp_q_act_bounds(&n->fusion.act, qc_scale(qc_in(n, true, QC_YS), 0), r.zp, &r.lo, &r.hi);
     double macs = (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kdim;
@@ -2216,7 +2292,8 @@ static enum nnp_status qconv_forward(struct nnp_exec_node *n)
     for (int64_t i = 0; i < units; i++) {
         r.b = i / s->group;
         r.g = i % s->group;
-        nnp_parallel_for(q->c4n >= 8 ? pool : NULL, q->c4n, qconv_blocking_task, &r);
+        nnp_parallel_for(q->c4n >= 8 && !q->taps4 ? pool : NULL, q->taps4 ? 1 : q->c4n,
+                         qconv_blocking_task, &r);
         nnp_parallel_for(pool, panels * r.row_blocks, qconv_block_task, &r);
     }
     return NNP_OK;
@@ -2242,7 +2319,7 @@ const struct nnp_op nnp_op_QLinearConv = {
     .forward = qconv_forward,
     .reference = qconv_reference,
     /* only the planner's float-output form takes them (runtime.c: plan_fusion) */
-    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD,
+    .flags = NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE,
 };
 
 /* --------------------------------------------------------- ConvTranspose */

@@ -25,6 +25,7 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 #include "kernels/simd/gemm.h"
@@ -1009,19 +1010,26 @@ struct qmm_run {
     enum nnp_qisa isa;
     const struct nnp_act *act; /* float output: a fused activation and residual Add */
     const float *res;
+    int64_t row_blocks;
 };
 
+#define QMM_ROWS 64 /* rows of a task: many rows and few columns split by rows too */
+
+/* task t: panel t / row_blocks of 48 columns, rows of block t % row_blocks */
 static void qmm_panel_task(void *ctx, int64_t begin, int64_t end, int tid)
 {
     (void)tid;
     const struct qmm_run *r = ctx;
     const struct nnp_qgemm *g = r->g;
-    int64_t n = g->n, j0 = begin * NNP_QGEMM_NR;
-    int64_t j1 = end * NNP_QGEMM_NR < n ? end * NNP_QGEMM_NR : n;
-    nnp_qgemm_block(r->isa, g, 0, g->m, j0, j1);
-    if (g->cf && (r->act->kind || r->res))
-        nnp_gemm_finish_rows(r->act, g->m, j1 - j0, g->cf + j0, n, r->res ? r->res + j0 : NULL,
-                             n, g->cf + j0, n);
+    for (int64_t t = begin; t < end; t++) {
+        int64_t n = g->n, j0 = t / r->row_blocks * NNP_QGEMM_NR;
+        int64_t j1 = j0 + NNP_QGEMM_NR < n ? j0 + NNP_QGEMM_NR : n;
+        int64_t i0 = t % r->row_blocks * QMM_ROWS, i1 = i0 + QMM_ROWS < g->m ? i0 + QMM_ROWS : g->m;
+        nnp_qgemm_block(r->isa, g, i0, i1, j0, j1);
+        if (g->cf && (r->act->kind || r->res))
+            nnp_gemm_finish_rows(r->act, i1 - i0, j1 - j0, g->cf + i0 * n + j0, n,
+                                 r->res ? r->res + i0 * n + j0 : NULL, n, g->cf + i0 * n + j0, n);
+    }
 }
 
 static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
@@ -1034,17 +1042,26 @@ static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
                           .off = s->off, .mul = s->mul, .per_col = true,
                           .zp = qmm_zp(qmm_in(n, true, QMM_YZ), 0), .lo = nnp_q_lo(s->ty),
                           .hi = nnp_q_hi(s->ty), .c = n->out[0]->data, .ldc = mm->n};
-    if (s->ty == NNP_DTYPE_F32)
+    const struct nnp_act none = {NNP_ACT_NONE, 0, 0}, *act = &n->fusion.act;
+    if (s->ty == NNP_DTYPE_F32) {
         g.cf = n->out[0]->data;
+        if (!n->fusion.residual && (act->kind == NNP_ACT_RELU || act->kind == NNP_ACT_CLIP)) {
+            g.cf_clamp = true; /* the activation in the epilogue */
+            g.cf_lo = act->kind == NNP_ACT_RELU ? 0.0f : act->alpha;
+            g.cf_hi = act->kind == NNP_ACT_RELU ? INFINITY : act->beta;
+            act = &none;
+        }
+    }
     else /* the planner's Relu or Clip before the QuantizeLinear */
         nnp_q_act_bounds(&n->fusion.act, qmm_scale(qmm_in(n, true, QMM_YS), 0), g.zp, &g.lo,
                          &g.hi);
     const struct nnp_rt_value *res = n->fusion.residual;
-    struct qmm_run r = {&g, s->qisa, &n->fusion.act, res ? res->data : NULL};
+    struct qmm_run r = {&g, s->qisa, act, res ? res->data : NULL,
+                        (mm->m + QMM_ROWS - 1) / QMM_ROWS};
     int64_t panels = (mm->n + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR;
     double macs = (double)mm->m * (double)mm->n * (double)mm->k;
-    nnp_parallel_for(macs >= 4.0 * nnp_gemm_par_min_macs() ? n->pool : NULL, panels,
-                     qmm_panel_task, &r);
+    nnp_parallel_for(macs >= 4.0 * nnp_gemm_par_min_macs() ? n->pool : NULL,
+                     panels * r.row_blocks, qmm_panel_task, &r);
     return NNP_OK;
 }
 

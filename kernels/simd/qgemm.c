@@ -67,10 +67,19 @@ void nnp_qgemm_pack_a(const uint8_t *a, int64_t rs, int64_t cs, int64_t m, int64
 {
     int64_t k4 = k4_of(k);
     memset(dst, 0, nnp_qgemm_a_bytes(m, k));
+    uint32_t flip4 = flip * 0x01010101u;
     for (int64_t i = 0; i < m; i++) {
         uint8_t *d = dst + (i / MR) * k4 * MR * 4 + (i % MR) * 4;
-        for (int64_t p = 0; p < k; p++)
-            d[(p / 4) * MR * 4 + p % 4] = (uint8_t)(a[i * rs + p * cs] ^ flip);
+        int64_t p = 0;
+        if (cs == 1) /* a row's 4 k at a time (what a MatMul's activations are) */
+            for (; p + 4 <= k; p += 4, d += MR * 4) {
+                uint32_t v;
+                memcpy(&v, a + i * rs + p, 4);
+                v ^= flip4;
+                memcpy(d, &v, 4);
+            }
+        for (int64_t q = 0; p < k; p++, q++)
+            d[(q / 4) * MR * 4 + q % 4] = (uint8_t)(a[i * rs + p * cs] ^ flip);
     }
 }
 
@@ -159,6 +168,12 @@ static int32_t requant(const struct nnp_qgemm *g, int64_t i, int64_t j, uint32_t
     int32_t v = (int32_t)(acc + (uint32_t)g->off[ch]);
     float f = (float)v * g->mul[ch];
     if (g->cf) {
+        if (g->cf_mul)
+            f = f * g->cf_mul[ch] + g->cf_add[ch];
+        if (g->cf_clamp) { /* Relu's and Clip's own comparisons: NaN and -0 pass */
+            f = g->cf_lo > f ? g->cf_lo : f;
+            f = g->cf_hi < f ? g->cf_hi : f;
+        }
         g->cf[i * g->ldc + j] = f;
         return 0;
     }
@@ -278,6 +293,16 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
             __m512 mul = g->per_col ? cmul[v] : rmul;
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][v], off)), mul);
             if (g->cf) {
+                if (g->cf_mul) {
+                    __m512 a = g->per_col ? _mm512_maskz_loadu_ps(mk[v], g->cf_mul + j)
+                                          : _mm512_set1_ps(g->cf_mul[i]);
+                    __m512 b = g->per_col ? _mm512_maskz_loadu_ps(mk[v], g->cf_add + j)
+                                          : _mm512_set1_ps(g->cf_add[i]);
+                    f = _mm512_add_ps(_mm512_mul_ps(f, a), b);
+                }
+                if (g->cf_clamp) /* lo > f ? lo : f, then hi < f ? hi : f */
+                    f = _mm512_min_ps(_mm512_set1_ps(g->cf_hi),
+                                      _mm512_max_ps(_mm512_set1_ps(g->cf_lo), f));
                 _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk[v], f);
                 continue;
             }
@@ -330,6 +355,17 @@ T256 INLINE void store256(const struct nnp_qgemm *g, __m256i acc, int64_t i, int
     __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, off)), mul);
     if (g->cf) {
         float fb[8];
+        if (g->cf_mul) {
+            float ab[8] = {0}, bb[8] = {0};
+            for (int t = 0; t < cnt; t++) {
+                ab[t] = g->cf_mul[g->per_col ? j + t : i];
+                bb[t] = g->cf_add[g->per_col ? j + t : i];
+            }
+            f = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(ab)), _mm256_loadu_ps(bb));
+        }
+        if (g->cf_clamp) /* lo > f ? lo : f, then hi < f ? hi : f */
+            f = _mm256_min_ps(_mm256_set1_ps(g->cf_hi),
+                              _mm256_max_ps(_mm256_set1_ps(g->cf_lo), f));
         _mm256_storeu_ps(fb, f);
         memcpy(g->cf + i * g->ldc + j, fb, (size_t)cnt * sizeof *fb);
         return;

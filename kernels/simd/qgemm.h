@@ -80,7 +80,14 @@ struct nnp_qgemm {
     uint8_t *c;         /* uint8 or int8 bytes, rows ldc apart */
     int64_t ldc;
     float *cf; /* or, when set, C as float: (float)(acc + off[ch]) * mul[ch], rows ldc
-                  apart (mul = x_scale * w_scale: the layer's dequantized output) */
+                  apart (mul = x_scale * w_scale: the layer's dequantized output), then
+                  clamped to [cf_lo, cf_hi] when cf_clamp (a fused Relu, lo 0 and hi
+                  +inf, or Clip, with their own comparisons: NaN and -0 pass) */
+    bool cf_clamp;
+    float cf_lo, cf_hi;
+    const float *cf_mul, *cf_add; /* float C, when set: x * cf_mul[ch] + cf_add[ch] before
+                                     the clamp (a fused BatchNormalization), rounded as
+                                     its own operator rounds: a product, then a sum */
 };
 
 /*! @return bytes of nnp_qgemm_pack_a()'s output for A (m, k). */

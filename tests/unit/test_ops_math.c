@@ -2122,6 +2122,9 @@ Test(quant, qlinear_conv_gemm_path_against_direct_loops)
         {2, 2, 8, 12, 1, {9, 9}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, NULL, true},
         {2, 1, 5, 4, 1, {10, 11}, {3, 3}, {3, 3}, {1, 2}, {2, 1}, {0, 2}, NULL, true},
         {2, 1, 12, 6, 2, {8, 9}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}, NULL, true},
+        {2, 2, 1, 6, 1, {12, 13}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, NULL, true},
+        {2, 1, 1, 4, 1, {11, 12}, {3, 4}, {2, 1}, {2, 1}, {1, 0}, {1, 2}, NULL, false},
+        {2, 1, 1, 9, 1, {20, 21}, {1, 7}, {1, 1}, {1, 1}, {0, 3}, {0, 3}, NULL, true},
     };
     struct nnp_pool *pool = nnp_pool_new(2);
     for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++)

@@ -69,6 +69,20 @@ static void run_case(enum nnp_qisa isa, const struct qcase *qc, int64_t m0, int6
     memset(cf, 0xA5, (size_t)(m * g.ldc) * sizeof *cf);
     if (qc->float_out)
         g.cf = cf;
+    float *am = malloc((size_t)nch * sizeof *am), *aa = malloc((size_t)nch * sizeof *aa);
+    for (int64_t t = 0; t < nch; t++) {
+        am[t] = (float)(urand32() % 2000) / 1000.0f - 1.0f;
+        aa[t] = (float)(urand32() % 2000) / 4000.0f - 0.25f;
+    }
+    if (qc->float_out && qc->a_signed) { /* a fused BatchNormalization */
+        g.cf_mul = am;
+        g.cf_add = aa;
+    }
+    if (qc->float_out && qc->relu) { /* a fused Relu (out_i8: a Clip) */
+        g.cf_clamp = true;
+        g.cf_lo = qc->out_i8 ? -0.5f : 0.0f;
+        g.cf_hi = qc->out_i8 ? 0.7f : INFINITY;
+    }
     nnp_qgemm_block(isa, &g, m0, m1, n0, n1);
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < g.ldc; j++) {
@@ -93,6 +107,12 @@ static void run_case(enum nnp_qisa isa, const struct qcase *qc, int64_t m0, int6
             if (qc->float_out) {
                 int32_t v = (int32_t)(uint32_t)((uint64_t)acc + (uint64_t)(int64_t)g.off[ch]);
                 float wf = (float)v * g.mul[ch];
+                if (g.cf_mul)
+                    wf = wf * g.cf_mul[ch] + g.cf_add[ch];
+                if (g.cf_clamp) {
+                    wf = g.cf_lo > wf ? g.cf_lo : wf;
+                    wf = g.cf_hi < wf ? g.cf_hi : wf;
+                }
                 cr_assert(memcmp(&wf, cf + i * g.ldc + j, 4) == 0,
                           "%s: float (%ld, %ld) = %g, expected %g", nnp_qisa_name(isa), (long)i,
                           (long)j, (double)cf[i * g.ldc + j], (double)wf);
@@ -104,7 +124,8 @@ static void run_case(enum nnp_qisa isa, const struct qcase *qc, int64_t m0, int6
                          "expected %d", nnp_qisa_name(isa), (long)m, (long)n, (long)k,
                          qc->a_signed, qc->per_col, (long)i, (long)j, got, want);
         }
-    free(a), free(b), free(ap), free(bp), free(off), free(mul), free(c), free(cf);
+    free(a), free(b), free(ap), free(bp), free(off), free(mul), free(c), free(cf), free(am),
+        free(aa);
 }
 
 Test(qgemm, every_isa_matches_the_sums_to_the_bit)
