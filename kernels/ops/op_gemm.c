@@ -844,7 +844,7 @@ static enum nnp_status qmm_fast_prepare(struct nnp_exec_node *n, struct qmm_stat
     const struct nnp_rt_value *b = qmm_in(n, true, QMM_B), *bz = qmm_in(n, true, QMM_BZ);
     const struct nnp_rt_value *bias = n->n_in > 8 ? n->in[8] : NULL;
     const struct matmul_state *mm = &s->mm;
-    bool fits = s->tb == NNP_DTYPE_I8 && b->is_const && b->data && mm->n_batch == 1 &&
+    bool fits = s->tb == NNP_DTYPE_I8 && b->is_const && b->data && mm->b_shared &&
                 mm->k >= 1 && mm->k <= (1 << 16) && mm->n >= 1 &&
                 (!bias || (bias->is_const && bias->data && bias->dtype == NNP_DTYPE_I32 &&
                            bias->numel == mm->n));
@@ -887,8 +887,9 @@ static enum nnp_status qmm_fast_prepare(struct nnp_exec_node *n, struct qmm_stat
                                             : as * qmm_scale(qmm_in(n, true, QMM_BS), j) / ys;
     }
     n->packed_bytes = bbytes + (size_t)cols * (sizeof *s->off + sizeof *s->mul);
-    if (nnp_qgemm_a_bytes(mm->m, k) > n->scratch_bytes) /* (the reference's need is kept) */
-        n->scratch_bytes = nnp_qgemm_a_bytes(mm->m, k);
+    int64_t rows = mm->n_batch * mm->m; /* (B shared: A's batches are more rows) */
+    if (nnp_qgemm_a_bytes(rows, k) > n->scratch_bytes) /* (the reference's need is kept) */
+        n->scratch_bytes = nnp_qgemm_a_bytes(rows, k);
     s->qisa = nnp_qisa_best();
     s->fast = true;
     return NNP_OK;
@@ -1037,8 +1038,9 @@ static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
     const struct qmm_state *s = n->state;
     const struct matmul_state *mm = &s->mm;
     uint8_t *ap = n->scratch;
-    nnp_qgemm_pack_a(qmm_in(n, true, QMM_A)->data, mm->k, 1, mm->m, mm->k, s->flip, ap);
-    struct nnp_qgemm g = {.m = mm->m, .n = mm->n, .k = mm->k, .a = ap, .b = s->bp,
+    int64_t rows = mm->n_batch * mm->m; /* (B shared: A's batches are more rows) */
+    nnp_qgemm_pack_a(qmm_in(n, true, QMM_A)->data, mm->k, 1, rows, mm->k, s->flip, ap);
+    struct nnp_qgemm g = {.m = rows, .n = mm->n, .k = mm->k, .a = ap, .b = s->bp,
                           .off = s->off, .mul = s->mul, .per_col = true,
                           .zp = qmm_zp(qmm_in(n, true, QMM_YZ), 0), .lo = nnp_q_lo(s->ty),
                           .hi = nnp_q_hi(s->ty), .c = n->out[0]->data, .ldc = mm->n};
@@ -1057,9 +1059,9 @@ static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
                          &g.hi);
     const struct nnp_rt_value *res = n->fusion.residual;
     struct qmm_run r = {&g, s->qisa, act, res ? res->data : NULL,
-                        (mm->m + QMM_ROWS - 1) / QMM_ROWS};
+                        (rows + QMM_ROWS - 1) / QMM_ROWS};
     int64_t panels = (mm->n + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR;
-    double macs = (double)mm->m * (double)mm->n * (double)mm->k;
+    double macs = (double)rows * (double)mm->n * (double)mm->k;
     nnp_parallel_for(macs >= 4.0 * nnp_gemm_par_min_macs() ? n->pool : NULL,
                      panels * r.row_blocks, qmm_panel_task, &r);
     return NNP_OK;

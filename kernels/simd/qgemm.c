@@ -68,7 +68,39 @@ void nnp_qgemm_pack_a(const uint8_t *a, int64_t rs, int64_t cs, int64_t m, int64
     int64_t k4 = k4_of(k);
     memset(dst, 0, nnp_qgemm_a_bytes(m, k));
     uint32_t flip4 = flip * 0x01010101u;
-    for (int64_t i = 0; i < m; i++) {
+    int64_t i = 0;
+#if defined(__SSE2__)
+    /* whole panels of 8 rows, 16 k at a time: two 4 x 4 transposes of 32-bit lanes */
+    if (cs == 1) {
+        __m128i fv = _mm_set1_epi8((char)flip);
+        for (; i + MR <= m; i += MR) {
+            uint8_t *d = dst + (i / MR) * k4 * MR * 4;
+            int64_t p = 0;
+            for (; p + 16 <= k; p += 16, d += 4 * MR * 4) {
+                __m128i r[MR];
+                for (int t = 0; t < MR; t++)
+                    r[t] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(a + (i + t) * rs + p)),
+                                         fv);
+                for (int h = 0; h < 2; h++) { /* rows 4h .. 4h + 3 */
+                    __m128i t0 = _mm_unpacklo_epi32(r[4 * h], r[4 * h + 1]);
+                    __m128i t1 = _mm_unpacklo_epi32(r[4 * h + 2], r[4 * h + 3]);
+                    __m128i t2 = _mm_unpackhi_epi32(r[4 * h], r[4 * h + 1]);
+                    __m128i t3 = _mm_unpackhi_epi32(r[4 * h + 2], r[4 * h + 3]);
+                    /* k group q of rows 4h.. at d + q * 32 + h * 16 */
+                    _mm_storeu_si128((__m128i *)(d + 0 * 32 + h * 16), _mm_unpacklo_epi64(t0, t1));
+                    _mm_storeu_si128((__m128i *)(d + 1 * 32 + h * 16), _mm_unpackhi_epi64(t0, t1));
+                    _mm_storeu_si128((__m128i *)(d + 2 * 32 + h * 16), _mm_unpacklo_epi64(t2, t3));
+                    _mm_storeu_si128((__m128i *)(d + 3 * 32 + h * 16), _mm_unpackhi_epi64(t2, t3));
+                }
+            }
+            for (int t = 0; t < MR; t++) /* the last k of each row */
+                for (int64_t q = p; q < k; q++)
+                    d[((q - p) / 4) * MR * 4 + t * 4 + (q - p) % 4] =
+                        (uint8_t)(a[(i + t) * rs + q] ^ flip);
+        }
+    }
+#endif
+    for (; i < m; i++) {
         uint8_t *d = dst + (i / MR) * k4 * MR * 4 + (i % MR) * 4;
         int64_t p = 0;
         if (cs == 1) /* a row's 4 k at a time (what a MatMul's activations are) */
