@@ -11,6 +11,11 @@
 
 #define MR NNP_QGEMM_MR
 #define NR NNP_QGEMM_NR
+/* AVX-512: k in blocks of QKC steps of 4 (96 x 192 bytes of B: 18 KiB, in L1), over
+ * QCHUNK tiles of rows at a time, their sums kept in between (a block of B is read
+ * from L2 once per 8 tiles, not once per tile) */
+#define QKC 96
+#define QCHUNK 8
 
 int nnp_qisa_supported(enum nnp_qisa isa)
 {
@@ -257,18 +262,25 @@ static int32_t load32(const uint8_t *p)
 /* step s of B: the next packed group, or (koff) the group's place in the activation */
 #define B_STEP(bp, base, koff, s) ((koff) ? (base) + (int64_t)(koff)[s] * 4 : (bp) + (s) * NR * 4)
 
+/* Steps [s0, s1) of 4 k (ap, bp at step 0). part, when not NULL, holds the tile's sums
+ * between blocks of k: read when s0 > 0, written (and no epilogue) when s1 < k4. */
+/* mode (a constant once inlined, so that each instance has one fate for its sums and
+ * GCC keeps them in registers): bit 0 = start from part, bit 1 = end in part */
 T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp,
                          int64_t k4, int64_t i0, int rows, int64_t j0, int nc, const int R,
-                         const int32_t *koff)
+                         const int32_t *koff, int64_t s0, int64_t s1, int32_t *part,
+                         const int mode)
 {
     __m512i acc[MR][3];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
         for (int v = 0; v < 3; v++)
-            acc[r][v] = _mm512_setzero_si512();
+            acc[r][v] = (mode & 1) ? _mm512_load_si512(part + (r * 3 + v) * 16)
+                                   : _mm512_setzero_si512();
     const uint8_t *base = bp;
+    ap += s0 * MR * 4;
     if (g->a_signed) {
-        for (int64_t s = 0; s < k4; s++, ap += MR * 4) {
+        for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
             const uint8_t *b = B_STEP(base, base, koff, s);
             __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
                     b2 = _mm512_loadu_si512(b + 128);
@@ -281,7 +293,7 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
             }
         }
     } else {
-        for (int64_t s = 0; s < k4; s++, ap += MR * 4) {
+        for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
             const uint8_t *b = B_STEP(base, base, koff, s);
             __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
                     b2 = _mm512_loadu_si512(b + 128);
@@ -293,6 +305,14 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
                 acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
             }
         }
+    }
+    (void)k4;
+    if (mode & 2) { /* more blocks of k to come */
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < 3; v++)
+                _mm512_store_si512(part + (r * 3 + v) * 16, acc[r][v]);
+        return;
     }
     /* the epilogue, unrolled over the tile (the sums stay in registers): a column
      * vector's mask, and per-column parameters, once for all rows */
@@ -345,18 +365,124 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
     }
 }
 
-#define TILE512(R)                                                                             \
-    T512 static void tile512_##R(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp, \
-                                 int64_t k4, int64_t i0, int rows, int64_t j0, int nc)         \
-    {                                                                                          \
-        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, NULL);                                     \
-    }                                                                                          \
-    T512 static void tile512_in_##R(const struct nnp_qgemm *g, const uint8_t *ap,              \
-                                    const uint8_t *bp, int64_t k4, int64_t i0, int rows,       \
-                                    int64_t j0, int nc)                                        \
-    {                                                                                          \
-        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, g->b_koff);                                \
+/* Steps [s0, s1) of a tile of 8 rows into part (8 x 48 int32), starting from part
+ * (from_part) or from 0: blocks of k for the large-k products. Written with 24 named
+ * accumulators: with an array GCC keeps a copy of the sums on the stack every step once
+ * they come from or go to memory. */
+#define FOR8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define P_DECL(r) __m512i c##r##0, c##r##1, c##r##2;
+#define P_ZERO(r) c##r##0 = c##r##1 = c##r##2 = _mm512_setzero_si512();
+#define P_LOAD(r)                                                                            \
+    c##r##0 = _mm512_load_si512(part + (r * 3 + 0) * 16);                                    \
+    c##r##1 = _mm512_load_si512(part + (r * 3 + 1) * 16);                                    \
+    c##r##2 = _mm512_load_si512(part + (r * 3 + 2) * 16);
+#define P_STORE(r)                                                                           \
+    _mm512_store_si512(part + (r * 3 + 0) * 16, c##r##0);                                    \
+    _mm512_store_si512(part + (r * 3 + 1) * 16, c##r##1);                                    \
+    _mm512_store_si512(part + (r * 3 + 2) * 16, c##r##2);
+#define P_STEP_S(r) /* A int8 (broadcast), B uint8 */                                          \
+    {                                                                                        \
+        __m512i av = _mm512_set1_epi32(load32(ap + r * 4));                                  \
+        c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, av);                                      \
+        c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, av);                                      \
+        c##r##2 = _mm512_dpbusd_epi32(c##r##2, b2, av);                                      \
     }
+#define P_STEP_U(r) /* A uint8 (broadcast), B int8 */                                          \
+    {                                                                                        \
+        __m512i av = _mm512_set1_epi32(load32(ap + r * 4));                                  \
+        c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);                                      \
+        c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);                                      \
+        c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2);                                      \
+    }
+
+T512 static void part512(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp,
+                         int64_t s0, int64_t s1, bool from_part, int32_t *part)
+{
+    FOR8(P_DECL)
+    if (from_part) {
+        FOR8(P_LOAD)
+    } else {
+        FOR8(P_ZERO)
+    }
+    const int32_t *koff = g->b_koff;
+    ap += s0 * MR * 4;
+    if (g->a_signed)
+        for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
+            const uint8_t *b = B_STEP(bp, bp, koff, s);
+            __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
+                    b2 = _mm512_loadu_si512(b + 128);
+            FOR8(P_STEP_S)
+        }
+    else
+        for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
+            const uint8_t *b = B_STEP(bp, bp, koff, s);
+            __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
+                    b2 = _mm512_loadu_si512(b + 128);
+            FOR8(P_STEP_U)
+        }
+    FOR8(P_STORE)
+}
+
+/* the epilogue of a tile whose sums are in part (after its last block of k) */
+T512 static void part512_store(const struct nnp_qgemm *g, const int32_t *part, int64_t i0,
+                               int rows, int64_t j0, int nc)
+{
+    __m512 flo = _mm512_set1_ps((float)(g->lo - g->zp)), fhi = _mm512_set1_ps((float)(g->hi - g->zp));
+    __m512i zp = _mm512_set1_epi32(g->zp);
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        for (int v = 0; v < 3; v++) {
+            int cnt = nc - 16 * v;
+            if (cnt <= 0)
+                break;
+            __mmask16 mk = cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1);
+            int64_t j = j0 + 16 * v;
+            __m512i off = g->per_col ? _mm512_maskz_loadu_epi32(mk, g->off + j)
+                                     : _mm512_set1_epi32(g->off[i]);
+            __m512 mul = g->per_col ? _mm512_maskz_loadu_ps(mk, g->mul + j)
+                                    : _mm512_set1_ps(g->mul[i]);
+            __m512i sum = _mm512_load_si512(part + (r * 3 + v) * 16);
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, off)), mul);
+            if (g->cf) {
+                if (g->cf_mul) {
+                    __m512 a = g->per_col ? _mm512_maskz_loadu_ps(mk, g->cf_mul + j)
+                                          : _mm512_set1_ps(g->cf_mul[i]);
+                    __m512 b = g->per_col ? _mm512_maskz_loadu_ps(mk, g->cf_add + j)
+                                          : _mm512_set1_ps(g->cf_add[i]);
+                    f = _mm512_add_ps(_mm512_mul_ps(f, a), b);
+                }
+                if (g->cf_clamp) /* lo > f ? lo : f, then hi < f ? hi : f */
+                    f = _mm512_min_ps(_mm512_set1_ps(g->cf_hi),
+                                      _mm512_max_ps(_mm512_set1_ps(g->cf_lo), f));
+                _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk, f);
+                continue;
+            }
+            f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
+            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
+            _mm512_mask_cvtepi32_storeu_epi8(g->c + i * g->ldc + j, mk, q);
+        }
+    }
+}
+
+typedef void (*tile512_fn)(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp,
+                           int64_t k4, int64_t i0, int rows, int64_t j0, int nc, int64_t s0,
+                           int64_t s1, int32_t *part);
+#define TILE512_MODE(R, M)                                                                     \
+    T512 static void tile512_##R##_##M(const struct nnp_qgemm *g, const uint8_t *ap,           \
+                                       const uint8_t *bp, int64_t k4, int64_t i0, int rows,    \
+                                       int64_t j0, int nc, int64_t s0, int64_t s1,             \
+                                       int32_t *part)                                          \
+    {                                                                                          \
+        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, NULL, s0, s1, part, M);                    \
+    }                                                                                          \
+    T512 static void tile512_in_##R##_##M(const struct nnp_qgemm *g, const uint8_t *ap,        \
+                                          const uint8_t *bp, int64_t k4, int64_t i0, int rows, \
+                                          int64_t j0, int nc, int64_t s0, int64_t s1,          \
+                                          int32_t *part)                                       \
+    {                                                                                          \
+        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, g->b_koff, s0, s1, part, M);               \
+    }
+#define TILE512(R) TILE512_MODE(R, 0)
 TILE512(1)
 TILE512(2)
 TILE512(4)
@@ -538,11 +664,11 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
     if (isa != NNP_QISA_SCALAR) {
         int64_t k4 = k4_of(g->k);
         bool wide = isa == NNP_QISA_AVX512VNNI;
-        static const tile_fn t512[2][8] = {
-            {tile512_1, tile512_2, tile512_4, tile512_4, tile512_8, tile512_8, tile512_8,
-             tile512_8},
-            {tile512_in_1, tile512_in_2, tile512_in_4, tile512_in_4, tile512_in_8,
-             tile512_in_8, tile512_in_8, tile512_in_8}};
+#define T512ROW(in, M)                                                                          \
+    {tile512##in##_1_##M, tile512##in##_2_##M, tile512##in##_4_##M, tile512##in##_4_##M,      \
+     tile512##in##_8_##M, tile512##in##_8_##M, tile512##in##_8_##M, tile512##in##_8_##M}
+        static const tile512_fn t512[2][1][8] = {{T512ROW(, 0)}, {T512ROW(_in, 0)}};
+#undef T512ROW
         static const tile_fn tvnni[2][4] = {{vnni256_1, vnni256_2, vnni256_4, vnni256_4},
                                             {vnni256_in_1, vnni256_in_2, vnni256_in_4,
                                              vnni256_in_4}};
@@ -552,13 +678,34 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
         for (int64_t j0 = n0; j0 < n1; j0 += NR) {
             int nc = (int)(n1 - j0 < NR ? n1 - j0 : NR);
             const uint8_t *bp = in ? g->b + j0 * 4 : g->b + (j0 / NR) * k4 * NR * 4;
+            if (wide) { /* blocks of QKC steps over QCHUNK tiles: B's block stays in L1 */
+                int32_t part[QCHUNK][MR * NR] __attribute__((aligned(64)));
+                int64_t kc = k4 <= QKC + QKC / 2 ? k4 : QKC;
+                for (int64_t c0 = m0; c0 < m1; c0 += QCHUNK * MR) {
+                    int64_t c1 = c0 + QCHUNK * MR < m1 ? c0 + QCHUNK * MR : m1;
+                    for (int64_t s0 = 0; s0 < k4; s0 += kc) {
+                        int64_t s1 = k4 - (s0 + kc) < kc / 2 ? k4 : s0 + kc;
+                        for (int64_t i0 = c0; i0 < c1; i0 += MR) {
+                            int rows = (int)(c1 - i0 < MR ? c1 - i0 : MR);
+                            const uint8_t *ap = g->a + (i0 / MR) * k4 * MR * 4;
+                            int32_t *pt = part[(i0 - c0) / MR];
+                            if (s0 == 0 && s1 == k4) { /* one block: the registers' tile */
+                                t512[in][0][rows - 1](g, ap, bp, k4, i0, rows, j0, nc, s0, s1, pt);
+                                continue;
+                            }
+                            part512(g, ap, bp, s0, s1, s0 > 0, pt);
+                            if (s1 == k4)
+                                part512_store(g, pt, i0, rows, j0, nc);
+                        }
+                        if (s1 == k4)
+                            break;
+                    }
+                }
+                continue;
+            }
             for (int64_t i0 = m0; i0 < m1; i0 += MR) {
                 int rows = (int)(m1 - i0 < MR ? m1 - i0 : MR);
                 const uint8_t *ap = g->a + (i0 / MR) * k4 * MR * 4;
-                if (wide) {
-                    t512[in][rows - 1](g, ap, bp, k4, i0, rows, j0, nc);
-                    continue;
-                }
                 const tile_fn *t = isa == NNP_QISA_AVXVNNI ? tvnni[in] : tavx2[in];
                 for (int h = 0; h * 4 < rows; h++) { /* 4 rows, then the next 4 */
                     int rh = rows - 4 * h < 4 ? rows - 4 * h : 4;
