@@ -35,7 +35,11 @@
  * writes the output directly.
  *
  * ConvInteger and QLinearConv (uint8 / int8, summed in int32) share the checks and the
- * window; their forward is a direct loop (quant.h has their rounding).
+ * window. QLinearConv with constant int8 weights (zero points 0) runs on the integer
+ * GEMM (kernels/simd/qgemm.c) over its input blocked 4 channels to a lane, read in
+ * place; depthwise ones in float a plane at a time; the rest, and ConvInteger, as
+ * direct loops (quant.h has their rounding), which are also what the fast paths are
+ * tested against.
  *
  * conv_reference and convt_reference are naive loops over every output (input)
  * position, in double, that the tests hold the fast paths to.
@@ -1562,8 +1566,10 @@ const struct nnp_op nnp_op_Conv = {
  *                + y_zero_point)
  * The pads are zeros after the zero point is taken off (they add nothing). x's
  * parameters are one value, w's one or one per output channel, y's one; B is int32,
- * one per output channel. Direct loops for now: the integer GEMM with its
- * requantizing epilogue takes the place of this forward in the quantization work. */
+ * one per output channel. The direct loops here are the reference; the integer GEMM
+ * path below (qconv_state.fast) is the forward where it applies. A QLinearConv the
+ * planner makes from a QDQ Conv may have no y_scale: then its result is float32,
+ * dequantized (x_scale * w_scale), with a fused BatchNormalization, Add and activation. */
 struct qconv_state {
     struct conv_state c;
     enum nnp_dtype ty;

@@ -12,7 +12,8 @@
  *          a fused activation in its epilogue
  *   sgemm  Gemm whose C is computed at run time and must be scaled, or is a
  *          scalar: OpenBLAS cblas_sgemm (C copied in first), then the rest
- * MatMulInteger and QLinearMatMul (at the end) take MatMul's shapes and sum in int32.
+ * MatMulInteger and QLinearMatMul (at the end) take MatMul's shapes and sum in int32;
+ * QLinearMatMul by constant int8 weights runs on the integer GEMM (kernels/simd/qgemm.c).
  * The matrix-vector kernels and sgemm apply a fused Add and activation in one
  * pass over the output after the product (nnp_gemm_finish_row, the same bits).
  * With 2..GEMV_MAX_M rows the weight is walked in blocks that stay in L2
