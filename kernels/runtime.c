@@ -588,18 +588,18 @@ static bool qdq_shape(const struct nnp_node *n, struct qdq_match *m)
         if (!m->dqb || only_reader(n->inputs[2]) != n || !all_initializers(m->dqb, 0))
             return false;
     }
-    /* int8 out when a QuantizeLinear (after a Relu) is all that reads the result */
-    const struct nnp_node *c = only_reader(n->outputs[0]), *relu = NULL;
+    /* int8 out when a QuantizeLinear (after a Relu or Clip) is all that reads the result */
+    const struct nnp_node *c = only_reader(n->outputs[0]), *act = NULL;
     if (c && is_default_domain(c->domain) &&
         (strcmp(c->op_type, "Relu") == 0 ||
          (strcmp(c->op_type, "Clip") == 0 && all_initializers(c, 1)))) {
-        relu = c;
+        act = c;
         c = only_reader(c->outputs[0]);
     }
     if (c && is_default_domain(c->domain) && strcmp(c->op_type, "QuantizeLinear") == 0 &&
         c->n_outputs >= 1 && all_initializers(c, 1) && c->n_inputs >= 2 &&
-        c->inputs[0] == (relu ? relu : n)->outputs[0]) {
-        m->act = relu;
+        c->inputs[0] == (act ? act : n)->outputs[0]) {
+        m->act = act;
         m->q = c;
     }
     return true;
@@ -686,10 +686,10 @@ static enum nnp_status qdq_inputs(struct nnp_runtime *rt, const struct nnp_node 
     if (!conv && w->rank != 2)
         return NNP_OK;
     if (b) { /* int32 at scale x_scale * w_scale, zero point 0 */
-        const struct nnp_rt_value *bs, *bz = NULL;
-        enum nnp_status st = defined_value(rt, m->dqb->inputs[1], (struct nnp_rt_value **)&bs);
+        struct nnp_rt_value *bs, *bz = NULL;
+        enum nnp_status st = defined_value(rt, m->dqb->inputs[1], &bs);
         if (st == NNP_OK && m->dqb->n_inputs > 2 && m->dqb->inputs[2])
-            st = defined_value(rt, m->dqb->inputs[2], (struct nnp_rt_value **)&bz);
+            st = defined_value(rt, m->dqb->inputs[2], &bz);
         if (st != NNP_OK)
             return st;
         if (!b->is_const || b->dtype != NNP_DTYPE_I32 || b->rank != 1 || !bs ||
@@ -792,14 +792,6 @@ static enum nnp_status plan_qdq_anchor(struct nnp_runtime *rt, int i, bool *done
     return NNP_OK;
 }
 
-/* The float form after all: the absorbed nodes of anchor i planned as written, those
- * before it (the weight's and bias's dequantization) now. */
-static void qdq_release(struct nnp_runtime *rt, int i)
-{
-    qdq_mark(rt, &rt->qdq[i], QDQ_NONE);
-    rt->qdq_role[i] = QDQ_NONE;
-}
-
 /* Node i planned: prepared, folded or appended to the nodes that run. */
 static enum nnp_status plan_step(struct nnp_runtime *rt, int i)
 {
@@ -827,14 +819,17 @@ static enum nnp_status plan_step(struct nnp_runtime *rt, int i)
 }
 
 /* A quantized layer's anchor (plan_node): its integer operator, or, when that does not
- * apply, its absorbed nodes planned now and the anchor as written (*planned false). */
+ * apply, the float form after all: the absorbed nodes planned as written, those before
+ * the anchor (the weight's and bias's dequantization) now, and the anchor as written
+ * (*planned false). */
 static enum nnp_status plan_qdq_or_release(struct nnp_runtime *rt, int i, bool *planned)
 {
     enum nnp_status st = plan_qdq_anchor(rt, i, planned);
     if (st != NNP_OK || *planned)
         return st;
     struct qdq_match m = rt->qdq[i];
-    qdq_release(rt, i);
+    qdq_mark(rt, &m, QDQ_NONE);
+    rt->qdq_role[i] = QDQ_NONE;
     if ((st = plan_step(rt, m.dqw->index)) != NNP_OK)
         return st;
     return m.dqb ? plan_step(rt, m.dqb->index) : NNP_OK;

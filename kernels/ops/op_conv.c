@@ -218,6 +218,24 @@ static enum nnp_status conv_common(struct nnp_exec_node *n, struct conv_state *s
     return NNP_OK;
 }
 
+/* The window of a Conv (or its integer forms) of x by w: s->w and its 2-D form w2d, and
+ * the kernel, input and output plane sizes. */
+static enum nnp_status conv_window(struct nnp_exec_node *n, struct conv_state *s,
+                                   const struct nnp_rt_value *x, const struct nnp_rt_value *w)
+{
+    int n_sp = x->rank - 2;
+    enum nnp_status st;
+    if ((st = nnp_window_parse(n, &s->w, n_sp, w->dims + 2)) ||
+        (st = nnp_window_forward(n, &s->w, x->dims + 2, false)))
+        return st;
+    s->kprod = nnp_window_prod(s->w.kernel, n_sp);
+    s->iprod = nnp_window_prod(s->w.in, n_sp);
+    s->oprod = nnp_window_prod(s->w.out, n_sp);
+    s->w2d = s->w;
+    nnp_window_flat2d(&s->w2d);
+    return NNP_OK;
+}
+
 /* Y (channels, plane) = bias per channel, or 0 */
 static void fill_bias(enum nnp_isa isa, float *y, const float *bias, int64_t channels,
                       int64_t plane)
@@ -439,14 +457,8 @@ static enum nnp_status conv_prepare(struct nnp_exec_node *n, struct nnp_arena *a
         return st;
     const struct nnp_rt_value *x = n->in[0], *w = n->in[1];
     int n_sp = x->rank - 2;
-    if ((st = nnp_window_parse(n, &s->w, n_sp, w->dims + 2)) ||
-        (st = nnp_window_forward(n, &s->w, x->dims + 2, false)))
+    if ((st = conv_window(n, s, x, w)))
         return st;
-    s->kprod = nnp_window_prod(s->w.kernel, n_sp);
-    s->iprod = nnp_window_prod(s->w.in, n_sp);
-    s->oprod = nnp_window_prod(s->w.out, n_sp);
-    s->w2d = s->w;
-    nnp_window_flat2d(&s->w2d);
     NNP_OP_CHECK(n,
                  !__builtin_mul_overflow(s->cg_in, s->kprod, &s->kdim) && s->kdim <= INT32_MAX &&
                      s->cg_out <= INT32_MAX && s->oprod <= INT32_MAX,
@@ -1599,7 +1611,8 @@ struct qconv_state {
     int64_t c4n, phases, hq, wq, hpad, wpad; /* blocked input: c4n x phases planes hq x wq */
     int64_t ncols;     /* the product's columns: (OH - 1) * wq + OW */
     size_t xb_bytes;   /* the blocked input of one unit, with the lanes tiles read past it */
-    size_t rows_bytes; /* per thread: 4 padded input rows, then a C panel (scatter) */
+    size_t rows_bytes; /* per thread: 4 padded input rows and (stride 2) their 8 halves,
+                          then a C panel (scatter) */
     int32_t *off;      /* (M) bias - (zero point as uint8) x sum of the channel's weights */
     float *mul;        /* (M) x_scale * w_scale / y_scale (x_scale * w_scale: float out) */
     uint8_t flip, pad; /* 0x80 for int8 input; the input's zero point as stored */
@@ -1670,8 +1683,6 @@ static enum nnp_status qconv_dw_prepare(struct nnp_exec_node *n, struct qconv_st
 {
     struct conv_state *s = &q->c;
     const struct nnp_rt_value *w = qc_in(n, true, QC_W), *b = qc_in(n, true, QC_B);
-    s->w2d = s->w;
-    nnp_window_flat2d(&s->w2d);
     q->wf = nnp_arena_alloc_big(arena, (size_t)(s->c_out * s->kprod) * sizeof(float));
     q->bf = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof(float));
     if (!q->wf || !q->bf)
@@ -1714,8 +1725,6 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
         return qconv_dw_prepare(n, q, arena);
     const struct nnp_rt_value *x = qc_in(n, true, QC_X), *w = qc_in(n, true, QC_W);
     const struct nnp_rt_value *b = qc_in(n, true, QC_B);
-    s->w2d = s->w;
-    nnp_window_flat2d(&s->w2d);
     const struct nnp_window *w2 = &s->w2d;
     int64_t kh = w2->kernel[0], kw = w2->kernel[1], sh = w2->stride[0], sw = w2->stride[1];
     q->taps4 = s->cg_in == 1 && sw == 1 && w2->dil[1] == 1 && kw >= 2;
@@ -1740,9 +1749,11 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
     q->wp = nnp_arena_alloc_big(arena, wbytes);
     q->off = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->off);
     q->mul = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->mul);
-    int8_t *wr = nnp_arena_alloc_big(arena, (size_t)(s->cg_out * q->kq)); /* (reordered) */
-    if (!q->wp || !q->off || !q->mul || !q->koff || !wr)
+    if (!q->wp || !q->off || !q->mul || !q->koff)
         return nnp_op_error(n, "no memory for the packed weights (%zu bytes)", wbytes);
+    int8_t *wr = malloc((size_t)(s->cg_out * q->kq)); /* a group reordered, then packed */
+    if (!wr)
+        return nnp_op_error(n, "no memory to reorder the weights");
     int64_t max_koff = 0;
     for (int64_t ky = 0; q->taps4 && ky < kh; ky++) /* taps4: one plane (or sh phases) */
         for (int64_t g = 0; g < q->c4n; g++) {
@@ -1776,6 +1787,7 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
         nnp_qgemm_pack_a((const uint8_t *)wr, q->kq, 1, s->cg_out, q->kq, 0,
                          q->wp + (size_t)g * q->wp_group);
     }
+    free(wr);
     int32_t xz = qc_zp(qc_in(n, true, QC_XZ), 0);
     q->flip = x->dtype == NNP_DTYPE_I8 ? 0x80 : 0;
     q->pad = (uint8_t)xz;
@@ -1818,12 +1830,8 @@ static enum nnp_status qconv_prepare(struct nnp_exec_node *n, struct nnp_arena *
     if (st)
         return st;
     int n_sp = x->rank - 2;
-    if ((st = nnp_window_parse(n, &s->w, n_sp, w->dims + 2)) ||
-        (st = nnp_window_forward(n, &s->w, x->dims + 2, false)))
+    if ((st = conv_window(n, s, x, w)))
         return st;
-    s->kprod = nnp_window_prod(s->w.kernel, n_sp);
-    s->iprod = nnp_window_prod(s->w.in, n_sp);
-    s->oprod = nnp_window_prod(s->w.out, n_sp);
     NNP_OP_CHECK(n, !__builtin_mul_overflow(s->cg_in, s->kprod, &s->kdim),
                  "the layer is too large");
     q->qlinear = ql;

@@ -162,11 +162,11 @@ void nnp_qgemm_interleave4(const uint8_t *rows, int64_t rs, int64_t n, uint8_t f
             dst[4 * t + c] = (uint8_t)(rows[c * rs + t] ^ flip);
 }
 
-void nnp_qgemm_pack_b_cols(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, int64_t n,
-                           int64_t j0, int64_t j1, uint8_t flip, uint8_t *dst)
+void nnp_qgemm_pack_b(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, int64_t n,
+                      uint8_t flip, uint8_t *dst)
 {
     int64_t k4 = k4_of(k);
-    for (int64_t u = j0 / NR; u * NR < j1; u++) {
+    for (int64_t u = 0; u * NR < n; u++) {
         uint8_t *pd = dst + u * k4 * NR * 4;
         int64_t jb = u * NR, je = jb + NR < n ? jb + NR : n;
         memset(pd, 0, (size_t)(k4 * NR * 4));
@@ -188,12 +188,6 @@ void nnp_qgemm_pack_b_cols(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, 
             for (int64_t j = jb; j < je; j++)
                 pd[(p / 4) * NR * 4 + (j - jb) * 4 + p % 4] = (uint8_t)(b[p * rs + j * cs] ^ flip);
     }
-}
-
-void nnp_qgemm_pack_b(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, int64_t n,
-                      uint8_t flip, uint8_t *dst)
-{
-    nnp_qgemm_pack_b_cols(b, rs, cs, k, n, 0, n, flip, dst);
 }
 
 /* ------------------------------------------------------------------ scalar */
@@ -258,30 +252,48 @@ static int32_t load32(const uint8_t *p)
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define INLINE __attribute__((always_inline)) static inline
 
-/* R rows (R constant once inlined; `rows` <= R of them stored) x 3 vectors of 16 */
 /* step s of B: the next packed group, or (koff) the group's place in the activation */
-#define B_STEP(bp, base, koff, s) ((koff) ? (base) + (int64_t)(koff)[s] * 4 : (bp) + (s) * NR * 4)
+#define B_STEP(base, koff, s) ((koff) ? (base) + (int64_t)(koff)[s] * 4 : (base) + (s) * NR * 4)
 
-/* Steps [s0, s1) of 4 k (ap, bp at step 0). part, when not NULL, holds the tile's sums
- * between blocks of k: read when s0 > 0, written (and no epilogue) when s1 < k4. */
-/* mode (a constant once inlined, so that each instance has one fate for its sums and
- * GCC keeps them in registers): bit 0 = start from part, bit 1 = end in part */
+/* One vector of 16 sums (row i, columns j.., mask mk) through the epilogue (qgemm.h):
+ * off and mul are the row's or these columns' */
+T512 INLINE void epi512(const struct nnp_qgemm *g, __m512i sum, int64_t i, int64_t j,
+                        __mmask16 mk, __m512i off, __m512 mul)
+{
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, off)), mul);
+    if (g->cf) {
+        if (g->cf_mul) {
+            __m512 a = g->per_col ? _mm512_maskz_loadu_ps(mk, g->cf_mul + j)
+                                  : _mm512_set1_ps(g->cf_mul[i]);
+            __m512 b = g->per_col ? _mm512_maskz_loadu_ps(mk, g->cf_add + j)
+                                  : _mm512_set1_ps(g->cf_add[i]);
+            f = _mm512_add_ps(_mm512_mul_ps(f, a), b);
+        }
+        if (g->cf_clamp) /* lo > f ? lo : f, then hi < f ? hi : f */
+            f = _mm512_min_ps(_mm512_set1_ps(g->cf_hi), _mm512_max_ps(_mm512_set1_ps(g->cf_lo), f));
+        _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk, f);
+        return;
+    }
+    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)(g->lo - g->zp))),
+                      _mm512_set1_ps((float)(g->hi - g->zp)));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(g->zp));
+    _mm512_mask_cvtepi32_storeu_epi8(g->c + i * g->ldc + j, mk, q);
+}
+
+/* A tile of R rows (R constant once inlined; `rows` <= R of them stored) x 3 vectors of
+ * 16 over the whole of k, its sums in registers from start to epilogue */
 T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp,
                          int64_t k4, int64_t i0, int rows, int64_t j0, int nc, const int R,
-                         const int32_t *koff, int64_t s0, int64_t s1, int32_t *part,
-                         const int mode)
+                         const int32_t *koff)
 {
     __m512i acc[MR][3];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
         for (int v = 0; v < 3; v++)
-            acc[r][v] = (mode & 1) ? _mm512_load_si512(part + (r * 3 + v) * 16)
-                                   : _mm512_setzero_si512();
-    const uint8_t *base = bp;
-    ap += s0 * MR * 4;
+            acc[r][v] = _mm512_setzero_si512();
     if (g->a_signed) {
-        for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
-            const uint8_t *b = B_STEP(base, base, koff, s);
+        for (int64_t s = 0; s < k4; s++, ap += MR * 4) {
+            const uint8_t *b = B_STEP(bp, koff, s);
             __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
                     b2 = _mm512_loadu_si512(b + 128);
 #pragma GCC unroll 8
@@ -293,8 +305,8 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
             }
         }
     } else {
-        for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
-            const uint8_t *b = B_STEP(base, base, koff, s);
+        for (int64_t s = 0; s < k4; s++, ap += MR * 4) {
+            const uint8_t *b = B_STEP(bp, koff, s);
             __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
                     b2 = _mm512_loadu_si512(b + 128);
 #pragma GCC unroll 8
@@ -306,18 +318,8 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
             }
         }
     }
-    (void)k4;
-    if (mode & 2) { /* more blocks of k to come */
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < 3; v++)
-                _mm512_store_si512(part + (r * 3 + v) * 16, acc[r][v]);
-        return;
-    }
     /* the epilogue, unrolled over the tile (the sums stay in registers): a column
      * vector's mask, and per-column parameters, once for all rows */
-    __m512 flo = _mm512_set1_ps((float)(g->lo - g->zp)), fhi = _mm512_set1_ps((float)(g->hi - g->zp));
-    __m512i zp = _mm512_set1_epi32(g->zp);
     __mmask16 mk[3];
     __m512i coff[3];
     __m512 cmul[3];
@@ -337,31 +339,10 @@ T512 INLINE void tile512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
         __m512i roff = g->per_col ? _mm512_setzero_si512() : _mm512_set1_epi32(g->off[i]);
         __m512 rmul = g->per_col ? _mm512_setzero_ps() : _mm512_set1_ps(g->mul[i]);
 #pragma GCC unroll 3
-        for (int v = 0; v < 3; v++) {
-            if (!mk[v])
-                continue;
-            int64_t j = j0 + 16 * v;
-            __m512i off = g->per_col ? coff[v] : roff;
-            __m512 mul = g->per_col ? cmul[v] : rmul;
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][v], off)), mul);
-            if (g->cf) {
-                if (g->cf_mul) {
-                    __m512 a = g->per_col ? _mm512_maskz_loadu_ps(mk[v], g->cf_mul + j)
-                                          : _mm512_set1_ps(g->cf_mul[i]);
-                    __m512 b = g->per_col ? _mm512_maskz_loadu_ps(mk[v], g->cf_add + j)
-                                          : _mm512_set1_ps(g->cf_add[i]);
-                    f = _mm512_add_ps(_mm512_mul_ps(f, a), b);
-                }
-                if (g->cf_clamp) /* lo > f ? lo : f, then hi < f ? hi : f */
-                    f = _mm512_min_ps(_mm512_set1_ps(g->cf_hi),
-                                      _mm512_max_ps(_mm512_set1_ps(g->cf_lo), f));
-                _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk[v], f);
-                continue;
-            }
-            f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
-            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
-            _mm512_mask_cvtepi32_storeu_epi8(g->c + i * g->ldc + j, mk[v], q);
-        }
+        for (int v = 0; v < 3; v++)
+            if (mk[v])
+                epi512(g, acc[r][v], i, j0 + 16 * v, mk[v], g->per_col ? coff[v] : roff,
+                       g->per_col ? cmul[v] : rmul);
     }
 }
 
@@ -408,14 +389,14 @@ T512 static void part512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
     ap += s0 * MR * 4;
     if (g->a_signed)
         for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
-            const uint8_t *b = B_STEP(bp, bp, koff, s);
+            const uint8_t *b = B_STEP(bp, koff, s);
             __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
                     b2 = _mm512_loadu_si512(b + 128);
             FOR8(P_STEP_S)
         }
     else
         for (int64_t s = s0; s < s1; s++, ap += MR * 4) {
-            const uint8_t *b = B_STEP(bp, bp, koff, s);
+            const uint8_t *b = B_STEP(bp, koff, s);
             __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64),
                     b2 = _mm512_loadu_si512(b + 128);
             FOR8(P_STEP_U)
@@ -427,62 +408,33 @@ T512 static void part512(const struct nnp_qgemm *g, const uint8_t *ap, const uin
 T512 static void part512_store(const struct nnp_qgemm *g, const int32_t *part, int64_t i0,
                                int rows, int64_t j0, int nc)
 {
-    __m512 flo = _mm512_set1_ps((float)(g->lo - g->zp)), fhi = _mm512_set1_ps((float)(g->hi - g->zp));
-    __m512i zp = _mm512_set1_epi32(g->zp);
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < 3 && nc > 16 * v; v++) {
             int cnt = nc - 16 * v;
-            if (cnt <= 0)
-                break;
             __mmask16 mk = cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1);
             int64_t j = j0 + 16 * v;
             __m512i off = g->per_col ? _mm512_maskz_loadu_epi32(mk, g->off + j)
                                      : _mm512_set1_epi32(g->off[i]);
             __m512 mul = g->per_col ? _mm512_maskz_loadu_ps(mk, g->mul + j)
                                     : _mm512_set1_ps(g->mul[i]);
-            __m512i sum = _mm512_load_si512(part + (r * 3 + v) * 16);
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum, off)), mul);
-            if (g->cf) {
-                if (g->cf_mul) {
-                    __m512 a = g->per_col ? _mm512_maskz_loadu_ps(mk, g->cf_mul + j)
-                                          : _mm512_set1_ps(g->cf_mul[i]);
-                    __m512 b = g->per_col ? _mm512_maskz_loadu_ps(mk, g->cf_add + j)
-                                          : _mm512_set1_ps(g->cf_add[i]);
-                    f = _mm512_add_ps(_mm512_mul_ps(f, a), b);
-                }
-                if (g->cf_clamp) /* lo > f ? lo : f, then hi < f ? hi : f */
-                    f = _mm512_min_ps(_mm512_set1_ps(g->cf_hi),
-                                      _mm512_max_ps(_mm512_set1_ps(g->cf_lo), f));
-                _mm512_mask_storeu_ps(g->cf + i * g->ldc + j, mk, f);
-                continue;
-            }
-            f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
-            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zp);
-            _mm512_mask_cvtepi32_storeu_epi8(g->c + i * g->ldc + j, mk, q);
+            epi512(g, _mm512_load_si512(part + (r * 3 + v) * 16), i, j, mk, off, mul);
         }
     }
 }
 
-typedef void (*tile512_fn)(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp,
-                           int64_t k4, int64_t i0, int rows, int64_t j0, int nc, int64_t s0,
-                           int64_t s1, int32_t *part);
-#define TILE512_MODE(R, M)                                                                     \
-    T512 static void tile512_##R##_##M(const struct nnp_qgemm *g, const uint8_t *ap,           \
-                                       const uint8_t *bp, int64_t k4, int64_t i0, int rows,    \
-                                       int64_t j0, int nc, int64_t s0, int64_t s1,             \
-                                       int32_t *part)                                          \
+#define TILE512(R)                                                                             \
+    T512 static void tile512_##R(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp, \
+                                 int64_t k4, int64_t i0, int rows, int64_t j0, int nc)         \
     {                                                                                          \
-        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, NULL, s0, s1, part, M);                    \
+        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, NULL);                                     \
     }                                                                                          \
-    T512 static void tile512_in_##R##_##M(const struct nnp_qgemm *g, const uint8_t *ap,        \
-                                          const uint8_t *bp, int64_t k4, int64_t i0, int rows, \
-                                          int64_t j0, int nc, int64_t s0, int64_t s1,          \
-                                          int32_t *part)                                       \
+    T512 static void tile512_in_##R(const struct nnp_qgemm *g, const uint8_t *ap,              \
+                                    const uint8_t *bp, int64_t k4, int64_t i0, int rows,       \
+                                    int64_t j0, int nc)                                        \
     {                                                                                          \
-        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, g->b_koff, s0, s1, part, M);               \
+        tile512(g, ap, bp, k4, i0, rows, j0, nc, R, g->b_koff);                                \
     }
-#define TILE512(R) TILE512_MODE(R, 0)
 TILE512(1)
 TILE512(2)
 TILE512(4)
@@ -561,7 +513,7 @@ TVNNI INLINE void sub_vnni(const struct nnp_qgemm *g, const uint8_t *ap, const u
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     const uint8_t *base = bp;
     for (int64_t s = 0; s < k4; s++, ap += MR * 4) {
-        const uint8_t *b = B_STEP(base, base, koff, s);
+        const uint8_t *b = B_STEP(base, koff, s);
         __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
 #pragma GCC unroll 4
@@ -610,7 +562,7 @@ T256 INLINE void sub_avx2(const struct nnp_qgemm *g, const uint8_t *ap, const ui
     bool as = g->a_signed;
     const uint8_t *base = bp;
     for (int64_t s = 0; s < k4; s++, ap += MR * 4) {
-        const uint8_t *b = B_STEP(base, base, koff, s);
+        const uint8_t *b = B_STEP(base, koff, s);
         __m256i b0e, b0o, b1e, b1o;
         __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
@@ -664,11 +616,11 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
     if (isa != NNP_QISA_SCALAR) {
         int64_t k4 = k4_of(g->k);
         bool wide = isa == NNP_QISA_AVX512VNNI;
-#define T512ROW(in, M)                                                                          \
-    {tile512##in##_1_##M, tile512##in##_2_##M, tile512##in##_4_##M, tile512##in##_4_##M,      \
-     tile512##in##_8_##M, tile512##in##_8_##M, tile512##in##_8_##M, tile512##in##_8_##M}
-        static const tile512_fn t512[2][1][8] = {{T512ROW(, 0)}, {T512ROW(_in, 0)}};
-#undef T512ROW
+        static const tile_fn t512[2][8] = {
+            {tile512_1, tile512_2, tile512_4, tile512_4, tile512_8, tile512_8, tile512_8,
+             tile512_8},
+            {tile512_in_1, tile512_in_2, tile512_in_4, tile512_in_4, tile512_in_8,
+             tile512_in_8, tile512_in_8, tile512_in_8}};
         static const tile_fn tvnni[2][4] = {{vnni256_1, vnni256_2, vnni256_4, vnni256_4},
                                             {vnni256_in_1, vnni256_in_2, vnni256_in_4,
                                              vnni256_in_4}};
@@ -690,7 +642,7 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
                             const uint8_t *ap = g->a + (i0 / MR) * k4 * MR * 4;
                             int32_t *pt = part[(i0 - c0) / MR];
                             if (s0 == 0 && s1 == k4) { /* one block: the registers' tile */
-                                t512[in][0][rows - 1](g, ap, bp, k4, i0, rows, j0, nc, s0, s1, pt);
+                                t512[in][rows - 1](g, ap, bp, k4, i0, rows, j0, nc);
                                 continue;
                             }
                             part512(g, ap, bp, s0, s1, s0 > 0, pt);

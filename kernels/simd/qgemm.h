@@ -30,9 +30,10 @@
  *     byte (i, p) at dst[(i/MR) * k4*MR*4 + (p/4) * MR*4 + (i%MR) * 4 + p%4]
  *   B in panels of NR columns: 4 consecutive k of a column are one lane;
  *     byte (p, j) at dst[(j/NR) * k4*NR*4 + (p/4) * NR*4 + (j%NR) * 4 + p%4]
- * A tile of MR x NR sums stays in registers over the whole of k (AVX-512: 8 x 3 zmm,
- * 24 vpdpbusd per step of 4 k for 3 loads of B and 8 broadcasts of A); then the
- * epilogue stores its bytes. Tiles of fewer rows (m = 1, a batch-1 MatMul) run a
+ * A tile of MR x NR sums stays in registers over k (AVX-512: 8 x 3 zmm, 24 vpdpbusd
+ * per step of 4 k for 3 loads of B and 8 broadcasts of A); then the epilogue stores its
+ * bytes. AVX-512 takes a large k in blocks of 96 steps over 8 tiles of rows at a time,
+ * their sums kept in memory between blocks, so that a block of B stays in L1. Tiles of fewer rows (m = 1, a batch-1 MatMul) run a
  * kernel of that many rows, not 8 with the rest thrown away.
  *
  * ISAs: AVX512-VNNI, AVX-VNNI (the same instruction on ymm), AVX2 (vpdpbusd made of
@@ -99,12 +100,9 @@ size_t nnp_qgemm_b_bytes(int64_t k, int64_t n);
 void nnp_qgemm_pack_a(const uint8_t *a, int64_t rs, int64_t cs, int64_t m, int64_t k,
                       uint8_t flip, uint8_t *dst);
 /*! nnp_qgemm_pack_b() : B (k, n), byte (p, j) at b[p*rs + j*cs], XORed with flip, into
- *  panels; padding zero. Columns [j0, j1) only with nnp_qgemm_pack_b_cols(). */
+ *  panels; padding zero. */
 void nnp_qgemm_pack_b(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, int64_t n,
                       uint8_t flip, uint8_t *dst);
-/*! The panels holding columns [j0, j1) of the same output (j0 a multiple of NR). */
-void nnp_qgemm_pack_b_cols(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, int64_t n,
-                           int64_t j0, int64_t j1, uint8_t flip, uint8_t *dst);
 /*! nnp_qgemm_interleave4() : dst[4*t + c] = rows[c*rs + t] ^ flip for t < n, c < 4: four
  *  rows (channels) into the lanes b_koff reads. Each row is read 16 bytes at a time:
  *  with n < 16, 16 bytes of it must be readable. */

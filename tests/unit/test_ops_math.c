@@ -677,6 +677,23 @@ struct conv_case {
 
 static void conv_run_on(const struct conv_case *cc, int idx, struct nnp_pool *pool, bool exact);
 
+/* a Conv case's X (N, C, spatial) and W (M, C/group, kernel) shapes and its pads
+ * (begins, then ends); @return the rank */
+static int conv_case_shapes(const struct conv_case *cc, int64_t *xd, int64_t *wd, int64_t *pads)
+{
+    xd[0] = cc->batch;
+    xd[1] = cc->c;
+    wd[0] = cc->m;
+    wd[1] = cc->c / cc->group;
+    for (int i = 0; i < cc->n_sp; i++) {
+        xd[2 + i] = cc->in[i];
+        wd[2 + i] = cc->k[i];
+        pads[i] = cc->pb[i];
+        pads[cc->n_sp + i] = cc->pe[i];
+    }
+    return cc->n_sp + 2;
+}
+
 static void conv_run(const struct conv_case *cc, int idx)
 {
     conv_run_on(cc, idx, NULL, false);
@@ -687,16 +704,10 @@ static void conv_run_on(const struct conv_case *cc, int idx, struct nnp_pool *po
 {
     struct t_node t;
     tn_init(&t, "Conv", 1);
-    int rank = cc->n_sp + 2;
-    int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group};
-    int64_t pads[6], kprod = 1;
-    for (int i = 0; i < cc->n_sp; i++) {
-        xd[2 + i] = cc->in[i];
-        wd[2 + i] = cc->k[i];
-        pads[i] = cc->pb[i];
-        pads[cc->n_sp + i] = cc->pe[i];
+    int64_t xd[5], wd[5], pads[6], kprod = 1;
+    int rank = conv_case_shapes(cc, xd, wd, pads);
+    for (int i = 0; i < cc->n_sp; i++)
         kprod *= cc->k[i];
-    }
     tn_input(&t, 0, NNP_DTYPE_F32, rank, xd);
     /* weights known at plan time are packed then; every third case computes them at run
      * time (read as rows of W instead) */
@@ -1830,15 +1841,8 @@ Test(fusion, epilogues_match_the_unfused_nodes)
                 const struct conv_case *cc = &convs[c];
                 struct t_node t;
                 tn_init(&t, "Conv", 1);
-                int rank = cc->n_sp + 2;
-                int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group};
-                int64_t pads[6];
-                for (int i = 0; i < cc->n_sp; i++) {
-                    xd[2 + i] = cc->in[i];
-                    wd[2 + i] = cc->k[i];
-                    pads[i] = cc->pb[i];
-                    pads[cc->n_sp + i] = cc->pe[i];
-                }
+                int64_t xd[5], wd[5], pads[6];
+                int rank = conv_case_shapes(cc, xd, wd, pads);
                 tn_input(&t, 0, NNP_DTYPE_F32, rank, xd);
                 tn_input(&t, 1, NNP_DTYPE_F32, rank, wd);
                 if (cc->bias)
@@ -2029,14 +2033,8 @@ Test(quant, conv_integer_and_qlinear_against_float_conv)
     };
     for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++) {
         const struct conv_case *cc = &cases[ci];
-        int rank = cc->n_sp + 2;
-        int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group}, pads[6];
-        for (int i = 0; i < cc->n_sp; i++) {
-            xd[2 + i] = cc->in[i];
-            wd[2 + i] = cc->k[i];
-            pads[i] = cc->pb[i];
-            pads[cc->n_sp + i] = cc->pe[i];
-        }
+        int64_t xd[5], wd[5], pads[6];
+        int rank = conv_case_shapes(cc, xd, wd, pads);
         enum nnp_dtype tx = ci % 2 ? NNP_DTYPE_I8 : NNP_DTYPE_U8, tw = NNP_DTYPE_I8;
         struct t_node qi, qc, fc;
         tn_init(&qi, "ConvInteger", 1);
@@ -2130,14 +2128,8 @@ Test(quant, qlinear_conv_gemm_path_against_direct_loops)
     for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++)
         for (int variant = 0; variant < 4; variant++) {
             const struct conv_case *cc = &cases[ci];
-            int rank = cc->n_sp + 2;
-            int64_t xd[5] = {cc->batch, cc->c}, wd[5] = {cc->m, cc->c / cc->group}, pads[6];
-            for (int i = 0; i < cc->n_sp; i++) {
-                xd[2 + i] = cc->in[i];
-                wd[2 + i] = cc->k[i];
-                pads[i] = cc->pb[i];
-                pads[cc->n_sp + i] = cc->pe[i];
-            }
+            int64_t xd[5], wd[5], pads[6];
+            int rank = conv_case_shapes(cc, xd, wd, pads);
             enum nnp_dtype tx = variant & 1 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
             enum nnp_dtype ty = variant & 2 ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
             struct t_node t;
