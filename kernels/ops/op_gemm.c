@@ -804,7 +804,12 @@ struct qmm_state {
     float *mul;   /* (n) a_scale * b_scale / y_scale */
     uint8_t flip;
     enum nnp_qisa qisa;
+    bool rows_a; /* A packed in rows for AMX (enough rows to fill its tiles) */
 };
+
+/* AMX computes 16 rows at a time: with fewer, the vector kernels' tiles of 1, 2, 4 or 8
+ * rows */
+#define QMM_AMX_ROWS 16
 
 /* inputs of each operator: A, B and their zero points; the scales (QLinearMatMul) */
 enum { QMM_A, QMM_B, QMM_AZ, QMM_BZ, QMM_AS, QMM_BS, QMM_YS, QMM_YZ, QMM_SLOTS };
@@ -889,9 +894,11 @@ static enum nnp_status qmm_fast_prepare(struct nnp_exec_node *n, struct qmm_stat
     }
     n->packed_bytes = bbytes + (size_t)cols * (sizeof *s->off + sizeof *s->mul);
     int64_t rows = mm->n_batch * mm->m; /* (B shared: A's batches are more rows) */
-    if (nnp_qgemm_a_bytes(rows, k) > n->scratch_bytes) /* (the reference's need is kept) */
-        n->scratch_bytes = nnp_qgemm_a_bytes(rows, k);
     s->qisa = nnp_qisa_best();
+    s->rows_a = s->qisa == NNP_QISA_AMX && rows >= QMM_AMX_ROWS;
+    size_t abytes = s->rows_a ? nnp_qgemm_a_rows_bytes(rows, k) : nnp_qgemm_a_bytes(rows, k);
+    if (abytes > n->scratch_bytes) /* (the reference's need is kept) */
+        n->scratch_bytes = abytes;
     s->fast = true;
     return NNP_OK;
 }
@@ -1040,8 +1047,13 @@ static enum nnp_status qmm_fast_forward(struct nnp_exec_node *n)
     const struct matmul_state *mm = &s->mm;
     uint8_t *ap = n->scratch;
     int64_t rows = mm->n_batch * mm->m; /* (B shared: A's batches are more rows) */
-    nnp_qgemm_pack_a(qmm_in(n, true, QMM_A)->data, mm->k, 1, rows, mm->k, s->flip, ap);
+    const uint8_t *a = qmm_in(n, true, QMM_A)->data;
+    if (s->rows_a)
+        nnp_qgemm_pack_a_rows(a, mm->k, rows, mm->k, s->flip, ap);
+    else
+        nnp_qgemm_pack_a(a, mm->k, 1, rows, mm->k, s->flip, ap);
     struct nnp_qgemm g = {.m = rows, .n = mm->n, .k = mm->k, .a = ap, .b = s->bp,
+                          .lda = s->rows_a ? nnp_qgemm_a_rows_lda(mm->k) : 0,
                           .off = s->off, .mul = s->mul, .per_col = true,
                           .zp = qmm_zp(qmm_in(n, true, QMM_YZ), 0), .lo = nnp_q_lo(s->ty),
                           .hi = nnp_q_hi(s->ty), .c = n->out[0]->data, .ldc = mm->n};

@@ -1,12 +1,16 @@
 /* kernels/simd/qgemm.c — the int8 matrix product and its requantizing epilogue
  * (layout and arithmetic: qgemm.h). */
+#define _GNU_SOURCE /* syscall(): AMX's permission */
 #include "kernels/simd/qgemm.h"
 
 #include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #define MR NNP_QGEMM_MR
@@ -16,6 +20,34 @@
  * from L2 once per 8 tiles, not once per tile) */
 #define QKC 96
 #define QCHUNK 8
+/* AMX: rows of A a tile holds, k steps (of 64) of a block of B kept in L1 (8 x 3 KiB),
+ * and tiles of rows per block */
+#define AMX_ROWS 16
+#define AMX_KC 8
+#define AMX_CHUNK 4
+
+#if defined(__x86_64__)
+/* AMX-INT8 in the CPU (CPUID 7.0 EDX bits 24 and 25), its tile state enabled by the OS
+ * (XCR0 bits 17 and 18), and this process allowed to use it (Linux asks for that once:
+ * arch_prctl ARCH_REQ_XCOMP_PERM for XTILEDATA, feature 18) */
+static int amx_usable(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+        return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17))
+        return 0;
+#if defined(SYS_arch_prctl)
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0;
+#else
+    return 0;
+#endif
+}
+#endif
 
 int nnp_qisa_supported(enum nnp_qisa isa)
 {
@@ -28,6 +60,12 @@ int nnp_qisa_supported(enum nnp_qisa isa)
     case NNP_QISA_AVX512VNNI:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    case NNP_QISA_AMX: { /* (its epilogue is the AVX-512 one) */
+        static int ok = -1;
+        if (ok < 0)
+            ok = nnp_qisa_supported(NNP_QISA_AVX512VNNI) && amx_usable();
+        return ok;
+    }
 #endif
     default: return 0;
     }
@@ -48,7 +86,7 @@ enum nnp_qisa nnp_qisa_best(void)
 
 const char *nnp_qisa_name(enum nnp_qisa isa)
 {
-    static const char *const names[] = {"scalar", "avx2", "avxvnni", "avx512vnni"};
+    static const char *const names[] = {"scalar", "avx2", "avxvnni", "avx512vnni", "amx"};
     return isa >= 0 && isa < NNP_QISA_COUNT ? names[isa] : "?";
 }
 
@@ -64,7 +102,38 @@ size_t nnp_qgemm_a_bytes(int64_t m, int64_t k)
 
 size_t nnp_qgemm_b_bytes(int64_t k, int64_t n)
 {
-    return (size_t)((n + NR - 1) / NR * NR) * (size_t)k4_of(k) * 4;
+    /* and AMX_ROWS groups of slack: AMX reads B 16 groups at a time, the last ones past
+     * k (times A's zeros) */
+    return (size_t)((n + NR - 1) / NR * NR) * (size_t)k4_of(k) * 4 + AMX_ROWS * NR * 4;
+}
+
+static int64_t lda_of(int64_t k)
+{
+    return (k + 63) / 64 * 64;
+}
+
+int64_t nnp_qgemm_a_rows_lda(int64_t k)
+{
+    return lda_of(k);
+}
+
+size_t nnp_qgemm_a_rows_bytes(int64_t m, int64_t k)
+{
+    return (size_t)(m + AMX_ROWS) * (size_t)lda_of(k);
+}
+
+void nnp_qgemm_pack_a_rows(const uint8_t *a, int64_t rs, int64_t m, int64_t k, uint8_t flip,
+                           uint8_t *dst)
+{
+    int64_t lda = lda_of(k);
+    for (int64_t i = 0; i < m; i++) {
+        const uint8_t *s = a + i * rs;
+        uint8_t *d = dst + i * lda;
+        for (int64_t p = 0; p < k; p++)
+            d[p] = s[p] ^ flip;
+        memset(d + k, 0, (size_t)(lda - k));
+    }
+    memset(dst + m * lda, 0, (size_t)(AMX_ROWS * lda));
 }
 
 void nnp_qgemm_pack_a(const uint8_t *a, int64_t rs, int64_t cs, int64_t m, int64_t k,
@@ -222,10 +291,11 @@ static void block_scalar(const struct nnp_qgemm *g, int64_t m0, int64_t m1, int6
     int64_t k4 = k4_of(g->k);
     for (int64_t i = m0; i < m1; i++)
         for (int64_t j = n0; j < n1; j++) {
-            const uint8_t *ap = g->a + (i / MR) * k4 * MR * 4 + (i % MR) * 4;
+            const uint8_t *ap = g->lda ? g->a + i * g->lda
+                                       : g->a + (i / MR) * k4 * MR * 4 + (i % MR) * 4;
             const uint8_t *bp = g->b + (j / NR) * k4 * NR * 4 + (j % NR) * 4;
             uint32_t acc = 0;
-            for (int64_t s = 0; s < k4; s++, ap += MR * 4, bp += NR * 4)
+            for (int64_t s = 0; s < k4; s++, ap += g->lda ? 4 : MR * 4, bp += NR * 4)
                 for (int q = 0; q < 4; q++) {
                     if (g->b_koff)
                         bp = g->b + (g->b_koff[s] + j) * 4;
@@ -440,6 +510,84 @@ TILE512(2)
 TILE512(4)
 TILE512(8)
 
+/* ------------------------------------------------------------------- AMX */
+
+/* A tile of 16 rows x 48 columns as three tiles of 16 x 16 sums (tmm0-2), from A's
+ * rows (tmm3: 16 rows x 64 k, lda apart) and a panel of B (tmm4-6: 16 groups of 4 k x
+ * 16 columns, the panel's rows of 192 bytes read 64 bytes at a time): tdpbusd, u8 x s8,
+ * the sums exact as vpdpbusd's. k runs in blocks of AMX_KC steps of 64 over
+ * AMX_CHUNK tiles of rows, their sums in memory in between (tileloadd / tilestored),
+ * so that B's block is read from L1 by all of them. Past k, A is zero: the groups of B
+ * read there (the next panel's, or the slack nnp_qgemm_b_bytes leaves) add nothing. */
+#define TAMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+struct amx_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, int64_t n0,
+                           int64_t n1)
+{
+    struct amx_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 7; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    int64_t k4 = k4_of(g->k), ks = lda_of(g->k) / 64, lda = g->lda;
+    int32_t part[AMX_CHUNK][AMX_ROWS * NR] __attribute__((aligned(64)));
+    for (int64_t j0 = n0; j0 < n1; j0 += NR) {
+        int nc = (int)(n1 - j0 < NR ? n1 - j0 : NR);
+        int nt = (nc + 15) / 16; /* tiles of 16 columns */
+        const uint8_t *bp = g->b + (j0 / NR) * k4 * NR * 4;
+        for (int64_t c0 = m0; c0 < m1; c0 += AMX_CHUNK * AMX_ROWS) {
+            int64_t c1 = c0 + AMX_CHUNK * AMX_ROWS < m1 ? c0 + AMX_CHUNK * AMX_ROWS : m1;
+            for (int64_t s0 = 0; s0 < ks; s0 += AMX_KC) {
+                int64_t s1 = s0 + AMX_KC < ks ? s0 + AMX_KC : ks;
+                for (int64_t i0 = c0; i0 < c1; i0 += AMX_ROWS) {
+                    int32_t *pt = part[(i0 - c0) / AMX_ROWS];
+                    if (s0 == 0) {
+                        _tile_zero(0);
+                        _tile_zero(1);
+                        _tile_zero(2);
+                    } else {
+                        _tile_loadd(0, pt, NR * 4);
+                        _tile_loadd(1, pt + 16, NR * 4);
+                        _tile_loadd(2, pt + 32, NR * 4);
+                    }
+                    const uint8_t *ap = g->a + i0 * lda;
+                    for (int64_t s = s0; s < s1; s++) {
+                        const uint8_t *b = bp + s * 16 * NR * 4;
+                        _tile_loadd(3, ap + s * 64, lda);
+                        _tile_loadd(4, b, NR * 4);
+                        _tile_dpbusd(0, 3, 4);
+                        if (nt > 1) {
+                            _tile_loadd(5, b + 64, NR * 4);
+                            _tile_dpbusd(1, 3, 5);
+                        }
+                        if (nt > 2) {
+                            _tile_loadd(6, b + 128, NR * 4);
+                            _tile_dpbusd(2, 3, 6);
+                        }
+                    }
+                    _tile_stored(0, pt, NR * 4);
+                    _tile_stored(1, pt + 16, NR * 4);
+                    _tile_stored(2, pt + 32, NR * 4);
+                    if (s1 == ks) {
+                        int rows = (int)(c1 - i0 < AMX_ROWS ? c1 - i0 : AMX_ROWS);
+                        part512_store(g, pt, i0, rows, j0, nc);
+                    }
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
 /* ------------------------------------------------- AVX-VNNI and AVX2 (ymm) */
 
 /* Sub-tiles of 4 rows x 16 columns (2 ymm a row: 8 sums, 16 registers in all), six to
@@ -613,6 +761,15 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
     if (m0 >= m1 || n0 >= n1)
         return;
 #if defined(__x86_64__)
+    if (g->lda) { /* A in rows: AMX's */
+        if (isa == NNP_QISA_AMX && !g->a_signed && !g->b_koff)
+            block_amx(g, m0, m1, n0, n1);
+        else
+            block_scalar(g, m0, m1, n0, n1);
+        return;
+    }
+    if (isa == NNP_QISA_AMX) /* A in panels: the vector kernels' */
+        isa = NNP_QISA_AVX512VNNI;
     if (isa != NNP_QISA_SCALAR) {
         int64_t k4 = k4_of(g->k);
         bool wide = isa == NNP_QISA_AVX512VNNI;

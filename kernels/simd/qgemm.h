@@ -55,6 +55,7 @@ enum nnp_qisa {
     NNP_QISA_AVX2,       /* AVX2 */
     NNP_QISA_AVXVNNI,    /* AVX2 + AVX-VNNI */
     NNP_QISA_AVX512VNNI, /* AVX-512F, BW, VL + AVX512-VNNI */
+    NNP_QISA_AMX,        /* AVX512-VNNI + AMX-INT8 (and the OS's permission) */
     NNP_QISA_COUNT
 };
 
@@ -62,12 +63,15 @@ enum nnp_qisa {
 enum nnp_qisa nnp_qisa_best(void);
 /*! @return 1 if this CPU runs `isa`. */
 int nnp_qisa_supported(enum nnp_qisa isa);
-/*! @return "scalar", "avx2", "avxvnni" or "avx512vnni". */
+/*! @return "scalar", "avx2", "avxvnni", "avx512vnni" or "amx". */
 const char *nnp_qisa_name(enum nnp_qisa isa);
 
 struct nnp_qgemm {
     int64_t m, n, k;
     const uint8_t *a, *b; /* packed (nnp_qgemm_pack_a, nnp_qgemm_pack_b) */
+    int64_t lda;          /* or, when > 0, A in rows lda bytes apart (nnp_qgemm_pack_a_rows:
+                             AMX's layout; with a_signed or b_koff, or another ISA, it
+                             runs the scalar code) */
     const int32_t *b_koff; /* or B read in place, where the 4 k of group s (k / 4) for
                               column j are the 4 bytes at b + (b_koff[s] + j) * 4: an
                               activation blocked by 4 channels, each tap one offset into
@@ -99,6 +103,15 @@ size_t nnp_qgemm_b_bytes(int64_t k, int64_t n);
  *  panels (the layout above); padding zero. */
 void nnp_qgemm_pack_a(const uint8_t *a, int64_t rs, int64_t cs, int64_t m, int64_t k,
                       uint8_t flip, uint8_t *dst);
+/*! @return the row stride (lda) of nnp_qgemm_pack_a_rows()'s output: k padded to 64. */
+int64_t nnp_qgemm_a_rows_lda(int64_t k);
+/*! @return bytes of nnp_qgemm_pack_a_rows()'s output: m + 16 rows of lda. */
+size_t nnp_qgemm_a_rows_bytes(int64_t m, int64_t k);
+/*! nnp_qgemm_pack_a_rows() : A (m, k), row i at a + i*rs, XORed with flip, into rows of
+ *  lda bytes, k padded with zeros and 16 zero rows after the last (AMX reads 16 rows
+ *  and 64 k at a time). */
+void nnp_qgemm_pack_a_rows(const uint8_t *a, int64_t rs, int64_t m, int64_t k, uint8_t flip,
+                           uint8_t *dst);
 /*! nnp_qgemm_pack_b() : B (k, n), byte (p, j) at b[p*rs + j*cs], XORed with flip, into
  *  panels; padding zero. */
 void nnp_qgemm_pack_b(const uint8_t *b, int64_t rs, int64_t cs, int64_t k, int64_t n,

@@ -25,6 +25,7 @@ struct qcase {
     int64_t m, n, k;
     bool a_signed, per_col, out_i8, relu, extreme;
     bool float_out; /* C as float: the dequantized sums */
+    bool rows_a;    /* the scalar code reading A in rows (AMX's layout) */
 };
 
 /* the epilogue as qgemm.h states it */
@@ -46,9 +47,15 @@ static void run_case(enum nnp_qisa isa, const struct qcase *qc, int64_t m0, int6
         a[t] = qc->extreme ? (qc->a_signed ? 0x80 : 0xFF) : (uint8_t)urand32();
     for (int64_t t = 0; t < k * n; t++)
         b[t] = qc->extreme ? (qc->a_signed ? 0xFF : 0x80) : (uint8_t)urand32();
-    uint8_t *ap = aligned_alloc(64, (nnp_qgemm_a_bytes(m, k) + 63) / 64 * 64);
+    /* AMX reads A in rows (and the scalar code does too, tested with rows_a) */
+    bool rows = (isa == NNP_QISA_AMX && !qc->a_signed) || (isa == NNP_QISA_SCALAR && qc->rows_a);
+    size_t abytes = rows ? nnp_qgemm_a_rows_bytes(m, k) : nnp_qgemm_a_bytes(m, k);
+    uint8_t *ap = aligned_alloc(64, (abytes + 63) / 64 * 64);
     uint8_t *bp = aligned_alloc(64, (nnp_qgemm_b_bytes(k, n) + 63) / 64 * 64);
-    nnp_qgemm_pack_a(a, k, 1, m, k, 0, ap);
+    if (rows)
+        nnp_qgemm_pack_a_rows(a, k, m, k, 0, ap);
+    else
+        nnp_qgemm_pack_a(a, k, 1, m, k, 0, ap);
     nnp_qgemm_pack_b(b, n, 1, k, n, 0, bp);
     int64_t nch = qc->per_col ? n : m;
     int32_t *off = malloc((size_t)nch * sizeof *off);
@@ -58,7 +65,7 @@ static void run_case(enum nnp_qisa isa, const struct qcase *qc, int64_t m0, int6
         mul[c] = (float)(urand32() % 1000 + 1) / (qc->extreme ? 1e7f : 3e4f * (float)k);
     }
     struct nnp_qgemm g = {.m = m, .n = n, .k = k, .a = ap, .b = bp, .a_signed = qc->a_signed,
-                          .off = off, .mul = mul, .per_col = qc->per_col, .ldc = n + 3};
+                          .lda = rows ? nnp_qgemm_a_rows_lda(k) : 0, .off = off, .mul = mul, .per_col = qc->per_col, .ldc = n + 3};
     g.zp = qc->out_i8 ? -5 : 131;
     g.lo = qc->relu ? g.zp : qc->out_i8 ? -128 : 0;
     g.hi = qc->out_i8 ? 127 : 255;
@@ -143,7 +150,7 @@ Test(qgemm, every_isa_matches_the_sums_to_the_bit)
                 for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
                     int v = (int)(a + b + c);
                     struct qcase qc = {ms[a], ns[b], ks[c], v & 1, (v >> 1) & 1, (v >> 2) & 1,
-                                       (v % 3) == 0, false, (v % 5) == 1};
+                                       (v % 3) == 0, false, (v % 5) == 1, (v % 7) < 3};
                     run_case((enum nnp_qisa)isa, &qc, 0, qc.m, 0, qc.n);
                 }
     }
@@ -155,13 +162,17 @@ Test(qgemm, blocks_inside_the_product_and_extreme_sums)
     for (int isa = 0; isa < NNP_QISA_COUNT; isa++) {
         if (!nnp_qisa_supported((enum nnp_qisa)isa))
             continue;
-        struct qcase qc = {21, 101, 37, true, false, false, false, false, false};
+        struct qcase qc = {21, 101, 37, true, false, false, false, false, false, false};
         run_case((enum nnp_qisa)isa, &qc, 8, 19, 48, 97);
         qc.a_signed = false;
         qc.per_col = true;
         run_case((enum nnp_qisa)isa, &qc, 16, 21, 0, 50);
+        /* rows past one block of AMX_CHUNK tiles, k past one block of steps */
+        struct qcase big = {70, 100, 600, false, true, false, false, false, false, true};
+        run_case((enum nnp_qisa)isa, &big, 0, big.m, 0, big.n);
+        run_case((enum nnp_qisa)isa, &big, 8, 69, 48, 99);
         for (int s = 0; s < 2; s++) { /* 4096 x 255 x -128: sums near -2^27 */
-            struct qcase ex = {9, 50, 4096, s, s, !s, false, true, s};
+            struct qcase ex = {9, 50, 4096, s, s, !s, false, true, s, !s};
             run_case((enum nnp_qisa)isa, &ex, 0, ex.m, 0, ex.n);
         }
     }
@@ -170,10 +181,10 @@ Test(qgemm, blocks_inside_the_product_and_extreme_sums)
 Test(qgemm, packing_flips_and_pads)
 {
     /* int8 read as uint8 + 128: pack with flip 0x80; pads stay 0 */
-    uint8_t src[3 * 5], dst[2 * 48 * 4];
+    uint8_t src[3 * 5], dst[(2 + 16) * 48 * 4];
     for (int t = 0; t < 15; t++)
         src[t] = (uint8_t)(t * 17);
-    cr_assert_eq(nnp_qgemm_b_bytes(5, 3), sizeof dst);
+    cr_assert_eq(nnp_qgemm_b_bytes(5, 3), sizeof dst); /* (16 groups of slack for AMX) */
     nnp_qgemm_pack_b(src, 3, 1, 5, 3, 0x80, dst);
     for (int p = 0; p < 8; p++)
         for (int j = 0; j < 48; j++) {
