@@ -37,7 +37,8 @@
  * ConvInteger and QLinearConv (uint8 / int8, summed in int32) share the checks and the
  * window. QLinearConv with constant int8 weights (zero points 0) runs on the integer
  * GEMM (kernels/simd/qgemm.c) over its input blocked 4 channels to a lane, read in
- * place; depthwise ones in float a plane at a time; the rest, and ConvInteger, as
+ * place (on AMX by tiles of 16 channel groups of one tap, when padding the channels to
+ * that costs at most half again); depthwise ones in float a plane at a time; the rest, and ConvInteger, as
  * direct loops (quant.h has their rounding), which are also what the fast paths are
  * tested against.
  *
@@ -1608,6 +1609,13 @@ struct qconv_state {
                           channels, k = (ky * G + kx / 4) * 4 + kx % 4, G = kw / 4 rounded
                           up (c4n = G): LeNet's 5x5 takes 40 k, not 100 */
     int32_t *koff;     /* (kq / 4) each group of 4 k's first lane in the blocked input */
+    bool amx;          /* AMX (qgemm.h, A in rows): k = ((t * c4p + c / 4) * 4 + c % 4, the
+                          channels' groups of each tap t padded with zero weights to c4p, a
+                          multiple of 16, so that every 16 groups are one tap's channels,
+                          a tile of B in place (b_tile: lanes `plane` apart); kq is then
+                          taps x c4p x 4, and koff unused */
+    int64_t c4p, plane;
+    int32_t *amx_tile; /* (kq / 64) each tile's first lane in the blocked input */
     int64_t c4n, phases, hq, wq, hpad, wpad; /* blocked input: c4n x phases planes hq x wq */
     int64_t ncols;     /* the product's columns: (OH - 1) * wq + OW */
     size_t xb_bytes;   /* the blocked input of one unit, with the lanes tiles read past it */
@@ -1743,8 +1751,19 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
     q->kq = k4 * 4;
     if (lanes > INT32_MAX / 2 || q->kq > (1 << 16))
         return NNP_OK;
+    q->qisa = nnp_qisa_best();
+    /* AMX when the channels' padding to 16 groups costs at most half as much again */
+    q->c4p = (q->c4n + 15) / 16 * 16;
+    q->plane = q->phases * q->hq * q->wq;
+    q->amx = q->qisa == NNP_QISA_AMX && !q->taps4 && 2 * q->c4p <= 3 * q->c4n;
+    if (q->amx)
+        q->kq = taps * q->c4p * 4;
     q->koff = nnp_arena_alloc_big(arena, (size_t)k4 * sizeof *q->koff);
-    q->wp_group = nnp_qgemm_a_bytes(s->cg_out, q->kq);
+    q->amx_tile = q->amx ? nnp_arena_alloc_big(arena, (size_t)(q->kq / 64) * sizeof(int32_t)) : NULL;
+    if (q->amx && !q->amx_tile)
+        return nnp_op_error(n, "no memory for the tiles' offsets");
+    q->wp_group = q->amx ? nnp_qgemm_a_rows_bytes(s->cg_out, q->kq)
+                         : nnp_qgemm_a_bytes(s->cg_out, q->kq);
     size_t wbytes = q->wp_group * (size_t)s->group;
     q->wp = nnp_arena_alloc_big(arena, wbytes);
     q->off = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->off);
@@ -1771,6 +1790,13 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
                 q->koff[(c4 * kh + ky) * kw + kx] = (int32_t)o;
                 max_koff = o > max_koff ? o : max_koff;
             }
+    for (int64_t st = 0; q->amx && st < q->kq / 64; st++) { /* tap t, channel groups c4.. */
+        int64_t t = st / (q->c4p / 16), c4 = st % (q->c4p / 16) * 16;
+        int64_t o = q->koff[t] + c4 * q->plane; /* (koff of channel group 0, tap t) */
+        q->amx_tile[st] = (int32_t)o;
+        o += 15 * q->plane; /* the tile's last row (past c4n: junk, times zero weights) */
+        max_koff = o > max_koff ? o : max_koff;
+    }
     int64_t read = max_koff + (q->ncols + NNP_QGEMM_NR - 1) / NNP_QGEMM_NR * NNP_QGEMM_NR;
     q->xb_bytes = (size_t)((read > lanes ? read : lanes) + 16) * 4;
     const int8_t *wd = w->data;
@@ -1781,11 +1807,16 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
                 for (int64_t t = 0; t < taps; t++) {
                     int64_t ky = t / kw, kx = t % kw;
                     int64_t k = q->taps4 ? (ky * q->c4n + kx / 4) * 4 + kx % 4
+                                : q->amx ? (t * q->c4p + c / 4) * 4 + c % 4
                                          : ((c / 4) * taps + t) * 4 + c % 4;
                     wr[m * q->kq + k] = wd[((g * s->cg_out + m) * s->cg_in + c) * taps + t];
                 }
-        nnp_qgemm_pack_a((const uint8_t *)wr, q->kq, 1, s->cg_out, q->kq, 0,
-                         q->wp + (size_t)g * q->wp_group);
+        if (q->amx)
+            nnp_qgemm_pack_a_rows((const uint8_t *)wr, q->kq, s->cg_out, q->kq, 0,
+                                  q->wp + (size_t)g * q->wp_group);
+        else
+            nnp_qgemm_pack_a((const uint8_t *)wr, q->kq, 1, s->cg_out, q->kq, 0,
+                             q->wp + (size_t)g * q->wp_group);
     }
     free(wr);
     int32_t xz = qc_zp(qc_in(n, true, QC_XZ), 0);
@@ -1806,7 +1837,6 @@ static enum nnp_status qconv_fast_prepare(struct nnp_exec_node *n, struct qconv_
     }
     n->packed_bytes = wbytes + (size_t)s->c_out * (sizeof *q->off + sizeof *q->mul) +
                       (size_t)k4 * sizeof *q->koff;
-    q->qisa = nnp_qisa_best();
     int threads = n->threads > 0 ? n->threads : 1;
     int64_t units = s->batch * s->group;
     q->per_unit = units >= 2 * threads && units > 1;
@@ -2104,6 +2134,12 @@ static void qconv_panel(const struct qconv_run *r, const uint8_t *xb, int64_t b,
                           .a = q->wp + (size_t)g * q->wp_group, .b = xb + j0 * 4,
                           .b_koff = q->koff, .a_signed = true, .off = q->off + c0,
                           .mul = q->mul + c0, .zp = r->zp, .lo = r->lo, .hi = r->hi};
+    if (q->amx) { /* A in rows, B by tiles */
+        G.lda = q->kq;
+        G.b_koff = NULL;
+        G.b_tile = q->amx_tile;
+        G.b_tile_stride = q->plane;
+    }
     if (fout && r->fmul) { /* a fused BatchNormalization, in the epilogue */
         G.cf_mul = r->fmul + c0;
         G.cf_add = r->fadd + c0;

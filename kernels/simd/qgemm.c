@@ -299,6 +299,8 @@ static void block_scalar(const struct nnp_qgemm *g, int64_t m0, int64_t m1, int6
                 for (int q = 0; q < 4; q++) {
                     if (g->b_koff)
                         bp = g->b + (g->b_koff[s] + j) * 4;
+                    if (g->b_tile)
+                        bp = g->b + (g->b_tile[s / 16] + s % 16 * g->b_tile_stride + j) * 4;
                     int32_t av = g->a_signed ? (int8_t)ap[q] : ap[q];
                     int32_t bv = g->a_signed ? bp[q] : (int8_t)bp[q];
                     acc += (uint32_t)(av * bv);
@@ -514,8 +516,9 @@ TILE512(8)
 
 /* A tile of 16 rows x 48 columns as three tiles of 16 x 16 sums (tmm0-2), from A's
  * rows (tmm3: 16 rows x 64 k, lda apart) and a panel of B (tmm4-6: 16 groups of 4 k x
- * 16 columns, the panel's rows of 192 bytes read 64 bytes at a time): tdpbusd, u8 x s8,
- * the sums exact as vpdpbusd's. k runs in blocks of AMX_KC steps of 64 over
+ * 16 columns, the panel's rows of 192 bytes read 64 bytes at a time, or, b_tile, rows
+ * b_tile_stride lanes apart in place): tdpbusd (u8 x s8) or, a_signed, tdpbsud, the
+ * sums exact as vpdpbusd's. k runs in blocks of AMX_KC steps of 64 over
  * AMX_CHUNK tiles of rows, their sums in memory in between (tileloadd / tilestored),
  * so that B's block is read from L1 by all of them. Past k, A is zero: the groups of B
  * read there (the next panel's, or the slack nnp_qgemm_b_bytes leaves) add nothing. */
@@ -544,6 +547,11 @@ TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, in
         int nc = (int)(n1 - j0 < NR ? n1 - j0 : NR);
         int nt = (nc + 15) / 16; /* tiles of 16 columns */
         const uint8_t *bp = g->b + (j0 / NR) * k4 * NR * 4;
+        int64_t bs = NR * 4; /* B's row stride */
+        if (g->b_tile) {
+            bp = g->b + j0 * 4;
+            bs = g->b_tile_stride * 4;
+        }
         for (int64_t c0 = m0; c0 < m1; c0 += AMX_CHUNK * AMX_ROWS) {
             int64_t c1 = c0 + AMX_CHUNK * AMX_ROWS < m1 ? c0 + AMX_CHUNK * AMX_ROWS : m1;
             for (int64_t s0 = 0; s0 < ks; s0 += AMX_KC) {
@@ -560,20 +568,38 @@ TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, in
                         _tile_loadd(2, pt + 32, NR * 4);
                     }
                     const uint8_t *ap = g->a + i0 * lda;
-                    for (int64_t s = s0; s < s1; s++) {
-                        const uint8_t *b = bp + s * 16 * NR * 4;
-                        _tile_loadd(3, ap + s * 64, lda);
-                        _tile_loadd(4, b, NR * 4);
-                        _tile_dpbusd(0, 3, 4);
-                        if (nt > 1) {
-                            _tile_loadd(5, b + 64, NR * 4);
-                            _tile_dpbusd(1, 3, 5);
+                    if (g->a_signed)
+                        for (int64_t s = s0; s < s1; s++) {
+                            const uint8_t *b = g->b_tile ? bp + (int64_t)g->b_tile[s] * 4
+                                                         : bp + s * 16 * NR * 4;
+                            _tile_loadd(3, ap + s * 64, lda);
+                            _tile_loadd(4, b, bs);
+                            _tile_dpbsud(0, 3, 4);
+                            if (nt > 1) {
+                                _tile_loadd(5, b + 64, bs);
+                                _tile_dpbsud(1, 3, 5);
+                            }
+                            if (nt > 2) {
+                                _tile_loadd(6, b + 128, bs);
+                                _tile_dpbsud(2, 3, 6);
+                            }
                         }
-                        if (nt > 2) {
-                            _tile_loadd(6, b + 128, NR * 4);
-                            _tile_dpbusd(2, 3, 6);
+                    else
+                        for (int64_t s = s0; s < s1; s++) {
+                            const uint8_t *b = g->b_tile ? bp + (int64_t)g->b_tile[s] * 4
+                                                         : bp + s * 16 * NR * 4;
+                            _tile_loadd(3, ap + s * 64, lda);
+                            _tile_loadd(4, b, bs);
+                            _tile_dpbusd(0, 3, 4);
+                            if (nt > 1) {
+                                _tile_loadd(5, b + 64, bs);
+                                _tile_dpbusd(1, 3, 5);
+                            }
+                            if (nt > 2) {
+                                _tile_loadd(6, b + 128, bs);
+                                _tile_dpbusd(2, 3, 6);
+                            }
                         }
-                    }
                     _tile_stored(0, pt, NR * 4);
                     _tile_stored(1, pt + 16, NR * 4);
                     _tile_stored(2, pt + 32, NR * 4);
@@ -762,7 +788,7 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
         return;
 #if defined(__x86_64__)
     if (g->lda) { /* A in rows: AMX's */
-        if (isa == NNP_QISA_AMX && !g->a_signed && !g->b_koff)
+        if (isa == NNP_QISA_AMX && !g->b_koff)
             block_amx(g, m0, m1, n0, n1);
         else
             block_scalar(g, m0, m1, n0, n1);

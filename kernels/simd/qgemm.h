@@ -36,7 +36,12 @@
  * their sums kept in memory between blocks, so that a block of B stays in L1. Tiles of fewer rows (m = 1, a batch-1 MatMul) run a
  * kernel of that many rows, not 8 with the rest thrown away.
  *
- * ISAs: AVX512-VNNI, AVX-VNNI (the same instruction on ymm), AVX2 (vpdpbusd made of
+ * AMX (nnp_qgemm_pack_a_rows: A in rows of k padded to 64; B packed, or in place by
+ * tiles: b_tile) computes 16 rows x 48 columns as three 16 x 16 tiles of sums, tdpbusd
+ * or tdpbsud on 16 rows x 64 k of A and 16 groups of 4 k of B: the same exact sums, the
+ * AVX-512 epilogue on them. Its permission is asked of Linux once (arch_prctl).
+ *
+ * ISAs: AMX, AVX512-VNNI, AVX-VNNI (the same instruction on ymm), AVX2 (vpdpbusd made of
  * exact 16-bit multiplies: vpmaddubsw saturates, vpmaddwd on widened bytes does not)
  * and portable C, chosen at run time; every one gives the scalar one's bits
  * (tests/unit/test_qgemm.c). */
@@ -70,13 +75,17 @@ struct nnp_qgemm {
     int64_t m, n, k;
     const uint8_t *a, *b; /* packed (nnp_qgemm_pack_a, nnp_qgemm_pack_b) */
     int64_t lda;          /* or, when > 0, A in rows lda bytes apart (nnp_qgemm_pack_a_rows:
-                             AMX's layout; with a_signed or b_koff, or another ISA, it
-                             runs the scalar code) */
+                             AMX's layout; with b_koff, or another ISA, it runs the
+                             scalar code) */
     const int32_t *b_koff; /* or B read in place, where the 4 k of group s (k / 4) for
                               column j are the 4 bytes at b + (b_koff[s] + j) * 4: an
                               activation blocked by 4 channels, each tap one offset into
                               it (op_conv.c). Columns are computed 48 at a time: b must
                               be readable up to b_koff[s] + j0 + 48 for every tile */
+    const int32_t *b_tile; /* or (AMX, A in rows) B read in place by tiles of 16 groups:
+                              group 16 t + r (r < 16) for column j at
+                              b + (b_tile[t] + r * b_tile_stride + j) * 4 */
+    int64_t b_tile_stride;
     bool a_signed;        /* A int8 and B uint8; else A uint8 and B int8 */
     const int32_t *off;   /* (m), or (n) with per_col: added to each sum */
     const float *mul;     /* (m), or (n) with per_col */

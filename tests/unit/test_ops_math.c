@@ -2123,6 +2123,12 @@ Test(quant, qlinear_conv_gemm_path_against_direct_loops)
         {2, 2, 1, 6, 1, {12, 13}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, NULL, true},
         {2, 1, 1, 4, 1, {11, 12}, {3, 4}, {2, 1}, {2, 1}, {1, 0}, {1, 2}, NULL, false},
         {2, 1, 1, 9, 1, {20, 21}, {1, 7}, {1, 1}, {1, 1}, {0, 3}, {0, 3}, NULL, true},
+        /* channels enough for AMX (where it runs): 16 groups of 4 a tap, 24 padded to
+           32 at stride 2, 13 padded to 16 in a 1x1, two groups of 48 */
+        {2, 2, 64, 40, 1, {9, 10}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 96, 20, 1, {7, 6}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 2, 50, 33, 1, {8, 9}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, false},
+        {2, 1, 96, 34, 2, {6, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
     };
     struct nnp_pool *pool = nnp_pool_new(2);
     for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++)

@@ -48,7 +48,7 @@ static void run_case(enum nnp_qisa isa, const struct qcase *qc, int64_t m0, int6
     for (int64_t t = 0; t < k * n; t++)
         b[t] = qc->extreme ? (qc->a_signed ? 0xFF : 0x80) : (uint8_t)urand32();
     /* AMX reads A in rows (and the scalar code does too, tested with rows_a) */
-    bool rows = (isa == NNP_QISA_AMX && !qc->a_signed) || (isa == NNP_QISA_SCALAR && qc->rows_a);
+    bool rows = isa == NNP_QISA_AMX || (isa == NNP_QISA_SCALAR && qc->rows_a);
     size_t abytes = rows ? nnp_qgemm_a_rows_bytes(m, k) : nnp_qgemm_a_bytes(m, k);
     uint8_t *ap = aligned_alloc(64, (abytes + 63) / 64 * 64);
     uint8_t *bp = aligned_alloc(64, (nnp_qgemm_b_bytes(k, n) + 63) / 64 * 64);
@@ -235,6 +235,55 @@ Test(qgemm, b_read_in_place_through_offsets)
                                  nnp_qisa_name((enum nnp_qisa)isa), as, (long)i, (long)j);
                 }
             (void)k4;
+            free(a), free(blk), free(ap);
+        }
+    }
+}
+
+/* B read in place by tiles (AMX, and the scalar code): group 16 t + r of column j at
+ * b + (b_tile[t] + r * stride + j) * 4; the groups past k read, times A's zeros */
+Test(qgemm, b_read_in_place_by_tiles)
+{
+    static const enum nnp_qisa isas[] = {NNP_QISA_SCALAR, NNP_QISA_AMX};
+    for (size_t v = 0; v < 2; v++) {
+        enum nnp_qisa isa = isas[v];
+        if (!nnp_qisa_supported(isa))
+            continue;
+        for (int as = 0; as < 2; as++) {
+            int64_t m = 37, n = 70, k = as ? 128 : 100, stride = 150, lanes = 3 * 16 * 150;
+            uint8_t *a = malloc((size_t)(m * k)), *blk = malloc((size_t)(lanes * 4));
+            for (int64_t t = 0; t < m * k; t++)
+                a[t] = (uint8_t)urand32();
+            for (int64_t t = 0; t < lanes * 4; t++)
+                blk[t] = (uint8_t)urand32();
+            int32_t tile[2] = {(int32_t)(urand32() % 100), (int32_t)(16 * 150 + urand32() % 100)};
+            uint8_t *ap = aligned_alloc(64, (nnp_qgemm_a_rows_bytes(m, k) + 63) / 64 * 64);
+            nnp_qgemm_pack_a_rows(a, k, m, k, 0, ap);
+            int32_t off[37];
+            float mul[37];
+            for (int i = 0; i < 37; i++) {
+                off[i] = (int32_t)(urand32() % 2001) - 1000;
+                mul[i] = 1.0f / 3000.0f;
+            }
+            uint8_t c[37 * 70];
+            struct nnp_qgemm g = {.m = m, .n = n, .k = k, .a = ap, .lda = nnp_qgemm_a_rows_lda(k),
+                                  .b = blk, .b_tile = tile, .b_tile_stride = stride,
+                                  .a_signed = as, .off = off, .mul = mul, .zp = 3, .lo = 0,
+                                  .hi = 255, .c = c, .ldc = n};
+            nnp_qgemm_block(isa, &g, 0, m, 0, n);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    int64_t acc = 0;
+                    for (int64_t p = 0; p < k; p++) {
+                        int64_t s = p / 4;
+                        uint8_t bb = blk[(tile[s / 16] + s % 16 * stride + j) * 4 + p % 4];
+                        int32_t av = as ? (int8_t)a[i * k + p] : a[i * k + p];
+                        int32_t bv = as ? bb : (int8_t)bb;
+                        acc += av * bv;
+                    }
+                    cr_assert_eq(c[i * n + j], want_of(&g, i, acc), "%s a_signed %d (%ld, %ld)",
+                                 nnp_qisa_name(isa), as, (long)i, (long)j);
+                }
             free(a), free(blk), free(ap);
         }
     }
