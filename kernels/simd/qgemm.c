@@ -129,7 +129,14 @@ void nnp_qgemm_pack_a_rows(const uint8_t *a, int64_t rs, int64_t m, int64_t k, u
     for (int64_t i = 0; i < m; i++) {
         const uint8_t *s = a + i * rs;
         uint8_t *d = dst + i * lda;
-        for (int64_t p = 0; p < k; p++)
+        int64_t p = 0;
+#if defined(__SSE2__)
+        __m128i fv = _mm_set1_epi8((char)flip);
+        for (; p + 16 <= k; p += 16)
+            _mm_storeu_si128((__m128i *)(d + p),
+                             _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + p)), fv));
+#endif
+        for (; p < k; p++)
             d[p] = s[p] ^ flip;
         memset(d + k, 0, (size_t)(lda - k));
     }
@@ -530,8 +537,11 @@ struct amx_cfg {
     uint8_t rows[16];
 };
 
-TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, int64_t n0,
-                           int64_t n1)
+/* The tiles' shapes (all 16 x 64 bytes), loaded once per thread and kept: ldtilecfg
+ * costs about as much as a small product (~100 ns), and nothing else here changes them. */
+static _Thread_local bool amx_configured;
+
+TAMX static void amx_configure(void)
 {
     struct amx_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -541,6 +551,14 @@ TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, in
         cfg.rows[t] = 16;
     }
     _tile_loadconfig(&cfg);
+    amx_configured = true;
+}
+
+TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, int64_t n0,
+                           int64_t n1)
+{
+    if (!amx_configured)
+        amx_configure();
     int64_t k4 = k4_of(g->k), ks = lda_of(g->k) / 64, lda = g->lda;
     int32_t part[AMX_CHUNK][AMX_ROWS * NR] __attribute__((aligned(64)));
     for (int64_t j0 = n0; j0 < n1; j0 += NR) {
@@ -611,7 +629,6 @@ TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, in
             }
         }
     }
-    _tile_release();
 }
 
 /* ------------------------------------------------- AVX-VNNI and AVX2 (ymm) */
@@ -788,7 +805,7 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
         return;
 #if defined(__x86_64__)
     if (g->lda) { /* A in rows: AMX's */
-        if (isa == NNP_QISA_AMX && !g->b_koff)
+        if (isa == NNP_QISA_AMX && !g->b_koff && nnp_qisa_supported(isa)) /* (asks for it) */
             block_amx(g, m0, m1, n0, n1);
         else
             block_scalar(g, m0, m1, n0, n1);
