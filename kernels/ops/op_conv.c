@@ -55,6 +55,7 @@
 #include "kernels/simd/conv_dw.h"
 #include "kernels/simd/gemm.h"
 #include "kernels/simd/gemv.h"
+#include "kernels/simd/qdw.h"
 #include "kernels/simd/qgemm.h"
 #include "kernels/simd/qrow.h"
 #include "kernels/ops/op.h"
@@ -1632,6 +1633,12 @@ struct qconv_state {
      * QuantizeLinear. */
     bool dw, dw16; /* dw16: 16 channels at a time (nnp_conv_dw2d_channels) */
     float *wf, *bf; /* (M x kernel), (M): w * w_scale, B * x_scale * w_scale */
+    /* or, int8 out, in integers (qdw.h): the sums exact, requantized as the GEMM's are;
+     * off and mul as above, the weights as quads (dwq_words per channel) */
+    bool qdw;
+    int32_t *dwq;
+    size_t dwq_words;
+    struct nnp_qdw_geom *geom;
 };
 
 /* inputs: x, w, their zero points, the scales and y's zero point (QLinearConv), B */
@@ -1685,11 +1692,48 @@ static bool qconv_fast_fits(const struct nnp_exec_node *n, const struct conv_sta
     return true;
 }
 
+/* Depthwise, int8 out, in integers (qconv_state.qdw): the weights as quads, each
+ * channel's offset and multiplier. */
+static enum nnp_status qconv_qdw_prepare(struct nnp_exec_node *n, struct qconv_state *q,
+                                         struct nnp_arena *arena)
+{
+    struct conv_state *s = &q->c;
+    const struct nnp_rt_value *x = qc_in(n, true, QC_X), *w = qc_in(n, true, QC_W);
+    const struct nnp_rt_value *b = qc_in(n, true, QC_B);
+    q->dwq_words = nnp_qdw_weight_words(&s->w2d);
+    q->dwq = nnp_arena_alloc_big(arena, q->dwq_words * (size_t)s->c_out * sizeof *q->dwq);
+    q->off = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->off);
+    q->mul = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof *q->mul);
+    q->geom = nnp_arena_alloc_big(arena, nnp_qdw_geom_bytes(&s->w2d));
+    if (!q->dwq || !q->off || !q->mul || !q->geom)
+        return nnp_op_error(n, "no memory for the depthwise weights");
+    nnp_qdw_geom_make(&s->w2d, q->geom);
+    q->flip = x->dtype == NNP_DTYPE_I8 ? 0x80 : 0;
+    q->pad = (uint8_t)((uint8_t)qc_zp(qc_in(n, true, QC_XZ), 0) ^ q->flip);
+    float xs = qc_scale(qc_in(n, true, QC_XS), 0), ys = qc_scale(qc_in(n, true, QC_YS), 0);
+    const int8_t *wd = w->data;
+    for (int64_t m = 0; m < s->c_out; m++) {
+        nnp_qdw_weights(&s->w2d, wd + m * s->kprod, q->dwq + (size_t)m * q->dwq_words);
+        uint32_t sum = 0;
+        for (int64_t t = 0; t < s->kprod; t++)
+            sum += (uint32_t)(int32_t)wd[m * s->kprod + t];
+        uint32_t bias = b ? (uint32_t)((const int32_t *)b->data)[m] : 0;
+        q->off[m] = (int32_t)(bias - (uint32_t)q->pad * sum);
+        q->mul[m] = xs * qc_scale(qc_in(n, true, QC_WS), m) / ys; /* as qconv_reference */
+    }
+    n->packed_bytes = (size_t)s->c_out * (q->dwq_words * sizeof *q->dwq + sizeof *q->off +
+                                          sizeof *q->mul);
+    q->qdw = q->dw = q->fast = true;
+    return NNP_OK;
+}
+
 /* Depthwise (qconv_state.dw): the float weights and bias, the float kernel's plan. */
 static enum nnp_status qconv_dw_prepare(struct nnp_exec_node *n, struct qconv_state *q,
                                         struct nnp_arena *arena)
 {
     struct conv_state *s = &q->c;
+    if (q->ty != NNP_DTYPE_F32 && nnp_qdw_fit(&s->w2d))
+        return qconv_qdw_prepare(n, q, arena);
     const struct nnp_rt_value *w = qc_in(n, true, QC_W), *b = qc_in(n, true, QC_B);
     q->wf = nnp_arena_alloc_big(arena, (size_t)(s->c_out * s->kprod) * sizeof(float));
     q->bf = nnp_arena_alloc_big(arena, (size_t)s->c_out * sizeof(float));
@@ -2303,12 +2347,43 @@ static void qconv_dw_task(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
+/* depthwise in integers: planes (image, output channel) [begin, end) */
+static void qconv_qdw_task(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    const struct qconv_dw_run *r = ctx;
+    const struct nnp_exec_node *n = r->n;
+    const struct qconv_state *q = r->q;
+    const struct conv_state *s = &q->c;
+    (void)tid;
+    struct nnp_qdw p = {.geom = q->geom, .flip = q->flip, .pad = q->pad, .zp = qc_zp(qc_in(n, true, QC_YZ), 0),
+                        .lo = nnp_q_lo(q->ty), .hi = nnp_q_hi(q->ty)};
+    /* the planner's Relu or Clip before the QuantizeLinear */
+    nnp_q_act_bounds(&n->fusion.act, qc_scale(qc_in(n, true, QC_YS), 0), p.zp, &p.lo, &p.hi);
+    const uint8_t *x = qc_in(n, true, QC_X)->data;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t b = u / s->c_out, oc = u % s->c_out, gi = oc / s->cg_out;
+        p.x = x + (b * s->c_in + gi) * s->iprod;
+        p.w = q->dwq + (size_t)oc * q->dwq_words;
+        p.off = q->off[oc];
+        p.mul = q->mul[oc];
+        p.y = (uint8_t *)n->out[0]->data + (b * s->c_out + oc) * s->oprod;
+        nnp_qdw_plane(&s->w2d, &p);
+    }
+}
+
 static enum nnp_status qconv_forward(struct nnp_exec_node *n)
 {
     const struct qconv_state *q = n->state;
     if (!q->fast)
         return qconv_reference(n);
     const struct conv_state *s = &q->c;
+    if (q->qdw) {
+        struct qconv_dw_run dr = {n, q, 0};
+        double macs = (double)s->batch * (double)s->c_out * (double)s->oprod * (double)s->kprod;
+        nnp_parallel_for(macs >= DW_PAR_MIN_MACS ? n->pool : NULL, s->batch * s->c_out,
+                         qconv_qdw_task, &dr);
+        return NNP_OK;
+    }
     if (q->dw) {
         struct qconv_dw_run dr = {n, q,
                                   (16 * (size_t)(s->iprod + s->oprod) * sizeof(float) + 63) / 64 * 64};

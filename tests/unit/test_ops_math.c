@@ -2129,6 +2129,12 @@ Test(quant, qlinear_conv_gemm_path_against_direct_loops)
         {2, 1, 96, 20, 1, {7, 6}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
         {2, 2, 50, 33, 1, {8, 9}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, NULL, false},
         {2, 1, 96, 34, 2, {6, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        /* depthwise in integers (qdw.h): stride 2 over rows of several vectors, a
+           5x5 (two quads a row), a channel multiplier of 2, a 1x7 at stride 3 */
+        {2, 2, 6, 6, 6, {37, 40}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, NULL, true},
+        {2, 1, 4, 4, 4, {19, 35}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}, NULL, false},
+        {2, 1, 3, 6, 3, {9, 20}, {3, 3}, {1, 1}, {1, 1}, {0, 1}, {2, 1}, NULL, true},
+        {2, 1, 2, 2, 2, {5, 30}, {1, 7}, {1, 3}, {1, 1}, {0, 3}, {0, 2}, NULL, true},
     };
     struct nnp_pool *pool = nnp_pool_new(2);
     for (int ci = 0; ci < (int)(sizeof cases / sizeof *cases); ci++)
