@@ -38,7 +38,8 @@
  * window. QLinearConv with constant int8 weights (zero points 0) runs on the integer
  * GEMM (kernels/simd/qgemm.c) over its input blocked 4 channels to a lane, read in
  * place (on AMX by tiles of 16 channel groups of one tap, when padding the channels to
- * that costs at most half again); depthwise ones in float a plane at a time; the rest, and ConvInteger, as
+ * that costs at most half again); depthwise ones a plane at a time, in integers
+ * (kernels/simd/qdw.c) when the output is int8, else in float; the rest, and ConvInteger, as
  * direct loops (quant.h has their rounding), which are also what the fast paths are
  * tested against.
  *
