@@ -23,6 +23,7 @@
 #include "cmd/model_io.h"
 #include "formats/report_json.h"
 #include "kernels/metrics.h"
+#include "kernels/simd/qgemm.h"
 
 /* Fewer runs than this make p90 and the spread meaningless, however slow the model. */
 #define MIN_RUNS 10
@@ -79,8 +80,8 @@ static void print_table(const struct nnp_bench_stats *b)
 {
     const struct nnp_latency *l = &b->latency;
     printf("%-10s %s\n", "model", b->path);
-    printf("%-10s batch %d, threads %d, BLAS core %s, input%s", "config", l->batch, l->threads,
-           b->blas, b->n_inputs == 1 ? "" : "s");
+    printf("%-10s batch %d, threads %d, BLAS core %s, int8 %s, input%s", "config", l->batch,
+           l->threads, b->blas, b->int8, b->n_inputs == 1 ? "" : "s");
     for (int i = 0; i < b->n_inputs; i++) {
         struct nnp_tensor t = {.rank = b->inputs[i].rank};
         memcpy(t.dims, b->inputs[i].dims, sizeof t.dims);
@@ -274,6 +275,7 @@ static int run(const struct cli_cmd *cmd, struct cli_args *a)
     struct nnp_bench_stats b = {
         .path = model,
         .blas = nnp_blas_corename(),
+        .int8 = nnp_qisa_name(nnp_qisa_best()),
         .seed = (uint64_t)seed,
         .warmup_s = warmup,
         .duration_s = duration,

@@ -254,6 +254,7 @@ char *nnp_bench_json(const struct nnp_bench_stats *b)
     json_object_set_new(root, "command", json_string("bench"));
     json_object_set_new(root, "path", str_or_null(b->path));
     json_object_set_new(root, "blas", str_or_null(b->blas));
+    json_object_set_new(root, "int8", str_or_null(b->int8));
     json_object_set_new(root, "seed", json_integer((json_int_t)b->seed));
     json_object_set_new(root, "warmup_s", num(b->warmup_s));
     json_object_set_new(root, "duration_s", num(b->duration_s));

@@ -50,6 +50,7 @@ struct nnp_input_shape {
 struct nnp_bench_stats {
     const char *path;   /* the model */
     const char *blas;   /* the OpenBLAS core in use ("SkylakeX") */
+    const char *int8;   /* the integer kernels' ISA ("amx", "avx512vnni": qgemm.h) */
     uint64_t seed;      /* of the random inputs */
     double warmup_s;    /* asked for */
     double duration_s;  /* asked for */

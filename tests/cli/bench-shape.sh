@@ -12,4 +12,4 @@ for (const r of [a, b])
 console.log(b.memory.arena_bytes === 16 * a.memory.arena_bytes ? "16x the pixels, 16x the arena"
             : `arena ${a.memory.arena_bytes} -> ${b.memory.arena_bytes}`);
 ' "$TMP/a.json" "$TMP/b.json"
-$NNPRESS bench $M --dim H=20 --dim W=30 --batch 3 --duration 0 --warmup 0 2>/dev/null | grep '^config' | sed 's/BLAS core [A-Za-z0-9]*/BLAS core X/; s/threads [0-9]*/threads T/'
+$NNPRESS bench $M --dim H=20 --dim W=30 --batch 3 --duration 0 --warmup 0 2>/dev/null | grep '^config' | sed 's/BLAS core [A-Za-z0-9]*/BLAS core X/; s/int8 [a-z0-9]*/int8 X/; s/threads [0-9]*/threads T/'
