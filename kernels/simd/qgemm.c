@@ -832,9 +832,11 @@ void nnp_qgemm_block(enum nnp_qisa isa, const struct nnp_qgemm *g, int64_t m0, i
             const uint8_t *bp = in ? g->b + j0 * 4 : g->b + (j0 / NR) * k4 * NR * 4;
             if (wide) { /* blocks of QKC steps over QCHUNK tiles: B's block stays in L1 */
                 int32_t part[QCHUNK][MR * NR] __attribute__((aligned(64)));
-                int64_t kc = k4 <= QKC + QKC / 2 ? k4 : QKC;
                 for (int64_t c0 = m0; c0 < m1; c0 += QCHUNK * MR) {
                     int64_t c1 = c0 + QCHUNK * MR < m1 ? c0 + QCHUNK * MR : m1;
+                    /* (one tile of rows reuses no block of B: its registers' tile, of
+                       as many rows as it has, over the whole k) */
+                    int64_t kc = k4 <= QKC + QKC / 2 || c1 - c0 <= MR ? k4 : QKC;
                     for (int64_t s0 = 0; s0 < k4; s0 += kc) {
                         int64_t s1 = k4 - (s0 + kc) < kc / 2 ? k4 : s0 + kc;
                         for (int64_t i0 = c0; i0 < c1; i0 += MR) {
