@@ -554,6 +554,37 @@ TAMX static void amx_configure(void)
     amx_configured = true;
 }
 
+/* steps [s0, s1) of 64 k into tmm0-2 (nt of them): A's rows at ap, B's at bp (packed
+ * panel) or at its tiles' places; SIGNED (a constant once inlined): A int8, B uint8 */
+TAMX __attribute__((always_inline)) static inline void
+amx_steps(const struct nnp_qgemm *g, const uint8_t *ap, const uint8_t *bp, int64_t bs,
+          int64_t s0, int64_t s1, int nt, const bool SIGNED)
+{
+    for (int64_t s = s0; s < s1; s++) {
+        const uint8_t *b = g->b_tile ? bp + (int64_t)g->b_tile[s] * 4 : bp + s * 16 * NR * 4;
+        _tile_loadd(3, ap + s * 64, g->lda);
+        _tile_loadd(4, b, bs);
+        if (SIGNED)
+            _tile_dpbsud(0, 3, 4);
+        else
+            _tile_dpbusd(0, 3, 4);
+        if (nt > 1) {
+            _tile_loadd(5, b + 64, bs);
+            if (SIGNED)
+                _tile_dpbsud(1, 3, 5);
+            else
+                _tile_dpbusd(1, 3, 5);
+        }
+        if (nt > 2) {
+            _tile_loadd(6, b + 128, bs);
+            if (SIGNED)
+                _tile_dpbsud(2, 3, 6);
+            else
+                _tile_dpbusd(2, 3, 6);
+        }
+    }
+}
+
 TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, int64_t n0,
                            int64_t n1)
 {
@@ -587,37 +618,9 @@ TAMX static void block_amx(const struct nnp_qgemm *g, int64_t m0, int64_t m1, in
                     }
                     const uint8_t *ap = g->a + i0 * lda;
                     if (g->a_signed)
-                        for (int64_t s = s0; s < s1; s++) {
-                            const uint8_t *b = g->b_tile ? bp + (int64_t)g->b_tile[s] * 4
-                                                         : bp + s * 16 * NR * 4;
-                            _tile_loadd(3, ap + s * 64, lda);
-                            _tile_loadd(4, b, bs);
-                            _tile_dpbsud(0, 3, 4);
-                            if (nt > 1) {
-                                _tile_loadd(5, b + 64, bs);
-                                _tile_dpbsud(1, 3, 5);
-                            }
-                            if (nt > 2) {
-                                _tile_loadd(6, b + 128, bs);
-                                _tile_dpbsud(2, 3, 6);
-                            }
-                        }
+                        amx_steps(g, ap, bp, bs, s0, s1, nt, true);
                     else
-                        for (int64_t s = s0; s < s1; s++) {
-                            const uint8_t *b = g->b_tile ? bp + (int64_t)g->b_tile[s] * 4
-                                                         : bp + s * 16 * NR * 4;
-                            _tile_loadd(3, ap + s * 64, lda);
-                            _tile_loadd(4, b, bs);
-                            _tile_dpbusd(0, 3, 4);
-                            if (nt > 1) {
-                                _tile_loadd(5, b + 64, bs);
-                                _tile_dpbusd(1, 3, 5);
-                            }
-                            if (nt > 2) {
-                                _tile_loadd(6, b + 128, bs);
-                                _tile_dpbusd(2, 3, 6);
-                            }
-                        }
+                        amx_steps(g, ap, bp, bs, s0, s1, nt, false);
                     _tile_stored(0, pt, NR * 4);
                     _tile_stored(1, pt + 16, NR * 4);
                     _tile_stored(2, pt + 32, NR * 4);
