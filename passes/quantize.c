@@ -19,9 +19,19 @@
  *   mode=static  also each such node's activation input, with a range calibrated on
  *             --data (calib_samples samples, the float model run on them a batch at a
  *             time, keeping only a running minimum and maximum per tensor: memory does
- *             not grow with the samples; calib=percentile reads them twice, the second
- *             time into a histogram of 2048 bins over that range, and takes the range
- *             that leaves (100 - percentile) / 2 % of the values out at each end):
+ *             not grow with the samples; calib=percentile|entropy|mse read them twice,
+ *             the second time into a histogram of 2048 bins over that range, and take
+ *             from it: percentile, the range that leaves (100 - percentile) / 2 % of the
+ *             values out at each end; entropy and mse, of the ranges [lo f, hi f]
+ *             ([-m f, m f], m = max|x|, when symmetric) for f = k / 2048 down to where a
+ *             quantization step is narrower than a bin, the one of least cost on the
+ *             grid that range gives (scale, zero point as below): entropy, the KL
+ *             divergence from the clipped histogram P (the outliers added to its end
+ *             bins) to Q, the bins inside as the grid sees them (the count of each level
+ *             spread over its nonempty bins; the outliers left out), TensorRT's method
+ *             on 256 levels (255 when symmetric) instead of 128 of |x|; mse, the expected
+ *             squared error, scale^2 / 12 for each value inside and (x - end)^2 for each
+ *             value clipped; on equal costs the widest range):
  *             QuantizeLinear then DequantizeLinear, uint8
  *             with a zero point (activations=asymmetric, the range widened to hold 0:
  *             scale = (max - min) / 255, zero_point = round(-min / scale)) or int8 with
@@ -65,7 +75,7 @@ enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERC
 enum { TYPE_INT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
-enum { CALIB_MINMAX, CALIB_PERCENTILE };
+enum { CALIB_MINMAX, CALIB_PERCENTILE, CALIB_ENTROPY, CALIB_MSE };
 
 static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|fp16",
@@ -78,8 +88,9 @@ static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_ACTIVATIONS] = {"activations", NNP_OPT_CHOICE, "asymmetric", 0, 0,
                          "asymmetric|symmetric",
                          "activations as uint8 with a zero point, or int8 around 0"},
-    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax|percentile",
-                   "activation ranges: the extremes seen, or percentiles of the values"},
+    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax|percentile|entropy|mse",
+                   "activation ranges: the extremes seen, percentiles of the values, or the "
+                   "clip of least KL divergence (entropy) or squared error (mse)"},
     [OPT_PERCENTILE] = {"percentile", NNP_OPT_FLOAT, "99.99", 50, 100, NULL,
                         "calib=percentile: the share of values inside the range, in %"},
     [OPT_CALIB_SAMPLES] = {"calib_samples", NNP_OPT_INT, "1000", 1, 1e9, NULL,
@@ -113,7 +124,7 @@ struct target {
 struct act_range {
     struct nnp_value *v;
     double lo, hi;
-    uint64_t *hist; /* calib=percentile: CALIB_BINS counts over [lo, hi] of the first pass */
+    uint64_t *hist; /* but for minmax: CALIB_BINS counts over [lo, hi] of the first pass */
     float scale;
     int32_t zp;
     struct nnp_value *dq;     /* its DequantizeLinear output, once made */
@@ -464,13 +475,187 @@ static enum nnp_status calib_plan(struct nnp_graph *g, struct nnp_pass_ctx *ctx,
     return st;
 }
 
+/* How activation ranges are taken from the data: calib=, percentile=, activations=. */
+struct calib_how {
+    int method;        /* CALIB_* */
+    double percentile; /* calib=percentile */
+    bool symmetric;    /* int8 around 0, else uint8 with a zero point */
+};
+
+/* scale and zero point of the range [lo, hi], which holds 0 */
+static void qparams(double lo, double hi, bool symmetric, float *scale, int32_t *zp)
+{
+    *zp = 0;
+    if (symmetric) {
+        double a = fmax(fabs(lo), fabs(hi));
+        *scale = a > 0 ? (float)(a / 127.0) : 1.0f;
+        return;
+    }
+    double span = hi - lo;
+    if (!(span > 0) || !isfinite(span)) {
+        *scale = 1.0f;
+        return;
+    }
+    *scale = (float)(span / 255.0);
+    double z = nearbyint(-lo / (double)*scale);
+    *zp = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+}
+
+/* A histogram of CALIB_BINS counts: bin b holds the values around lo + (b + 0.5) width. */
+struct hist {
+    const uint64_t *h;
+    double lo, width;
+};
+
+/* calib=percentile: the range that leaves (100 - percentile) / 2 % of the values out at
+ * each end */
+static void percentile_range(const struct hist *hs, double percentile, double *lo, double *hi)
+{
+    const uint64_t *h = hs->h;
+    uint64_t total = 0;
+    for (int b = 0; b < CALIB_BINS; b++)
+        total += h[b];
+    double tail = (double)total * (100.0 - percentile) / 200.0;
+    int b_lo = 0, b_hi = CALIB_BINS - 1;
+    for (double below = 0; b_lo < CALIB_BINS - 1 && below + (double)h[b_lo] <= tail;)
+        below += (double)h[b_lo++];
+    for (double above = 0; b_hi > 0 && above + (double)h[b_hi] <= tail;)
+        above += (double)h[b_hi--];
+    *lo = hs->lo + b_lo * hs->width;
+    *hi = hs->lo + (b_hi + 1) * hs->width;
+}
+
+/* One candidate range: its grid (value = (q - zp) * scale for q in [qmin, qmax]). */
+struct grid {
+    float scale;
+    int32_t zp, qmin, qmax;
+    double lo, hi; /* the values it represents: (qmin - zp) scale, (qmax - zp) scale */
+};
+
+static struct grid grid_of(double lo, double hi, bool symmetric)
+{
+    struct grid q = {.qmin = symmetric ? -128 : 0, .qmax = symmetric ? 127 : 255};
+    qparams(lo, hi, symmetric, &q.scale, &q.zp);
+    q.lo = (double)(q.qmin - q.zp) * q.scale;
+    q.hi = (double)(q.qmax - q.zp) * q.scale;
+    return q;
+}
+
+/* calib=mse: the expected squared error of the histogram's values on grid q, in units of
+ * a count: a value inside rounds to the nearest step, an error uniform over a step
+ * (scale^2 / 12); one outside saturates at the nearer end, (x - end)^2. */
+static double mse_cost(const struct hist *hs, const struct grid *q)
+{
+    double inside = 0, clipped = 0;
+    for (int b = 0; b < CALIB_BINS; b++) {
+        double x = hs->lo + (b + 0.5) * hs->width, n = (double)hs->h[b];
+        double d = x < q->lo ? x - q->lo : x > q->hi ? x - q->hi : 0;
+        if (d != 0)
+            clipped += n * d * d;
+        else
+            inside += n;
+    }
+    double s = q->scale;
+    return clipped + inside * s * s / 12.0;
+}
+
+/* calib=entropy: KL(P || Q) of the histogram clipped to grid q. P: the bins inside, the
+ * counts of those outside added to the end bin they saturate to. Q: the bins inside as the
+ * grid sees them, each level's count (of the bins whose centres round to it) spread evenly
+ * over its nonempty bins; the outliers are not in Q, which is what a clip costs. A bin with
+ * P > 0 but Q = 0 (an empty end bin that took outliers) counts as 1e-4 of a value there. */
+static double kl_cost(const struct hist *hs, const struct grid *q)
+{
+    const uint64_t *h = hs->h;
+    int first = CALIB_BINS, last = -1;
+    double below = 0, above = 0, total = 0, in = 0;
+    for (int b = 0; b < CALIB_BINS; b++) {
+        double x = hs->lo + (b + 0.5) * hs->width, n = (double)h[b];
+        total += n;
+        if (x < q->lo)
+            below += n;
+        else if (x > q->hi)
+            above += n;
+        else {
+            first = first < b ? first : b;
+            last = b;
+            in += n;
+        }
+    }
+    if (last < 0 || !(in > 0))
+        return INFINITY;
+    double kl = 0;
+    for (int b = first; b <= last;) {
+        /* the bins [b, e) of one level */
+        double x = hs->lo + (b + 0.5) * hs->width;
+        double level = nearbyint(x / (double)q->scale);
+        double sum = 0;
+        int nonempty = 0, e = b;
+        for (; e <= last; e++) {
+            double xe = hs->lo + (e + 0.5) * hs->width;
+            if (nearbyint(xe / (double)q->scale) != level)
+                break;
+            sum += (double)h[e];
+            nonempty += h[e] > 0;
+        }
+        for (int k = b; k < e; k++) {
+            double p = (double)h[k] + (k == first ? below : 0) + (k == last ? above : 0);
+            if (!(p > 0))
+                continue;
+            double qk = h[k] > 0 ? sum / nonempty : 1e-4;
+            kl += p / total * log((p / total) / (qk / in));
+        }
+        b = e;
+    }
+    return kl;
+}
+
+/* calib=entropy|mse: the range of least cost among candidates that shrink the one seen,
+ * [lo f, hi f] (symmetric: [-m f, m f], m = max |x|) for f = k / CALIB_BINS, down to where a
+ * step of the grid is narrower than a bin (the histogram cannot see finer). Widest first,
+ * so that of equal costs the widest wins. */
+static void search_range(const struct hist *hs, const struct calib_how *how, double *lo,
+                         double *hi)
+{
+    double m = fmax(-*lo, *hi), best = INFINITY, lo0 = *lo, hi0 = *hi;
+    for (int k = CALIB_BINS; k >= 1; k--) {
+        double f = (double)k / CALIB_BINS;
+        double a = how->symmetric ? -m * f : lo0 * f, b = how->symmetric ? m * f : hi0 * f;
+        struct grid q = grid_of(a, b, how->symmetric);
+        if (q.scale < hs->width)
+            break;
+        double c = how->method == CALIB_ENTROPY ? kl_cost(hs, &q) : mse_cost(hs, &q);
+        if (c < best) {
+            best = c;
+            *lo = a;
+            *hi = b;
+        }
+    }
+}
+
+/* r's range from its histogram, by calib=, widened to hold 0 */
+static void hist_range(struct act_range *r, const struct calib_how *how)
+{
+    struct hist hs = {.h = r->hist, .lo = r->lo, .width = (r->hi - r->lo) / CALIB_BINS};
+    if (!(hs.width > 0))
+        return;
+    double lo = r->lo, hi = r->hi;
+    if (how->method == CALIB_PERCENTILE)
+        percentile_range(&hs, how->percentile, &lo, &hi);
+    else
+        search_range(&hs, how, &lo, &hi);
+    r->lo = lo < 0 ? lo : 0;
+    r->hi = hi > 0 ? hi : 0;
+}
+
 /* Run the float graph on up to `samples` samples of the data, a batch at a time, and
  * widen each range to what its value holds. The batch is what CALIB_MAX_BYTES of kept
  * activations hold (at most CALIB_BATCH samples), whatever the sample count. */
 #define CALIB_MAX_BYTES ((size_t)512 << 20)
 
 static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, int64_t samples,
-                                 double percentile, struct act_range *r, int n_r, int64_t *used)
+                                 const struct calib_how *how, struct act_range *r, int n_r,
+                                 int64_t *used)
 {
     struct nnp_value *in = NULL;
     int feeds = 0;
@@ -508,10 +693,10 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
     float *batch = st == NNP_OK ? malloc((size_t)(per_batch * numel) * sizeof *batch) : NULL;
     if (st == NNP_OK && !batch)
         st = nnp_errorf(NNP_ERR_NOMEM, "no memory for a calibration batch");
-    /* pass 0: the extremes; with percentiles, pass 1: a histogram over them */
+    /* pass 0: the extremes; but for minmax, pass 1: a histogram over them */
     int64_t rt_batch = 1, done = 0;
     struct nnp_rt_value *x = NULL; /* the plan's input, found once per plan */
-    int passes = percentile > 0 ? 2 : 1;
+    int passes = how->method == CALIB_MINMAX ? 1 : 2;
     for (int pass = 0; pass < passes && st == NNP_OK; pass++) {
         if (pass == 1) {
             for (int i = 0; i < n_r && st == NNP_OK; i++)
@@ -564,23 +749,8 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
             done += n;
         }
     }
-    /* the range that leaves (100 - percentile) / 2 % of the values out at each end,
-     * widened to hold 0 */
-    for (int i = 0; i < n_r && st == NNP_OK && passes == 2; i++) {
-        uint64_t total = 0;
-        for (int b = 0; b < CALIB_BINS; b++)
-            total += r[i].hist[b];
-        double tail = (double)total * (100.0 - percentile) / 200.0, width =
-            (r[i].hi - r[i].lo) / CALIB_BINS;
-        int b_lo = 0, b_hi = CALIB_BINS - 1;
-        for (double below = 0; b_lo < CALIB_BINS - 1 && below + (double)r[i].hist[b_lo] <= tail;)
-            below += (double)r[i].hist[b_lo++];
-        for (double above = 0; b_hi > 0 && above + (double)r[i].hist[b_hi] <= tail;)
-            above += (double)r[i].hist[b_hi--];
-        double lo = r[i].lo + b_lo * width, hi = r[i].lo + (b_hi + 1) * width;
-        r[i].lo = lo < 0 ? lo : 0;
-        r[i].hi = hi > 0 ? hi : 0;
-    }
+    for (int i = 0; i < n_r && st == NNP_OK && passes == 2; i++)
+        hist_range(&r[i], how);
     for (int i = 0; i < n_r; i++) {
         free(r[i].hist);
         r[i].hist = NULL;
@@ -595,21 +765,7 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
 /* scale and zero point of a calibrated range (which holds 0) */
 static void act_params(struct act_range *r, bool symmetric)
 {
-    if (symmetric) {
-        double a = fmax(fabs(r->lo), fabs(r->hi));
-        r->scale = a > 0 ? (float)(a / 127.0) : 1.0f;
-        r->zp = 0;
-        return;
-    }
-    double span = r->hi - r->lo;
-    if (!(span > 0) || !isfinite(span)) {
-        r->scale = 1.0f;
-        r->zp = 0;
-        return;
-    }
-    r->scale = (float)(span / 255.0);
-    double zp = nearbyint(-r->lo / (double)r->scale);
-    r->zp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
+    qparams(r->lo, r->hi, symmetric, &r->scale, &r->zp);
 }
 
 /* --- float16 weights --- */
@@ -792,10 +948,10 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
         p->t[p->n_t++] = c;
     }
     enum nnp_status st = NNP_OK;
+    struct calib_how how = {.method = (int)opt[OPT_CALIB].i, .percentile = opt[OPT_PERCENTILE].f,
+                            .symmetric = p->symmetric};
     if (p->n_r && mode == MODE_STATIC)
-        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i,
-                       opt[OPT_CALIB].i == CALIB_PERCENTILE ? opt[OPT_PERCENTILE].f : 0, p->r,
-                       p->n_r, &p->used);
+        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i, &how, p->r, p->n_r, &p->used);
     for (int k = 0; k < p->n_r; k++)
         act_params(&p->r[k], p->symmetric);
     if (st != NNP_OK)
