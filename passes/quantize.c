@@ -53,7 +53,8 @@
  * top-1 drop is small enough, and applies that to the graph.
  *
  * Every candidate left in float is reported on stderr with the reason (unless
- * --quiet) and counted in the pass's statistics. A model that already holds
+ * --quiet), counted in the pass's statistics and, for int8, listed with it in the
+ * report's kept_float (nnp_pass_keep()). A model that already holds
  * quantized operators is refused, as is static mode without data. */
 #include "pass.h"
 
@@ -162,6 +163,14 @@ static void keep_float(const struct nnp_node *n, const char *why, bool quiet, in
     if (!quiet)
         fprintf(stderr, "quantize: %s (%s) stays float32: %s\n", *n->name ? n->name : "(unnamed)",
                 n->op_type, why);
+}
+
+/* keep_float(), and n in rec's kept_float list (rec NULL: no list) */
+static enum nnp_status keep_listed(struct nnp_pass_record *rec, const struct nnp_node *n,
+                                   const char *why, bool quiet, int *count)
+{
+    keep_float(n, why, quiet, count);
+    return nnp_pass_keep(rec, n, why);
 }
 
 /* Can n be quantized? Sets t (axis, bias) or says why not. */
@@ -886,9 +895,11 @@ static enum nnp_status check_names(const struct nnp_graph *g, const char *list, 
     return NNP_OK;
 }
 
-/* The checks every int8 mode makes, the targets, and (mode=static) their calibration. */
+/* The checks every int8 mode makes, the targets, and (mode=static) their calibration. The
+ * candidates left in float go to rec's kept_float list (rec NULL: none). */
 static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value *opt,
-                                 struct nnp_pass_ctx *ctx, struct qplan *p)
+                                 struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec,
+                                 struct qplan *p)
 {
     memset(p, 0, sizeof *p);
     int mode = (int)opt[OPT_MODE].i;
@@ -918,14 +929,15 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
         plan_free(p);
         return nnp_errorf(NNP_ERR_NOMEM, "no memory");
     }
-    for (int i = 0; i < g->n_nodes; i++) {
+    enum nnp_status st = NNP_OK;
+    for (int i = 0; i < g->n_nodes && st == NNP_OK; i++) {
         struct nnp_node *n = g->nodes[i];
         if (!in_list(ops, n->op_type))
             continue;
         if (*only && !in_list(only, n->name) && !in_list(only, n->op_type))
             continue; /* not asked for: not a candidate, nothing to say */
         if (in_list(exclude, n->name) || in_list(exclude, n->op_type)) {
-            keep_float(n, "excluded", p->quiet, &p->kept);
+            st = keep_listed(rec, n, "excluded", p->quiet, &p->kept);
             continue;
         }
         struct target c = {.n = n, .act = -1};
@@ -933,7 +945,7 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
         if (!why && p->dynamic)
             why = dynamic_check(n);
         if (why) {
-            keep_float(n, why, p->quiet, &p->kept);
+            st = keep_listed(rec, n, why, p->quiet, &p->kept);
             continue;
         }
         if (!p->weight_only) {
@@ -947,10 +959,9 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
         p->node[p->n_t] = i;
         p->t[p->n_t++] = c;
     }
-    enum nnp_status st = NNP_OK;
     struct calib_how how = {.method = (int)opt[OPT_CALIB].i, .percentile = opt[OPT_PERCENTILE].f,
                             .symmetric = p->symmetric};
-    if (p->n_r && mode == MODE_STATIC)
+    if (st == NNP_OK && p->n_r && mode == MODE_STATIC)
         st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i, &how, p->r, p->n_r, &p->used);
     for (int k = 0; k < p->n_r; k++)
         act_params(&p->r[k], p->symmetric);
@@ -1069,7 +1080,7 @@ struct gate_result {
 
 static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_opt_value *opt,
                                          struct nnp_pass_ctx *ctx, struct qplan *p, bool *skip,
-                                         struct gate_result *gate);
+                                         struct gate_result *gate, struct nnp_pass_record *rec);
 static enum nnp_status gate_check(const union nnp_opt_value *opt,
                                   const struct nnp_pass_ctx *ctx);
 
@@ -1093,7 +1104,8 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     if (gate && (st = gate_check(opt, ctx)) != NNP_OK)
         return st;
     struct qplan p;
-    if ((st = plan_make(g, opt, ctx, &p)) != NNP_OK)
+    rec->lists_kept = true;
+    if ((st = plan_make(g, opt, ctx, rec, &p)) != NNP_OK)
         return st;
     bool *skip = calloc((size_t)p.n_t + 1, sizeof *skip);
     if (!skip)
@@ -1101,7 +1113,7 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     int n_float = 0, n_bias = 0;
     struct gate_result gr = {0};
     if (st == NNP_OK && gate)
-        st = keep_for_accuracy(g, opt, ctx, &p, skip, &gr);
+        st = keep_for_accuracy(g, opt, ctx, &p, skip, &gr, rec);
     for (int i = 0; i < p.n_t && st == NNP_OK; i++)
         n_float += skip[i];
     if (st == NNP_OK)
@@ -1221,7 +1233,7 @@ enum nnp_status nnp_quantize_sensitivity(struct nnp_graph *g, const union nnp_op
     enum nnp_status st = quantize_prepare(g, opt);
     struct qplan p = {0};
     if (st == NNP_OK)
-        st = plan_make(g, opt, ctx, &p);
+        st = plan_make(g, opt, ctx, NULL, &p);
     struct variants v = {0};
     if (st == NNP_OK)
         st = rank_layers(g, &p, src, &v, out);
@@ -1260,7 +1272,7 @@ static double drop_points(int64_t fp, int64_t q, int64_t n)
  * those kept. A drop is compared in right answers, not in rounded percentages. */
 static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_opt_value *opt,
                                          struct nnp_pass_ctx *ctx, struct qplan *p, bool *skip,
-                                         struct gate_result *gate)
+                                         struct gate_result *gate, struct nnp_pass_record *rec)
 {
     double max_drop = opt[OPT_MAX_DROP].f;
     struct nnp_measure_src src = {
@@ -1309,7 +1321,7 @@ static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_op
         snprintf(why, sizeof why, "max_accuracy_drop=%g (rank %d of %d: SQNR %.1f dB when "
                  "quantized alone)", max_drop, i + 1, p->n_t, s.layers[i].q.sqnr_db);
         int ignored = 0;
-        keep_float(g->nodes[s.layers[i].node], why, quiet, &ignored);
+        st = keep_listed(rec, g->nodes[s.layers[i].node], why, quiet, &ignored);
     }
     if (st == NNP_OK && !quiet) {
         double fp = 100.0 * (double)s.fp.correct / (double)n;
