@@ -10,7 +10,11 @@
  *             (per_channel=1; Conv's axis 0, Gemm's and MatMul's output-channel axis) or
  *             per tensor, w_q = saturate(round(w / scale)) in [-127, 127]; the node then
  *             reads DequantizeLinear(w_q). A weight shared by several nodes is quantized
- *             once.
+ *             once. type=uint8 instead: uint8 with a zero point per channel (or tensor),
+ *             its range widened to hold 0, scale = (max - min) / 255, zero_point =
+ *             round(-min / scale), w_q = saturate(round(w / scale) + zero_point); the rest
+ *             as for int8. (nnpress's integer kernels take int8 weights with zero point 0:
+ *             such layers run in nnpress as written, dequantized into float.)
  *   mode=weight  that only: integer weights (a quarter of the bytes), float compute.
  *   mode=dynamic  Gemm and MatMul (by default) in ONNX Runtime's dynamic form:
  *             DynamicQuantizeLinear of the activation at run time (uint8, its range
@@ -73,14 +77,15 @@
 
 enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
        OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
-enum { TYPE_INT8, TYPE_FP16 };
+enum { TYPE_INT8, TYPE_UINT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
 enum { CALIB_MINMAX, CALIB_PERCENTILE, CALIB_ENTROPY, CALIB_MSE };
 
 static const struct nnp_pass_opt quantize_opts[] = {
-    [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|fp16",
-                  "int8 (QDQ), or fp16: weights stored as float16, computed in float32"},
+    [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|uint8|fp16",
+                  "int8 (symmetric weights), uint8 (weights with zero points), or fp16: "
+                  "weights stored as float16, computed in float32"},
     [OPT_MODE] = {"mode", NNP_OPT_CHOICE, "static", 0, 0, "static|weight|dynamic",
                   "static: weights and activations calibrated on --data; weight: weights only; "
                   "dynamic: activations quantized at run time"},
@@ -270,15 +275,34 @@ static void set_axis(struct nnp_graph *g, struct nnp_value *out, int64_t axis)
     nnp_node_set_attr(g, dq, "axis", NNP_ATTR_INT)->i = axis;
 }
 
-/* The int8 values and scales of weight wv: w_q (wv's shape, or transposed [K, N] for a
- * 2-D weight with `transpose`), scale per channel of `axis` (or one) and, unless
- * `no_zp`, a zero point of zeros shaped as the scale. */
+/* The 8-bit values and scales of weight wv: w_q (wv's shape, or transposed [K, N] for a
+ * 2-D weight with `transpose`), scale per channel of `axis` (or one) and a zero point
+ * shaped as the scale: int8 symmetric, zeros (none with `no_zp`), or with `u8` uint8
+ * over each channel's range widened to hold 0 (always given). */
 struct qweight {
     struct nnp_value *q, *scale, *zp;
 };
 
+/* scale and zero point of each channel's range [lo, hi] (which holds 0): int8 symmetric
+ * (zero point 0) or uint8 */
+static void weight_params(const double *lo, const double *hi, int64_t channels, bool u8,
+                          float *scale, int32_t *zp)
+{
+    for (int64_t c = 0; c < channels; c++) {
+        double a = fmax(-lo[c], hi[c]), span = hi[c] - lo[c];
+        zp[c] = 0;
+        if (!u8) {
+            scale[c] = a > 0 ? (float)(a / 127.0) : 1.0f;
+            continue;
+        }
+        scale[c] = span > 0 ? (float)(span / 255.0) : 1.0f;
+        double z = nearbyint(-lo[c] / (double)scale[c]);
+        zp[c] = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+    }
+}
+
 static enum nnp_status weight_values(struct nnp_graph *g, struct nnp_value *wv, int axis,
-                                     bool per_channel, bool transpose, bool no_zp,
+                                     bool per_channel, bool transpose, bool no_zp, bool u8,
                                      struct qweight *out)
 {
     const struct nnp_tensor *w = nnp_value_constant(wv);
@@ -296,45 +320,56 @@ static enum nnp_status weight_values(struct nnp_graph *g, struct nnp_value *wv, 
         qd[1] = w->dims[0];
     }
     int scale_rank = per_channel ? 1 : 0;
-    out->q = new_const(g, wv->name, "quantized", NNP_DTYPE_I8, w->rank, qd, &st);
+    enum nnp_dtype qt = u8 ? NNP_DTYPE_U8 : NNP_DTYPE_I8;
+    out->q = new_const(g, wv->name, "quantized", qt, w->rank, qd, &st);
     out->scale = out->q ? new_const(g, wv->name, "scale", NNP_DTYPE_F32, scale_rank, &channels, &st)
                         : NULL;
-    out->zp = out->scale && !no_zp ? new_const(g, wv->name, "zero_point", NNP_DTYPE_I8,
-                                               scale_rank, &channels, &st)
-                                   : NULL;
+    out->zp = out->scale && (u8 || !no_zp) ? new_const(g, wv->name, "zero_point", qt,
+                                                       scale_rank, &channels, &st)
+                                           : NULL;
     if (st != NNP_OK)
         return st;
     float *scale = out->scale->t.data;
-    int8_t *q = out->q->t.data;
     /* element i belongs to channel (i / inner) % channels */
-    double *absmax = calloc((size_t)channels, sizeof *absmax);
-    if (!absmax)
+    double *lo = calloc((size_t)channels * 2, sizeof *lo), *hi = lo + channels;
+    int32_t *zp = calloc((size_t)channels, sizeof *zp);
+    if (!lo || !zp) {
+        free(lo);
+        free(zp);
         return nnp_errorf(NNP_ERR_NOMEM, "no memory for %" PRId64 " weight scales", channels);
+    }
     for (int64_t i = 0; i < numel; i++) {
         int64_t c = i / inner % channels;
-        double a = fabs((double)x[i]);
-        absmax[c] = a > absmax[c] ? a : absmax[c];
+        lo[c] = x[i] < lo[c] ? x[i] : lo[c];
+        hi[c] = x[i] > hi[c] ? x[i] : hi[c];
     }
-    for (int64_t c = 0; c < channels; c++)
-        scale[c] = absmax[c] > 0 ? (float)(absmax[c] / 127.0) : 1.0f;
-    free(absmax);
+    weight_params(lo, hi, channels, u8, scale, zp);
+    float qmin = u8 ? 0.0f : -127.0f, qmax = u8 ? 255.0f : 127.0f;
     for (int64_t i = 0; i < numel; i++) {
-        float v = x[i] / scale[i / inner % channels];
-        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        int64_t c = i / inner % channels;
+        float v = nearbyintf(x[i] / scale[c]) + (float)zp[c];
+        v = v > qmax ? qmax : v < qmin ? qmin : v;
         int64_t at = transpose ? i % w->dims[1] * w->dims[0] + i / w->dims[1] : i;
-        q[at] = (int8_t)nearbyintf(v);
+        if (u8)
+            ((uint8_t *)out->q->t.data)[at] = (uint8_t)v;
+        else
+            ((int8_t *)out->q->t.data)[at] = (int8_t)v;
     }
+    for (int64_t c = 0; u8 && c < channels; c++)
+        ((uint8_t *)out->zp->t.data)[c] = (uint8_t)zp[c];
+    free(lo);
+    free(zp);
     return NNP_OK;
 }
 
 /* The weight of a target, quantized and read through DequantizeLinear: its output.
  * *scales: the float scales. */
 static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *wv, int axis,
-                                         bool per_channel, const float **scales,
+                                         bool per_channel, bool u8, const float **scales,
                                          enum nnp_status *st)
 {
     struct qweight w;
-    if ((*st = weight_values(g, wv, axis, per_channel, false, false, &w)) != NNP_OK)
+    if ((*st = weight_values(g, wv, axis, per_channel, false, false, u8, &w)) != NNP_OK)
         return NULL;
     *scales = w.scale->t.data;
     struct nnp_value *out_v = add_node(g, "DequantizeLinear", wv->name, "dequantized", 3,
@@ -382,7 +417,7 @@ static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv
  * with w_q [K, N] (a Gemm's transposed B turned around), w_scale per column or one
  * (times Gemm's alpha). The last node writes n's own output, so names are kept. */
 static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
-                                    struct act_range *a, bool per_channel)
+                                    struct act_range *a, bool per_channel, bool u8)
 {
     struct nnp_node *n = t->n;
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
@@ -392,7 +427,8 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
     struct nnp_value *c = gemm && n->n_inputs > 2 ? n->inputs[2] : NULL;
     const char *base = *n->name ? n->name : n->outputs[0]->name;
     struct qweight w;
-    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, per_channel, trans, true, &w);
+    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, per_channel, trans, true, u8,
+                                       &w);
     if (st != NNP_OK)
         return st;
     if (alpha != 1.0f) {
@@ -410,8 +446,8 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
         add_node_to(g, "DynamicQuantizeLinear", a->v->name, "DynamicQuantizeLinear", 1, &a->v, 3,
                     a->dyn);
     }
-    struct nnp_value *acc = add_step(g, "MatMulInteger", base, "int32", 3,
-                                     (struct nnp_value *[]){a->dyn[0], w.q, a->dyn[2]});
+    struct nnp_value *acc = add_step(g, "MatMulInteger", base, "int32", w.zp ? 4 : 3,
+                                     (struct nnp_value *[]){a->dyn[0], w.q, a->dyn[2], w.zp});
     struct nnp_value *accf = add_step(g, "Cast", base, "sum", 1, &acc);
     nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i = 1; /* FLOAT */
     struct nnp_value *scale = add_step(g, "Mul", base, "scale", 2,
@@ -860,6 +896,7 @@ static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char 
  * float model after calibrating once. */
 struct qplan {
     bool per_channel, symmetric, dynamic, weight_only, quiet;
+    bool u8_weights; /* type=uint8: weights uint8 with zero points */
     int n_t, n_r, kept;
     struct target *t;    /* (n_t) in node order; t[i].n in the graph planned on */
     int *node;           /* (n_t) t[i].n's index in that graph's nodes */
@@ -906,6 +943,7 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
     p->weight_only = mode == MODE_WEIGHT;
     p->dynamic = mode == MODE_DYNAMIC;
     p->per_channel = opt[OPT_PER_CHANNEL].i;
+    p->u8_weights = opt[OPT_TYPE].i == TYPE_UINT8;
     p->symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
     p->quiet = ctx->quiet;
     const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s, *only = opt[OPT_ONLY].s;
@@ -1006,13 +1044,14 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
             continue;
         struct nnp_node *n = t[i].n;
         if (p->dynamic) {
-            st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel);
+            st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel, p->u8_weights);
             continue;
         }
         struct nnp_value *wv = n->inputs[1];
         int wi = wv->index;
         if (!wq_of[wi] && wi < values_before)
-            wq_of[wi] = quantize_weight(g, wv, t[i].axis, p->per_channel, &ws_of[wi], &st);
+            wq_of[wi] = quantize_weight(g, wv, t[i].axis, p->per_channel, p->u8_weights,
+                                        &ws_of[wi], &st);
         if (st != NNP_OK)
             break;
         n->inputs[1] = wq_of[wi];

@@ -3,7 +3,8 @@
 # calibrated on 1,000 Fashion-MNIST training images), int8 weight-only, int8 dynamic
 # (Gemm and MatMul: its ranges are the batch's, 1,000 images on both sides) and fp16
 # weights (the *_const models, whose weights are Constant nodes, in static mode only);
-# lenet5 and mlp also static with calib=entropy and with calib=mse (symmetric),
+# lenet5 and mlp also static with calib=entropy and with calib=mse (symmetric), and
+# type=uint8 (weights with zero points) static and dynamic,
 # each checked on the 10,000 test images:
 #  - the quantized model runs in ONNX Runtime, and nnpress and ONNX Runtime agree on
 #    the argmax of at least 99.5% of the images (outputs within 5% of the largest
@@ -39,8 +40,9 @@ for m in testdata/*.onnx; do
     modes="static weight dynamic fp16"
     # the *_const models differ from theirs only in where the weights are stored
     case $name in *_const) modes=static ;; esac
-    # the other calibrations (entropy asymmetric, mse symmetric) on a Conv and a Gemm model
-    case $name in lenet5 | mlp) modes="$modes entropy mse" ;; esac
+    # the other calibrations (entropy asymmetric, mse symmetric) and uint8 weights (static,
+    # dynamic) on a Conv and a Gemm model
+    case $name in lenet5 | mlp) modes="$modes entropy mse uint8 uint8-dynamic" ;; esac
     for mode in $modes; do
         q=$T/$name.$mode.onnx
         why=""
@@ -48,6 +50,8 @@ for m in testdata/*.onnx; do
         fp16) how="--type fp16" ;;
         entropy) how="--calib entropy" ;;
         mse) how="--calib mse --activations symmetric" ;;
+        uint8) how="--type uint8" ;;
+        uint8-dynamic) how="--type uint8 --mode dynamic" ;;
         *) how="--mode $mode" ;;
         esac
         if ! out=$("$NNPRESS" quantize "$m" -o "$q" $how --data "$TRAIN" -q -t 2 2>&1); then
