@@ -1,6 +1,7 @@
 /* passes/quantize.c — int8 quantization in QDQ form (QuantizeLinear /
  * DequantizeLinear pairs around float operators), which ONNX Runtime runs and
- * fuses into its integer kernels, and nnpress's runtime runs as written.
+ * fuses into its integer kernels, and nnpress's runtime runs as written; or with
+ * format=qop in operator form (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger).
  *
  * What is quantized: the nodes of `ops` (Conv, Gemm, MatMul by default) whose weight
  * is a float32 constant (an initializer or a Constant node), less `exclude`, and of
@@ -43,6 +44,14 @@
  *             scale x_scale * w_scale (as ONNX Runtime's integer kernels add it), when
  *             it fits and Gemm's alpha and beta are 1.
  *
+ * format=qop writes the same arithmetic as ONNX's integer operators, which both runtimes
+ * run: mode=static calibrates each target's output too, and a Conv becomes QLinearConv
+ * (int32 bias), a MatMul or a Gemm without C QLinearMatMul, a Gemm with C QLinearMatMul
+ * then an Add of C in float (qop_node says why); the output is dequantized for float
+ * readers only, and a target reading another's output takes its 8 bits as they are.
+ * mode=dynamic is operator form already, and with qop quantizes Conv too, as ConvInteger
+ * (dynamic_conv). mode=weight has none: a usage error.
+ *
  * type=fp16 instead stores the weights and biases of those nodes as float16, each read
  * through a Cast to float32 (half the bytes; the arithmetic stays float32, the casts
  * of constants are computed once when a runtime plans): rounded to nearest even, and
@@ -75,10 +84,11 @@
 #include "kernels/runtime.h"
 #include "passes/quantize.h"
 
-enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
+enum { OPT_TYPE, OPT_MODE, OPT_FORMAT, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
        OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
 enum { TYPE_INT8, TYPE_UINT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
+enum { FORMAT_QDQ, FORMAT_QOP };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
 enum { CALIB_MINMAX, CALIB_PERCENTILE, CALIB_ENTROPY, CALIB_MSE };
 
@@ -89,6 +99,9 @@ static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_MODE] = {"mode", NNP_OPT_CHOICE, "static", 0, 0, "static|weight|dynamic",
                   "static: weights and activations calibrated on --data; weight: weights only; "
                   "dynamic: activations quantized at run time"},
+    [OPT_FORMAT] = {"format", NNP_OPT_CHOICE, "qdq", 0, 0, "qdq|qop",
+                    "qdq: QuantizeLinear/DequantizeLinear around float operators; qop: integer "
+                    "operators (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger)"},
     [OPT_PER_CHANNEL] = {"per_channel", NNP_OPT_BOOL, "1", 0, 1, NULL,
                          "a weight scale per output channel (else one per tensor)"},
     [OPT_ACTIVATIONS] = {"activations", NNP_OPT_CHOICE, "asymmetric", 0, 0,
@@ -103,7 +116,7 @@ static const struct nnp_pass_opt quantize_opts[] = {
                            "calibration samples read from --data (fewer if it has fewer)"},
     [OPT_OPS] = {"ops", NNP_OPT_STRING, "", 0, 0, NULL,
                  "the operator types to quantize, '+'-separated (default Conv+Gemm+MatMul; "
-                 "Gemm+MatMul in dynamic mode)"},
+                 "Gemm+MatMul in dynamic mode with format=qdq)"},
     [OPT_EXCLUDE] = {"exclude", NNP_OPT_STRING, "", 0, 0, NULL,
                      "node names or operator types kept in float, '+'-separated"},
     [OPT_ONLY] = {"only", NNP_OPT_STRING, "", 0, 0, NULL,
@@ -122,6 +135,7 @@ struct target {
     int axis;  /* the weight's output-channel axis */
     bool bias; /* input 2 is a float32 constant with one value per output channel */
     int act;   /* index into the calibrated activations, or -1 */
+    int out;   /* format=qop, mode=static: that of its output, or -1 */
 };
 
 /* A calibrated activation: a value some target reads as its input 0. */
@@ -133,6 +147,9 @@ struct act_range {
     uint64_t *hist; /* but for minmax: CALIB_BINS counts over [lo, hi] of the first pass */
     float scale;
     int32_t zp;
+    struct nnp_value *sv, *zv; /* its scale and zero point as constants, once made */
+    struct nnp_value *q;      /* it in 8 bits: its QuantizeLinear, or the quantized node
+                                 that makes it (format=qop) */
     struct nnp_value *dq;     /* its DequantizeLinear output, once made */
     struct nnp_value *dyn[3]; /* mode=dynamic: its DynamicQuantizeLinear outputs */
 };
@@ -380,10 +397,10 @@ static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *
 }
 
 /* int32 bias at scale x_scale * w_scale[c], or NULL (and st OK) when a value would not
- * fit int32 */
-static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
-                                       const float *w_scale, bool per_channel,
-                                       enum nnp_status *st)
+ * fit int32; *scale_v (unless NULL) gets those scales as a constant */
+static struct nnp_value *bias_int32(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
+                                    const float *w_scale, bool per_channel,
+                                    struct nnp_value **scale_v, enum nnp_status *st)
 {
     const struct nnp_tensor *b = nnp_value_constant(bv);
     int64_t channels = b->dims[0];
@@ -394,20 +411,51 @@ static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv
             return NULL;
     }
     struct nnp_value *q = new_const(g, bv->name, "quantized", NNP_DTYPE_I32, 1, &channels, st);
-    struct nnp_value *sv = q ? new_const(g, bv->name, "scale", NNP_DTYPE_F32, 1, &channels, st)
-                             : NULL;
-    if (!sv)
+    struct nnp_value *sv = q && scale_v ? new_const(g, bv->name, "scale", NNP_DTYPE_F32, 1,
+                                                    &channels, st)
+                                        : NULL;
+    if (!q || (scale_v && !sv))
         return NULL;
     int32_t *out = q->t.data;
-    float *scale = sv->t.data;
     for (int64_t c = 0; c < channels; c++) {
-        scale[c] = x_scale * w_scale[per_channel ? c : 0];
-        out[c] = (int32_t)nearbyint((double)x[c] / (double)scale[c]);
+        float scale = x_scale * w_scale[per_channel ? c : 0];
+        out[c] = (int32_t)nearbyint((double)x[c] / (double)scale);
+        if (sv)
+            ((float *)sv->t.data)[c] = scale;
     }
+    if (scale_v)
+        *scale_v = sv;
+    return q;
+}
+
+/* the bias as int32 read through DequantizeLinear, or NULL (st OK) when it would not fit */
+static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
+                                       const float *w_scale, bool per_channel,
+                                       enum nnp_status *st)
+{
+    struct nnp_value *sv = NULL;
+    struct nnp_value *q = bias_int32(g, bv, x_scale, w_scale, per_channel, &sv, st);
+    if (!q)
+        return NULL;
     struct nnp_value *out_v = add_node(g, "DequantizeLinear", bv->name, "dequantized", 2,
                                        (struct nnp_value *[]){q, sv});
     set_axis(g, out_v, 0);
     return out_v;
+}
+
+/* a->dyn: DynamicQuantizeLinear of a's value, made once */
+static void dynamic_input(struct nnp_graph *g, struct act_range *a)
+{
+    if (a->dyn[0])
+        return;
+    static const char *const suffix[3] = {"quantized", "scale", "zero_point"};
+    for (int k = 0; k < 3; k++) {
+        char name[512];
+        snprintf(name, sizeof name, "%s_%s", a->v->name, suffix[k]);
+        a->dyn[k] = nnp_graph_new_value(g, name);
+    }
+    add_node_to(g, "DynamicQuantizeLinear", a->v->name, "DynamicQuantizeLinear", 1, &a->v, 3,
+                a->dyn);
 }
 
 /* mode=dynamic: node n (MatMul, or Gemm with transA = 0) becomes what ONNX Runtime's
@@ -436,16 +484,7 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
         for (int64_t k = 0; k < nnp_tensor_numel(&w.scale->t); k++)
             sc[k] *= alpha;
     }
-    if (!a->dyn[0]) {
-        static const char *const suffix[3] = {"quantized", "scale", "zero_point"};
-        for (int k = 0; k < 3; k++) {
-            char name[512];
-            snprintf(name, sizeof name, "%s_%s", a->v->name, suffix[k]);
-            a->dyn[k] = nnp_graph_new_value(g, name);
-        }
-        add_node_to(g, "DynamicQuantizeLinear", a->v->name, "DynamicQuantizeLinear", 1, &a->v, 3,
-                    a->dyn);
-    }
+    dynamic_input(g, a);
     struct nnp_value *acc = add_step(g, "MatMulInteger", base, "int32", w.zp ? 4 : 3,
                                      (struct nnp_value *[]){a->dyn[0], w.q, a->dyn[2], w.zp});
     struct nnp_value *accf = add_step(g, "Cast", base, "sum", 1, &acc);
@@ -474,13 +513,69 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
     return NNP_OK;
 }
 
-/* What dynamic mode takes beyond target_check: MatMul and Gemm only, and a Gemm's C
- * used as it is or a constant to scale by beta. */
-static const char *dynamic_check(const struct nnp_node *n)
+/* mode=dynamic, format=qop: Conv n becomes
+ *   xq, x_scale, x_zero_point = DynamicQuantizeLinear(x)      (once per activation x)
+ *   y = Cast(ConvInteger(xq, w_q, x_zero_point[, w_zero_point])) * (x_scale * w_scale) [+ B]
+ * (n itself turned ConvInteger, its attributes kept), w_scale and B shaped [M, 1, ...] to
+ * broadcast over the output's channels. The last node writes n's own output. */
+static enum nnp_status dynamic_conv(struct nnp_graph *g, const struct target *t,
+                                    struct act_range *a, bool per_channel, bool u8)
 {
-    if (strcmp(n->op_type, "Conv") == 0)
+    struct nnp_node *n = t->n;
+    const char *base = *n->name ? n->name : n->outputs[0]->name;
+    const struct nnp_tensor *wt = nnp_value_constant(n->inputs[1]);
+    struct nnp_value *b = n->n_inputs > 2 ? n->inputs[2] : NULL, *out = n->outputs[0];
+    struct qweight w;
+    enum nnp_status st = weight_values(g, n->inputs[1], 0, per_channel, false, true, u8, &w);
+    if (st != NNP_OK)
+        return st;
+    int64_t shape[NNP_MAX_RANK] = {wt->dims[0]};
+    for (int k = 1; k < wt->rank - 1; k++)
+        shape[k] = 1;
+    if (per_channel) /* [M] -> [M, 1, ...]: the same values */
+        nnp_tensor_set_shape(&w.scale->t, NNP_DTYPE_F32, wt->rank - 1, shape);
+    dynamic_input(g, a);
+    struct nnp_value *acc = nnp_graph_new_value(g, base);
+    struct nnp_value *in[4] = {a->dyn[0], w.q, a->dyn[2], w.zp};
+    n->op_type = "ConvInteger";
+    nnp_node_set_io(g, n, w.zp ? 4 : 3, in, 1, &acc);
+    struct nnp_value *accf = add_step(g, "Cast", base, "sum", 1, &acc);
+    nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i = 1; /* FLOAT */
+    struct nnp_value *scale = add_step(g, "Mul", base, "scale", 2,
+                                       (struct nnp_value *[]){a->dyn[1], w.scale});
+    if (!b) {
+        add_node_to(g, "Mul", base, "Mul", 2, (struct nnp_value *[]){accf, scale}, 1, &out);
+        return NNP_OK;
+    }
+    struct nnp_value *y = add_step(g, "Mul", base, "product", 2,
+                                   (struct nnp_value *[]){accf, scale});
+    const struct nnp_tensor *bt = nnp_value_constant(b);
+    struct nnp_value *bc = new_const(g, b->name, "channels", NNP_DTYPE_F32, wt->rank - 1, shape,
+                                     &st);
+    if (!bc)
+        return st;
+    memcpy(bc->t.data, bt->data, (size_t)wt->dims[0] * sizeof(float));
+    add_node_to(g, "Add", base, "Add", 2, (struct nnp_value *[]){y, bc}, 1, &out);
+    return NNP_OK;
+}
+
+/* What dynamic mode takes beyond target_check: MatMul and Gemm, and with format=qop Conv
+ * (its B a constant per channel, and with type=uint8 one weight zero point: ONNX Runtime's
+ * ConvInteger takes no more); a Gemm's C used as it is or a constant to scale by beta. */
+static const char *dynamic_check(const struct nnp_node *n, const struct target *t, bool qop,
+                                 bool u8, bool per_channel)
+{
+    if (strcmp(n->op_type, "Conv") == 0 && !qop)
         return "dynamic mode quantizes Gemm and MatMul (the integer convolution is not fast "
-               "yet: use mode=static)";
+               "yet: use mode=static, or format=qop for ConvInteger)";
+    if (strcmp(n->op_type, "Conv") == 0) {
+        if (n->n_inputs > 2 && n->inputs[2] && !t->bias)
+            return "its B is not a float32 constant per output channel";
+        if (u8 && per_channel)
+            return "ConvInteger takes one weight zero point (ONNX Runtime): type=uint8 needs "
+                   "per_channel=0 here";
+        return NULL;
+    }
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
     if (gemm && n->n_inputs > 2 && n->inputs[2] && nnp_node_attr_float(n, "beta", 1.0f) != 1.0f &&
         !nnp_pass_f32_const(n->inputs[2]))
@@ -896,6 +991,7 @@ static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char 
  * float model after calibrating once. */
 struct qplan {
     bool per_channel, symmetric, dynamic, weight_only, quiet;
+    bool qop;        /* format=qop */
     bool u8_weights; /* type=uint8: weights uint8 with zero points */
     int n_t, n_r, kept;
     struct target *t;    /* (n_t) in node order; t[i].n in the graph planned on */
@@ -910,6 +1006,147 @@ static void plan_free(struct qplan *p)
     free(p->node);
     free(p->r);
     memset(p, 0, sizeof *p);
+}
+
+/* the index of v's range in p->r, added when new (p->r holds one per node) */
+static int range_of(struct qplan *p, struct nnp_value *v)
+{
+    int k = 0;
+    while (k < p->n_r && p->r[k].v != v)
+        k++;
+    if (k == p->n_r)
+        p->r[p->n_r++].v = v;
+    return k;
+}
+
+/* --- operator form (format=qop) --- */
+
+/* a's scale and zero point as constants, made once */
+static enum nnp_status act_consts(struct nnp_graph *g, struct act_range *a, bool symmetric)
+{
+    if (a->sv)
+        return NNP_OK;
+    enum nnp_status st = NNP_OK;
+    enum nnp_dtype qt = symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+    struct nnp_value *sv = new_const(g, a->v->name, "scale", NNP_DTYPE_F32, 0, NULL, &st);
+    struct nnp_value *zv = sv ? new_const(g, a->v->name, "zero_point", qt, 0, NULL, &st) : NULL;
+    if (!zv)
+        return st;
+    *(float *)sv->t.data = a->scale;
+    if (symmetric)
+        *(int8_t *)zv->t.data = (int8_t)a->zp;
+    else
+        *(uint8_t *)zv->t.data = (uint8_t)a->zp;
+    a->sv = sv;
+    a->zv = zv;
+    return NNP_OK;
+}
+
+/* a's value in 8 bits: its QuantizeLinear, made once, or what a quantized node made */
+static struct nnp_value *act_quantized(struct nnp_graph *g, struct act_range *a, bool symmetric,
+                                       enum nnp_status *st)
+{
+    if ((*st = act_consts(g, a, symmetric)) != NNP_OK)
+        return NULL;
+    if (!a->q)
+        a->q = add_node(g, "QuantizeLinear", a->v->name, "quantized", 3,
+                        (struct nnp_value *[]){a->v, a->sv, a->zv});
+    return a->q;
+}
+
+/* format=qop, mode=static: target t (act and out calibrated) becomes, in place (its name
+ * kept),
+ *   Conv        y_q = QLinearConv(x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp[, B])
+ *               with B int32 at scale x_scale * w_scale (its attributes kept);
+ *   MatMul, Gemm without C
+ *               y_q = QLinearMatMul(x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp)
+ *               with w_q [K, N] (a transB weight stored turned around);
+ *   Gemm with C the same to p_q, on the range of y - C ([lo - max C, hi - min C]: what y
+ *               holds less the bias), then y = DequantizeLinear(p_q) + C in float. ONNX
+ *               has no QLinearMatMul with a bias (ONNX Runtime's QGemm is its own domain,
+ *               which nnpress does not run), and both runtimes run this;
+ * then y = DequantizeLinear(y_q) for the readers of y in float (dropped at the end when
+ * there are none). x_q is QuantizeLinear(x), or when x is what a quantized node made, its
+ * y_q as it is: consecutive quantized nodes pass 8 bits, the range being that one value's.
+ * *done false (nothing changed but unused constants): t takes the QDQ form instead, a
+ * Conv whose bias would not fit int32, a Gemm with alpha or beta not 1 or a C that is not
+ * a constant per column. */
+static enum nnp_status qop_node(struct nnp_graph *g, const struct qplan *p,
+                                const struct target *t, struct act_range *r, bool *done,
+                                int *n_bias)
+{
+    struct nnp_node *n = t->n;
+    bool conv = strcmp(n->op_type, "Conv") == 0;
+    bool trans = strcmp(n->op_type, "Gemm") == 0 && nnp_node_attr_int(n, "transB", 0) != 0;
+    struct nnp_value *c = t->bias ? n->inputs[2] : NULL, *y = n->outputs[0];
+    struct act_range *a = &r[t->act], *o = &r[t->out];
+    *done = false;
+    if (n->n_inputs > 2 && n->inputs[2] && !t->bias)
+        return NNP_OK; /* a C computed or broadcast, alpha or beta not 1: the QDQ form */
+    struct qweight w;
+    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, p->per_channel, trans, false,
+                                       p->u8_weights, &w);
+    if (st != NNP_OK)
+        return st;
+    struct nnp_value *bq = NULL;
+    if (c && conv && !(bq = bias_int32(g, c, a->scale, w.scale->t.data, p->per_channel, NULL,
+                                       &st)))
+        return st;
+    struct nnp_value *xq = act_quantized(g, a, p->symmetric, &st);
+    if (!xq || (st = act_consts(g, o, p->symmetric)) != NNP_OK)
+        return st;
+    struct act_range prod = *o; /* Gemm with C: the range of the product */
+    if (c && !conv) {
+        const struct nnp_tensor *ct = nnp_value_constant(c);
+        const float *cv = ct->data;
+        double c_lo = 0, c_hi = 0;
+        for (int64_t k = 0; k < nnp_tensor_numel(ct); k++) {
+            c_lo = cv[k] < c_lo ? cv[k] : c_lo;
+            c_hi = cv[k] > c_hi ? cv[k] : c_hi;
+        }
+        prod.lo = fmin(o->lo - c_hi, 0);
+        prod.hi = fmax(o->hi - c_lo, 0);
+        act_params(&prod, p->symmetric);
+        char base[512];
+        snprintf(base, sizeof base, "%s_product", y->name);
+        prod.v = nnp_graph_new_value(g, base);
+        prod.sv = NULL;
+        if ((st = act_consts(g, &prod, p->symmetric)) != NNP_OK)
+            return st;
+    }
+    struct act_range *out = c && !conv ? &prod : o;
+    char name[512];
+    snprintf(name, sizeof name, "%s_quantized", c && !conv ? prod.v->name : y->name);
+    struct nnp_value *yq = nnp_graph_new_value(g, name);
+    struct nnp_value *in[9] = {xq, a->sv, a->zv, w.q, w.scale, w.zp, out->sv, out->zv, bq};
+    n->op_type = conv ? "QLinearConv" : "QLinearMatMul";
+    if (!conv)
+        n->n_attrs = 0; /* Gemm's transB (its weight turned), alpha and beta (1) */
+    nnp_node_set_io(g, n, bq ? 9 : 8, in, 1, &yq);
+    *n_bias += bq != NULL;
+    *done = true;
+    if (c && !conv) {
+        struct nnp_value *pf = add_node(g, "DequantizeLinear", prod.v->name, "dequantized", 3,
+                                        (struct nnp_value *[]){yq, prod.sv, prod.zv});
+        add_node_to(g, "Add", y->name, "Add", 2, (struct nnp_value *[]){pf, c}, 1, &y);
+        return NNP_OK;
+    }
+    o->q = yq;
+    add_node_to(g, "DequantizeLinear", y->name, "DequantizeLinear", 3,
+                (struct nnp_value *[]){yq, o->sv, o->zv}, 1, &y);
+    return NNP_OK;
+}
+
+/* format=qop: the DequantizeLinear of a quantized node's output that nothing reads */
+static void drop_unread_dq(struct nnp_graph *g)
+{
+    nnp_graph_link(g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct nnp_node *n = g->nodes[i];
+        if (strcmp(n->op_type, "DequantizeLinear") == 0 && n->outputs[0]->n_consumers == 0 &&
+            !n->outputs[0]->is_output)
+            nnp_graph_remove_node(g, n);
+    }
 }
 
 /* every '+'-separated name in `list` must name a node or an operator type of g */
@@ -944,11 +1181,15 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
     p->dynamic = mode == MODE_DYNAMIC;
     p->per_channel = opt[OPT_PER_CHANNEL].i;
     p->u8_weights = opt[OPT_TYPE].i == TYPE_UINT8;
+    p->qop = opt[OPT_FORMAT].i == FORMAT_QOP;
     p->symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
     p->quiet = ctx->quiet;
     const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s, *only = opt[OPT_ONLY].s;
     if (!*ops)
-        ops = p->dynamic ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
+        ops = p->dynamic && !p->qop ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
+    if (p->qop && p->weight_only)
+        return nnp_errorf(NNP_ERR_USAGE, "format=qop writes integer operators and mode=weight "
+                          "computes in float: use format=qdq, or mode=static or dynamic");
     if (mode == MODE_STATIC && !ctx->data_path)
         return nnp_errorf(NNP_ERR_INVALID, "static mode calibrates on data: give "
                           "--data FILE, or use mode=weight or mode=dynamic");
@@ -978,22 +1219,18 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
             st = keep_listed(rec, n, "excluded", p->quiet, &p->kept);
             continue;
         }
-        struct target c = {.n = n, .act = -1};
+        struct target c = {.n = n, .act = -1, .out = -1};
         const char *why = target_check(n, &c);
         if (!why && p->dynamic)
-            why = dynamic_check(n);
+            why = dynamic_check(n, &c, p->qop, p->u8_weights, p->per_channel);
         if (why) {
             st = keep_listed(rec, n, why, p->quiet, &p->kept);
             continue;
         }
-        if (!p->weight_only) {
-            int k = 0;
-            while (k < p->n_r && p->r[k].v != n->inputs[0])
-                k++;
-            if (k == p->n_r)
-                p->r[p->n_r++].v = n->inputs[0];
-            c.act = k;
-        }
+        if (!p->weight_only)
+            c.act = range_of(p, n->inputs[0]);
+        if (p->qop && mode == MODE_STATIC)
+            c.out = range_of(p, n->outputs[0]);
         p->node[p->n_t] = i;
         p->t[p->n_t++] = c;
     }
@@ -1032,7 +1269,7 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
     for (int k = 0; k < p->n_r && st == NNP_OK; k++) {
         r[k] = p->r[k];
         r[k].hist = NULL;
-        r[k].dq = NULL;
+        r[k].dq = r[k].q = r[k].sv = r[k].zv = NULL;
         r[k].dyn[0] = r[k].dyn[1] = r[k].dyn[2] = NULL;
         r[k].v = nnp_graph_find(g, p->r[k].v->name);
         NNP_ASSERT(r[k].v);
@@ -1044,9 +1281,17 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
             continue;
         struct nnp_node *n = t[i].n;
         if (p->dynamic) {
-            st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel, p->u8_weights);
+            if (strcmp(n->op_type, "Conv") == 0)
+                st = dynamic_conv(g, &t[i], &r[t[i].act], p->per_channel, p->u8_weights);
+            else
+                st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel, p->u8_weights);
             continue;
         }
+        bool done = false;
+        if (t[i].out >= 0 && (st = qop_node(g, p, &t[i], r, &done, n_bias)) != NNP_OK)
+            break;
+        if (done)
+            continue;
         struct nnp_value *wv = n->inputs[1];
         int wi = wv->index;
         if (!wq_of[wi] && wi < values_before)
@@ -1059,21 +1304,11 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
             continue;
         struct act_range *a = &r[t[i].act];
         if (!a->dq) {
-            enum nnp_dtype qt = p->symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
-            struct nnp_value *sv = new_const(g, a->v->name, "scale", NNP_DTYPE_F32, 0, NULL, &st);
-            struct nnp_value *zv = sv ? new_const(g, a->v->name, "zero_point", qt, 0, NULL, &st)
-                                      : NULL;
-            if (!zv)
+            struct nnp_value *q = act_quantized(g, a, p->symmetric, &st);
+            if (!q)
                 break;
-            *(float *)sv->t.data = a->scale;
-            if (p->symmetric)
-                *(int8_t *)zv->t.data = (int8_t)a->zp;
-            else
-                *(uint8_t *)zv->t.data = (uint8_t)a->zp;
-            struct nnp_value *q = add_node(g, "QuantizeLinear", a->v->name, "quantized", 3,
-                                           (struct nnp_value *[]){a->v, sv, zv});
             a->dq = add_node(g, "DequantizeLinear", a->v->name, "dequantized", 3,
-                             (struct nnp_value *[]){q, sv, zv});
+                             (struct nnp_value *[]){q, a->sv, a->zv});
         }
         n->inputs[0] = a->dq;
         if (t[i].bias) {
@@ -1089,6 +1324,8 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
     free(ws_of);
     free(t);
     free(r);
+    if (st == NNP_OK && p->qop)
+        drop_unread_dq(g);
     if (st == NNP_OK) {
         nnp_graph_drop_unused(g); /* the float weights and biases */
         nnp_graph_link(g);
@@ -1131,6 +1368,9 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         return st;
     bool gate = opt[OPT_MAX_DROP].f < 100;
     if (opt[OPT_TYPE].i == TYPE_FP16) {
+        if (opt[OPT_FORMAT].i == FORMAT_QOP)
+            return nnp_errorf(NNP_ERR_USAGE, "format=qop writes integer operators; type=fp16 "
+                              "does not apply");
         if (gate)
             return nnp_errorf(NNP_ERR_USAGE, "max_accuracy_drop chooses int8 nodes to keep in "
                               "float; type=fp16 does not apply");
