@@ -48,7 +48,8 @@
  * run: mode=static calibrates each target's output too, and a Conv becomes QLinearConv
  * (int32 bias), a MatMul or a Gemm without C QLinearMatMul, a Gemm with C QLinearMatMul
  * then an Add of C in float (qop_node says why); the output is dequantized for float
- * readers only, and a target reading another's output takes its 8 bits as they are.
+ * readers only, and a target reading another's output takes its 8 bits as they are; a
+ * Relu alone after a target is folded into it when activations are asymmetric (relu_after).
  * mode=dynamic is operator form already, and with qop quantizes Conv too, as ConvInteger
  * (dynamic_conv). mode=weight has none: a usage error.
  *
@@ -136,6 +137,9 @@ struct target {
     bool bias; /* input 2 is a float32 constant with one value per output channel */
     int act;   /* index into the calibrated activations, or -1 */
     int out;   /* format=qop, mode=static: that of its output, or -1 */
+    int relu;  /* format=qop: the index of the Relu folded into it (the output's range is
+                  the Relu's), or -1 */
+    struct nnp_node *relu_node; /* that Relu, in the graph being rewritten */
 };
 
 /* A calibrated activation: a value some target reads as its input 0. */
@@ -1021,6 +1025,23 @@ static int range_of(struct qplan *p, struct nnp_value *v)
 
 /* --- operator form (format=qop) --- */
 
+/* The Relu that alone reads target n's output, which the quantized node can do itself
+ * when activations are asymmetric: the Relu's output ranges over [0, max], zero point 0,
+ * so the saturation at 0 is the Relu. Not after a Gemm with C (its Add is in float).
+ * @return its index in g's nodes (g linked), or -1. */
+static int relu_after(const struct nnp_graph *g, const struct nnp_node *n, bool symmetric)
+{
+    const struct nnp_value *y = n->outputs[0];
+    if (symmetric || y->is_output || y->n_consumers != 1 ||
+        (strcmp(n->op_type, "Gemm") == 0 && n->n_inputs > 2 && n->inputs[2]))
+        return -1;
+    const struct nnp_node *relu = y->consumers[0];
+    if (strcmp(relu->op_type, "Relu") != 0 || *relu->domain || relu->n_inputs != 1)
+        return -1;
+    NNP_ASSERT(g->nodes[relu->index] == relu);
+    return relu->index;
+}
+
 /* a's scale and zero point as constants, made once */
 static enum nnp_status act_consts(struct nnp_graph *g, struct act_range *a, bool symmetric)
 {
@@ -1078,7 +1099,8 @@ static enum nnp_status qop_node(struct nnp_graph *g, const struct qplan *p,
     struct nnp_node *n = t->n;
     bool conv = strcmp(n->op_type, "Conv") == 0;
     bool trans = strcmp(n->op_type, "Gemm") == 0 && nnp_node_attr_int(n, "transB", 0) != 0;
-    struct nnp_value *c = t->bias ? n->inputs[2] : NULL, *y = n->outputs[0];
+    struct nnp_value *c = t->bias ? n->inputs[2] : NULL;
+    struct nnp_value *y = t->relu_node ? t->relu_node->outputs[0] : n->outputs[0];
     struct act_range *a = &r[t->act], *o = &r[t->out];
     *done = false;
     if (n->n_inputs > 2 && n->inputs[2] && !t->bias)
@@ -1132,6 +1154,8 @@ static enum nnp_status qop_node(struct nnp_graph *g, const struct qplan *p,
         return NNP_OK;
     }
     o->q = yq;
+    if (t->relu_node)
+        nnp_graph_remove_node(g, t->relu_node);
     add_node_to(g, "DequantizeLinear", y->name, "DequantizeLinear", 3,
                 (struct nnp_value *[]){yq, o->sv, o->zv}, 1, &y);
     return NNP_OK;
@@ -1219,7 +1243,7 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
             st = keep_listed(rec, n, "excluded", p->quiet, &p->kept);
             continue;
         }
-        struct target c = {.n = n, .act = -1, .out = -1};
+        struct target c = {.n = n, .act = -1, .out = -1, .relu = -1};
         const char *why = target_check(n, &c);
         if (!why && p->dynamic)
             why = dynamic_check(n, &c, p->qop, p->u8_weights, p->per_channel);
@@ -1229,8 +1253,10 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
         }
         if (!p->weight_only)
             c.act = range_of(p, n->inputs[0]);
-        if (p->qop && mode == MODE_STATIC)
-            c.out = range_of(p, n->outputs[0]);
+        if (p->qop && mode == MODE_STATIC) {
+            c.relu = relu_after(g, n, p->symmetric);
+            c.out = range_of(p, c.relu >= 0 ? g->nodes[c.relu]->outputs[0] : n->outputs[0]);
+        }
         p->node[p->n_t] = i;
         p->t[p->n_t++] = c;
     }
@@ -1265,6 +1291,8 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
         t[i].n = g->nodes[p->node[i]];
         NNP_ASSERT(strcmp(t[i].n->op_type, p->t[i].n->op_type) == 0 &&
                    strcmp(t[i].n->name, p->t[i].n->name) == 0);
+        t[i].relu_node = t[i].relu >= 0 ? g->nodes[t[i].relu] : NULL;
+        NNP_ASSERT(!t[i].relu_node || strcmp(t[i].relu_node->op_type, "Relu") == 0);
     }
     for (int k = 0; k < p->n_r && st == NNP_OK; k++) {
         r[k] = p->r[k];
