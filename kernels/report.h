@@ -105,10 +105,10 @@ struct nnp_pass_record {
         const char *key; /* e.g. "batchnorm_folded" */
         double value;
     } stats[NNP_REPORT_MAX_STATS];
-    bool lists_kept;                /* the report carries kept_float, even empty */
+    bool lists_kept;            /* the report carries kept_float, even empty */
     int n_kept;
-    struct nnp_kept_node *kept;     /* (n_kept) in the order the pass decided, owned by the
-                                       pipeline that ran it */
+    struct nnp_kept_node *kept; /* (n_kept) in the order the pass decided, owned by the
+                                   pipeline that ran it */
 };
 
 /* The whole report of one `nnpress compress` run. */

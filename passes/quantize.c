@@ -152,10 +152,10 @@ struct act_range {
     float scale;
     int32_t zp;
     struct nnp_value *sv, *zv; /* its scale and zero point as constants, once made */
-    struct nnp_value *q;      /* it in 8 bits: its QuantizeLinear, or the quantized node
-                                 that makes it (format=qop) */
-    struct nnp_value *dq;     /* its DequantizeLinear output, once made */
-    struct nnp_value *dyn[3]; /* mode=dynamic: its DynamicQuantizeLinear outputs */
+    struct nnp_value *q;       /* it in 8 bits: its QuantizeLinear, or the quantized node
+                                  that makes it (format=qop) */
+    struct nnp_value *dq;      /* its DequantizeLinear output, once made */
+    struct nnp_value *dyn[3];  /* mode=dynamic: its DynamicQuantizeLinear outputs */
 };
 
 /* `name` is one of the '+'-separated items of `list` */
