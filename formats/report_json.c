@@ -174,6 +174,17 @@ char *nnp_report_json(const struct nnp_report *r)
         for (int k = 0; k < p->n_stats; k++)
             json_object_set_new(st, p->stats[k].key, num(p->stats[k].value));
         json_object_set_new(o, "stats", st);
+        if (p->lists_kept) {
+            json_t *kept = json_array();
+            for (int k = 0; k < p->n_kept; k++) {
+                json_t *e = json_object();
+                json_object_set_new(e, "node", json_string(p->kept[k].node));
+                json_object_set_new(e, "op", json_string(p->kept[k].op));
+                json_object_set_new(e, "reason", json_string(p->kept[k].reason));
+                json_array_append_new(kept, e);
+            }
+            json_object_set_new(o, "kept_float", kept);
+        }
         json_array_append_new(passes, o);
     }
     json_object_set_new(root, "passes", passes);

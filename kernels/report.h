@@ -87,7 +87,15 @@ struct nnp_model_report {
 
 #define NNP_REPORT_MAX_STATS 16
 
-/* What one pass did: timing plus named counters. */
+/* A node a pass could have rewritten but left as it was, and why. */
+struct nnp_kept_node {
+    char *node;   /* its name, "" when it has none (malloc'd) */
+    char *op;     /* its op_type (malloc'd) */
+    char *reason; /* "excluded" (malloc'd) */
+};
+
+/* What one pass did: timing plus named counters, and for the passes that list them
+ * (quantize) the candidate nodes kept as they were. */
 struct nnp_pass_record {
     const char *name;
     char options[256]; /* the options as canonical text: "sparsity=0.9,granularity=element" */
@@ -97,6 +105,10 @@ struct nnp_pass_record {
         const char *key; /* e.g. "batchnorm_folded" */
         double value;
     } stats[NNP_REPORT_MAX_STATS];
+    bool lists_kept;            /* the report carries kept_float, even empty */
+    int n_kept;
+    struct nnp_kept_node *kept; /* (n_kept) in the order the pass decided, owned by the
+                                   pipeline that ran it */
 };
 
 /* The whole report of one `nnpress compress` run. */

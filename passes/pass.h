@@ -69,6 +69,11 @@ struct nnp_pass {
 
 /*! Add a counter to a pass record. */
 void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value);
+/*! nnp_pass_keep() : record that candidate node n stays as it was, and why (copied), in
+ *  the list the report writes as the pass's kept_float; rec NULL: nothing. @return
+ *  NNP_OK or NNP_ERR_NOMEM. */
+enum nnp_status nnp_pass_keep(struct nnp_pass_record *rec, const struct nnp_node *n,
+                              const char *reason);
 
 /*! nnp_pass_f32_const() : the dense float32 constant v holds (an initializer or a Constant
  *  node's value, nnp_value_constant()), or NULL: the weights fold and quantize rewrite. */

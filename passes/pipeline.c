@@ -57,6 +57,49 @@ void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value)
     rec->n_stats++;
 }
 
+static char *copy_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    return c ? memcpy(c, s, n) : NULL;
+}
+
+enum nnp_status nnp_pass_keep(struct nnp_pass_record *rec, const struct nnp_node *n,
+                              const char *reason)
+{
+    if (!rec)
+        return NNP_OK;
+    struct nnp_kept_node *k = realloc(rec->kept, (size_t)(rec->n_kept + 1) * sizeof *k);
+    if (!k)
+        return nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    rec->kept = k;
+    k += rec->n_kept;
+    k->node = copy_str(n->name);
+    k->op = copy_str(n->op_type);
+    k->reason = copy_str(reason);
+    if (!k->node || !k->op || !k->reason) {
+        free(k->node);
+        free(k->op);
+        free(k->reason);
+        return nnp_errorf(NNP_ERR_NOMEM, "no memory");
+    }
+    rec->n_kept++;
+    return NNP_OK;
+}
+
+static void records_free(struct nnp_pass_record *records, int n)
+{
+    for (int s = 0; records && s < n; s++) {
+        for (int k = 0; k < records[s].n_kept; k++) {
+            free(records[s].kept[k].node);
+            free(records[s].kept[k].op);
+            free(records[s].kept[k].reason);
+        }
+        free(records[s].kept);
+    }
+    free(records);
+}
+
 void nnp_pass_opt_describe(const struct nnp_pass_opt *o, char *buf, size_t size)
 {
     switch (o->type) {
@@ -349,7 +392,7 @@ static double now_seconds(void)
 enum nnp_status nnp_pipeline_run(struct nnp_pipeline *p, struct nnp_graph *g,
                                  struct nnp_pass_ctx *ctx)
 {
-    free(p->records);
+    records_free(p->records, p->n_steps);
     p->records = calloc((size_t)p->n_steps + 1, sizeof *p->records);
     NNP_ASSERT(p->records);
     ctx->records = p->records;
@@ -391,7 +434,7 @@ void nnp_pipeline_free(struct nnp_pipeline *p)
     for (int s = 0; s < p->n_steps; s++)
         for (int k = 0; k < NNP_PASS_MAX_OPTS; k++)
             free(p->steps[s].text[k]);
+    records_free(p->records, p->n_steps);
     free(p->steps);
-    free(p->records);
     free(p);
 }

@@ -1,6 +1,7 @@
 /* passes/quantize.c — int8 quantization in QDQ form (QuantizeLinear /
  * DequantizeLinear pairs around float operators), which ONNX Runtime runs and
- * fuses into its integer kernels, and nnpress's runtime runs as written.
+ * fuses into its integer kernels, and nnpress's runtime runs as written; or with
+ * format=qop in operator form (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger).
  *
  * What is quantized: the nodes of `ops` (Conv, Gemm, MatMul by default) whose weight
  * is a float32 constant (an initializer or a Constant node), less `exclude`, and of
@@ -10,7 +11,11 @@
  *             (per_channel=1; Conv's axis 0, Gemm's and MatMul's output-channel axis) or
  *             per tensor, w_q = saturate(round(w / scale)) in [-127, 127]; the node then
  *             reads DequantizeLinear(w_q). A weight shared by several nodes is quantized
- *             once.
+ *             once. type=uint8 instead: uint8 with a zero point per channel (or tensor),
+ *             its range widened to hold 0, scale = (max - min) / 255, zero_point =
+ *             round(-min / scale), w_q = saturate(round(w / scale) + zero_point); the rest
+ *             as for int8. (nnpress's integer kernels take int8 weights with zero point 0:
+ *             such layers run in nnpress as written, dequantized into float.)
  *   mode=weight  that only: integer weights (a quarter of the bytes), float compute.
  *   mode=dynamic  Gemm and MatMul (by default) in ONNX Runtime's dynamic form:
  *             DynamicQuantizeLinear of the activation at run time (uint8, its range
@@ -19,15 +24,34 @@
  *   mode=static  also each such node's activation input, with a range calibrated on
  *             --data (calib_samples samples, the float model run on them a batch at a
  *             time, keeping only a running minimum and maximum per tensor: memory does
- *             not grow with the samples; calib=percentile reads them twice, the second
- *             time into a histogram of 2048 bins over that range, and takes the range
- *             that leaves (100 - percentile) / 2 % of the values out at each end):
+ *             not grow with the samples; calib=percentile|entropy|mse read them twice,
+ *             the second time into a histogram of 2048 bins over that range, and take
+ *             from it: percentile, the range that leaves (100 - percentile) / 2 % of the
+ *             values out at each end; entropy and mse, of the ranges [lo f, hi f]
+ *             ([-m f, m f], m = max|x|, when symmetric) for f = k / 2048 down to where a
+ *             quantization step is narrower than a bin, the one of least cost on the
+ *             grid that range gives (scale, zero point as below): entropy, the KL
+ *             divergence from the clipped histogram P (the outliers added to its end
+ *             bins) to Q, the bins inside as the grid sees them (the count of each level
+ *             spread over its nonempty bins; the outliers left out), TensorRT's method
+ *             on 256 levels (255 when symmetric) instead of 128 of |x|; mse, the expected
+ *             squared error, scale^2 / 12 for each value inside and (x - end)^2 for each
+ *             value clipped; on equal costs the widest range):
  *             QuantizeLinear then DequantizeLinear, uint8
  *             with a zero point (activations=asymmetric, the range widened to hold 0:
  *             scale = (max - min) / 255, zero_point = round(-min / scale)) or int8 with
  *             zero point 0 (symmetric: scale = max|x| / 127); and the bias, int32 at
  *             scale x_scale * w_scale (as ONNX Runtime's integer kernels add it), when
  *             it fits and Gemm's alpha and beta are 1.
+ *
+ * format=qop writes the same arithmetic as ONNX's integer operators, which both runtimes
+ * run: mode=static calibrates each target's output too, and a Conv becomes QLinearConv
+ * (int32 bias), a MatMul or a Gemm without C QLinearMatMul, a Gemm with C QLinearMatMul
+ * then an Add of C in float (qop_node says why); the output is dequantized for float
+ * readers only, and a target reading another's output takes its 8 bits as they are; a
+ * Relu alone after a target is folded into it when activations are asymmetric (relu_after).
+ * mode=dynamic is operator form already, and with qop quantizes Conv too, as ConvInteger
+ * (dynamic_conv). mode=weight has none: a usage error.
  *
  * type=fp16 instead stores the weights and biases of those nodes as float16, each read
  * through a Cast to float32 (half the bytes; the arithmetic stays float32, the casts
@@ -43,7 +67,8 @@
  * top-1 drop is small enough, and applies that to the graph.
  *
  * Every candidate left in float is reported on stderr with the reason (unless
- * --quiet) and counted in the pass's statistics. A model that already holds
+ * --quiet), counted in the pass's statistics and, for int8, listed with it in the
+ * report's kept_float (nnp_pass_keep()). A model that already holds
  * quantized operators is refused, as is static mode without data. */
 #include "pass.h"
 
@@ -60,33 +85,39 @@
 #include "kernels/runtime.h"
 #include "passes/quantize.h"
 
-enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
+enum { OPT_TYPE, OPT_MODE, OPT_FORMAT, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
        OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
-enum { TYPE_INT8, TYPE_FP16 };
+enum { TYPE_INT8, TYPE_UINT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
+enum { FORMAT_QDQ, FORMAT_QOP };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
-enum { CALIB_MINMAX, CALIB_PERCENTILE };
+enum { CALIB_MINMAX, CALIB_PERCENTILE, CALIB_ENTROPY, CALIB_MSE };
 
 static const struct nnp_pass_opt quantize_opts[] = {
-    [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|fp16",
-                  "int8 (QDQ), or fp16: weights stored as float16, computed in float32"},
+    [OPT_TYPE] = {"type", NNP_OPT_CHOICE, "int8", 0, 0, "int8|uint8|fp16",
+                  "int8 (symmetric weights), uint8 (weights with zero points), or fp16: "
+                  "weights stored as float16, computed in float32"},
     [OPT_MODE] = {"mode", NNP_OPT_CHOICE, "static", 0, 0, "static|weight|dynamic",
                   "static: weights and activations calibrated on --data; weight: weights only; "
                   "dynamic: activations quantized at run time"},
+    [OPT_FORMAT] = {"format", NNP_OPT_CHOICE, "qdq", 0, 0, "qdq|qop",
+                    "qdq: QuantizeLinear/DequantizeLinear around float operators; qop: integer "
+                    "operators (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger)"},
     [OPT_PER_CHANNEL] = {"per_channel", NNP_OPT_BOOL, "1", 0, 1, NULL,
                          "a weight scale per output channel (else one per tensor)"},
     [OPT_ACTIVATIONS] = {"activations", NNP_OPT_CHOICE, "asymmetric", 0, 0,
                          "asymmetric|symmetric",
                          "activations as uint8 with a zero point, or int8 around 0"},
-    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax|percentile",
-                   "activation ranges: the extremes seen, or percentiles of the values"},
+    [OPT_CALIB] = {"calib", NNP_OPT_CHOICE, "minmax", 0, 0, "minmax|percentile|entropy|mse",
+                   "activation ranges: the extremes seen, percentiles of the values, or the "
+                   "clip of least KL divergence (entropy) or squared error (mse)"},
     [OPT_PERCENTILE] = {"percentile", NNP_OPT_FLOAT, "99.99", 50, 100, NULL,
                         "calib=percentile: the share of values inside the range, in %"},
     [OPT_CALIB_SAMPLES] = {"calib_samples", NNP_OPT_INT, "1000", 1, 1e9, NULL,
                            "calibration samples read from --data (fewer if it has fewer)"},
     [OPT_OPS] = {"ops", NNP_OPT_STRING, "", 0, 0, NULL,
                  "the operator types to quantize, '+'-separated (default Conv+Gemm+MatMul; "
-                 "Gemm+MatMul in dynamic mode)"},
+                 "Gemm+MatMul in dynamic mode with format=qdq)"},
     [OPT_EXCLUDE] = {"exclude", NNP_OPT_STRING, "", 0, 0, NULL,
                      "node names or operator types kept in float, '+'-separated"},
     [OPT_ONLY] = {"only", NNP_OPT_STRING, "", 0, 0, NULL,
@@ -105,6 +136,10 @@ struct target {
     int axis;  /* the weight's output-channel axis */
     bool bias; /* input 2 is a float32 constant with one value per output channel */
     int act;   /* index into the calibrated activations, or -1 */
+    int out;   /* format=qop, mode=static: that of its output, or -1 */
+    int relu;  /* format=qop: the index of the Relu folded into it (the output's range is
+                  the Relu's), or -1 */
+    struct nnp_node *relu_node; /* that Relu, in the graph being rewritten */
 };
 
 /* A calibrated activation: a value some target reads as its input 0. */
@@ -113,11 +148,14 @@ struct target {
 struct act_range {
     struct nnp_value *v;
     double lo, hi;
-    uint64_t *hist; /* calib=percentile: CALIB_BINS counts over [lo, hi] of the first pass */
+    uint64_t *hist; /* but for minmax: CALIB_BINS counts over [lo, hi] of the first pass */
     float scale;
     int32_t zp;
-    struct nnp_value *dq;     /* its DequantizeLinear output, once made */
-    struct nnp_value *dyn[3]; /* mode=dynamic: its DynamicQuantizeLinear outputs */
+    struct nnp_value *sv, *zv; /* its scale and zero point as constants, once made */
+    struct nnp_value *q;       /* it in 8 bits: its QuantizeLinear, or the quantized node
+                                  that makes it (format=qop) */
+    struct nnp_value *dq;      /* its DequantizeLinear output, once made */
+    struct nnp_value *dyn[3];  /* mode=dynamic: its DynamicQuantizeLinear outputs */
 };
 
 /* `name` is one of the '+'-separated items of `list` */
@@ -151,6 +189,14 @@ static void keep_float(const struct nnp_node *n, const char *why, bool quiet, in
     if (!quiet)
         fprintf(stderr, "quantize: %s (%s) stays float32: %s\n", *n->name ? n->name : "(unnamed)",
                 n->op_type, why);
+}
+
+/* keep_float(), and n in rec's kept_float list (rec NULL: no list) */
+static enum nnp_status keep_listed(struct nnp_pass_record *rec, const struct nnp_node *n,
+                                   const char *why, bool quiet, int *count)
+{
+    keep_float(n, why, quiet, count);
+    return nnp_pass_keep(rec, n, why);
 }
 
 /* Can n be quantized? Sets t (axis, bias) or says why not. */
@@ -250,15 +296,34 @@ static void set_axis(struct nnp_graph *g, struct nnp_value *out, int64_t axis)
     nnp_node_set_attr(g, dq, "axis", NNP_ATTR_INT)->i = axis;
 }
 
-/* The int8 values and scales of weight wv: w_q (wv's shape, or transposed [K, N] for a
- * 2-D weight with `transpose`), scale per channel of `axis` (or one) and, unless
- * `no_zp`, a zero point of zeros shaped as the scale. */
+/* The 8-bit values and scales of weight wv: w_q (wv's shape, or transposed [K, N] for a
+ * 2-D weight with `transpose`), scale per channel of `axis` (or one) and a zero point
+ * shaped as the scale: int8 symmetric, zeros (none with `no_zp`), or with `u8` uint8
+ * over each channel's range widened to hold 0 (always given). */
 struct qweight {
     struct nnp_value *q, *scale, *zp;
 };
 
+/* scale and zero point of each channel's range [lo, hi] (which holds 0): int8 symmetric
+ * (zero point 0) or uint8 */
+static void weight_params(const double *lo, const double *hi, int64_t channels, bool u8,
+                          float *scale, int32_t *zp)
+{
+    for (int64_t c = 0; c < channels; c++) {
+        double a = fmax(-lo[c], hi[c]), span = hi[c] - lo[c];
+        zp[c] = 0;
+        if (!u8) {
+            scale[c] = a > 0 ? (float)(a / 127.0) : 1.0f;
+            continue;
+        }
+        scale[c] = span > 0 ? (float)(span / 255.0) : 1.0f;
+        double z = nearbyint(-lo[c] / (double)scale[c]);
+        zp[c] = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+    }
+}
+
 static enum nnp_status weight_values(struct nnp_graph *g, struct nnp_value *wv, int axis,
-                                     bool per_channel, bool transpose, bool no_zp,
+                                     bool per_channel, bool transpose, bool no_zp, bool u8,
                                      struct qweight *out)
 {
     const struct nnp_tensor *w = nnp_value_constant(wv);
@@ -276,45 +341,56 @@ static enum nnp_status weight_values(struct nnp_graph *g, struct nnp_value *wv, 
         qd[1] = w->dims[0];
     }
     int scale_rank = per_channel ? 1 : 0;
-    out->q = new_const(g, wv->name, "quantized", NNP_DTYPE_I8, w->rank, qd, &st);
+    enum nnp_dtype qt = u8 ? NNP_DTYPE_U8 : NNP_DTYPE_I8;
+    out->q = new_const(g, wv->name, "quantized", qt, w->rank, qd, &st);
     out->scale = out->q ? new_const(g, wv->name, "scale", NNP_DTYPE_F32, scale_rank, &channels, &st)
                         : NULL;
-    out->zp = out->scale && !no_zp ? new_const(g, wv->name, "zero_point", NNP_DTYPE_I8,
-                                               scale_rank, &channels, &st)
-                                   : NULL;
+    out->zp = out->scale && (u8 || !no_zp) ? new_const(g, wv->name, "zero_point", qt,
+                                                       scale_rank, &channels, &st)
+                                           : NULL;
     if (st != NNP_OK)
         return st;
     float *scale = out->scale->t.data;
-    int8_t *q = out->q->t.data;
     /* element i belongs to channel (i / inner) % channels */
-    double *absmax = calloc((size_t)channels, sizeof *absmax);
-    if (!absmax)
+    double *lo = calloc((size_t)channels * 2, sizeof *lo), *hi = lo + channels;
+    int32_t *zp = calloc((size_t)channels, sizeof *zp);
+    if (!lo || !zp) {
+        free(lo);
+        free(zp);
         return nnp_errorf(NNP_ERR_NOMEM, "no memory for %" PRId64 " weight scales", channels);
+    }
     for (int64_t i = 0; i < numel; i++) {
         int64_t c = i / inner % channels;
-        double a = fabs((double)x[i]);
-        absmax[c] = a > absmax[c] ? a : absmax[c];
+        lo[c] = x[i] < lo[c] ? x[i] : lo[c];
+        hi[c] = x[i] > hi[c] ? x[i] : hi[c];
     }
-    for (int64_t c = 0; c < channels; c++)
-        scale[c] = absmax[c] > 0 ? (float)(absmax[c] / 127.0) : 1.0f;
-    free(absmax);
+    weight_params(lo, hi, channels, u8, scale, zp);
+    float qmin = u8 ? 0.0f : -127.0f, qmax = u8 ? 255.0f : 127.0f;
     for (int64_t i = 0; i < numel; i++) {
-        float v = x[i] / scale[i / inner % channels];
-        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        int64_t c = i / inner % channels;
+        float v = nearbyintf(x[i] / scale[c]) + (float)zp[c];
+        v = v > qmax ? qmax : v < qmin ? qmin : v;
         int64_t at = transpose ? i % w->dims[1] * w->dims[0] + i / w->dims[1] : i;
-        q[at] = (int8_t)nearbyintf(v);
+        if (u8)
+            ((uint8_t *)out->q->t.data)[at] = (uint8_t)v;
+        else
+            ((int8_t *)out->q->t.data)[at] = (int8_t)v;
     }
+    for (int64_t c = 0; u8 && c < channels; c++)
+        ((uint8_t *)out->zp->t.data)[c] = (uint8_t)zp[c];
+    free(lo);
+    free(zp);
     return NNP_OK;
 }
 
 /* The weight of a target, quantized and read through DequantizeLinear: its output.
  * *scales: the float scales. */
 static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *wv, int axis,
-                                         bool per_channel, const float **scales,
+                                         bool per_channel, bool u8, const float **scales,
                                          enum nnp_status *st)
 {
     struct qweight w;
-    if ((*st = weight_values(g, wv, axis, per_channel, false, false, &w)) != NNP_OK)
+    if ((*st = weight_values(g, wv, axis, per_channel, false, false, u8, &w)) != NNP_OK)
         return NULL;
     *scales = w.scale->t.data;
     struct nnp_value *out_v = add_node(g, "DequantizeLinear", wv->name, "dequantized", 3,
@@ -325,10 +401,10 @@ static struct nnp_value *quantize_weight(struct nnp_graph *g, struct nnp_value *
 }
 
 /* int32 bias at scale x_scale * w_scale[c], or NULL (and st OK) when a value would not
- * fit int32 */
-static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
-                                       const float *w_scale, bool per_channel,
-                                       enum nnp_status *st)
+ * fit int32; *scale_v (unless NULL) gets those scales as a constant */
+static struct nnp_value *bias_int32(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
+                                    const float *w_scale, bool per_channel,
+                                    struct nnp_value **scale_v, enum nnp_status *st)
 {
     const struct nnp_tensor *b = nnp_value_constant(bv);
     int64_t channels = b->dims[0];
@@ -339,20 +415,51 @@ static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv
             return NULL;
     }
     struct nnp_value *q = new_const(g, bv->name, "quantized", NNP_DTYPE_I32, 1, &channels, st);
-    struct nnp_value *sv = q ? new_const(g, bv->name, "scale", NNP_DTYPE_F32, 1, &channels, st)
-                             : NULL;
-    if (!sv)
+    struct nnp_value *sv = q && scale_v ? new_const(g, bv->name, "scale", NNP_DTYPE_F32, 1,
+                                                    &channels, st)
+                                        : NULL;
+    if (!q || (scale_v && !sv))
         return NULL;
     int32_t *out = q->t.data;
-    float *scale = sv->t.data;
     for (int64_t c = 0; c < channels; c++) {
-        scale[c] = x_scale * w_scale[per_channel ? c : 0];
-        out[c] = (int32_t)nearbyint((double)x[c] / (double)scale[c]);
+        float scale = x_scale * w_scale[per_channel ? c : 0];
+        out[c] = (int32_t)nearbyint((double)x[c] / (double)scale);
+        if (sv)
+            ((float *)sv->t.data)[c] = scale;
     }
+    if (scale_v)
+        *scale_v = sv;
+    return q;
+}
+
+/* the bias as int32 read through DequantizeLinear, or NULL (st OK) when it would not fit */
+static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv, float x_scale,
+                                       const float *w_scale, bool per_channel,
+                                       enum nnp_status *st)
+{
+    struct nnp_value *sv = NULL;
+    struct nnp_value *q = bias_int32(g, bv, x_scale, w_scale, per_channel, &sv, st);
+    if (!q)
+        return NULL;
     struct nnp_value *out_v = add_node(g, "DequantizeLinear", bv->name, "dequantized", 2,
                                        (struct nnp_value *[]){q, sv});
     set_axis(g, out_v, 0);
     return out_v;
+}
+
+/* a->dyn: DynamicQuantizeLinear of a's value, made once */
+static void dynamic_input(struct nnp_graph *g, struct act_range *a)
+{
+    if (a->dyn[0])
+        return;
+    static const char *const suffix[3] = {"quantized", "scale", "zero_point"};
+    for (int k = 0; k < 3; k++) {
+        char name[512];
+        snprintf(name, sizeof name, "%s_%s", a->v->name, suffix[k]);
+        a->dyn[k] = nnp_graph_new_value(g, name);
+    }
+    add_node_to(g, "DynamicQuantizeLinear", a->v->name, "DynamicQuantizeLinear", 1, &a->v, 3,
+                a->dyn);
 }
 
 /* mode=dynamic: node n (MatMul, or Gemm with transA = 0) becomes what ONNX Runtime's
@@ -362,7 +469,7 @@ static struct nnp_value *quantize_bias(struct nnp_graph *g, struct nnp_value *bv
  * with w_q [K, N] (a Gemm's transposed B turned around), w_scale per column or one
  * (times Gemm's alpha). The last node writes n's own output, so names are kept. */
 static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
-                                    struct act_range *a, bool per_channel)
+                                    struct act_range *a, bool per_channel, bool u8)
 {
     struct nnp_node *n = t->n;
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
@@ -372,7 +479,8 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
     struct nnp_value *c = gemm && n->n_inputs > 2 ? n->inputs[2] : NULL;
     const char *base = *n->name ? n->name : n->outputs[0]->name;
     struct qweight w;
-    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, per_channel, trans, true, &w);
+    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, per_channel, trans, true, u8,
+                                       &w);
     if (st != NNP_OK)
         return st;
     if (alpha != 1.0f) {
@@ -380,18 +488,9 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
         for (int64_t k = 0; k < nnp_tensor_numel(&w.scale->t); k++)
             sc[k] *= alpha;
     }
-    if (!a->dyn[0]) {
-        static const char *const suffix[3] = {"quantized", "scale", "zero_point"};
-        for (int k = 0; k < 3; k++) {
-            char name[512];
-            snprintf(name, sizeof name, "%s_%s", a->v->name, suffix[k]);
-            a->dyn[k] = nnp_graph_new_value(g, name);
-        }
-        add_node_to(g, "DynamicQuantizeLinear", a->v->name, "DynamicQuantizeLinear", 1, &a->v, 3,
-                    a->dyn);
-    }
-    struct nnp_value *acc = add_step(g, "MatMulInteger", base, "int32", 3,
-                                     (struct nnp_value *[]){a->dyn[0], w.q, a->dyn[2]});
+    dynamic_input(g, a);
+    struct nnp_value *acc = add_step(g, "MatMulInteger", base, "int32", w.zp ? 4 : 3,
+                                     (struct nnp_value *[]){a->dyn[0], w.q, a->dyn[2], w.zp});
     struct nnp_value *accf = add_step(g, "Cast", base, "sum", 1, &acc);
     nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i = 1; /* FLOAT */
     struct nnp_value *scale = add_step(g, "Mul", base, "scale", 2,
@@ -418,13 +517,69 @@ static enum nnp_status dynamic_node(struct nnp_graph *g, const struct target *t,
     return NNP_OK;
 }
 
-/* What dynamic mode takes beyond target_check: MatMul and Gemm only, and a Gemm's C
- * used as it is or a constant to scale by beta. */
-static const char *dynamic_check(const struct nnp_node *n)
+/* mode=dynamic, format=qop: Conv n becomes
+ *   xq, x_scale, x_zero_point = DynamicQuantizeLinear(x)      (once per activation x)
+ *   y = Cast(ConvInteger(xq, w_q, x_zero_point[, w_zero_point])) * (x_scale * w_scale) [+ B]
+ * (n itself turned ConvInteger, its attributes kept), w_scale and B shaped [M, 1, ...] to
+ * broadcast over the output's channels. The last node writes n's own output. */
+static enum nnp_status dynamic_conv(struct nnp_graph *g, const struct target *t,
+                                    struct act_range *a, bool per_channel, bool u8)
 {
-    if (strcmp(n->op_type, "Conv") == 0)
+    struct nnp_node *n = t->n;
+    const char *base = *n->name ? n->name : n->outputs[0]->name;
+    const struct nnp_tensor *wt = nnp_value_constant(n->inputs[1]);
+    struct nnp_value *b = n->n_inputs > 2 ? n->inputs[2] : NULL, *out = n->outputs[0];
+    struct qweight w;
+    enum nnp_status st = weight_values(g, n->inputs[1], 0, per_channel, false, true, u8, &w);
+    if (st != NNP_OK)
+        return st;
+    int64_t shape[NNP_MAX_RANK] = {wt->dims[0]};
+    for (int k = 1; k < wt->rank - 1; k++)
+        shape[k] = 1;
+    if (per_channel) /* [M] -> [M, 1, ...]: the same values */
+        nnp_tensor_set_shape(&w.scale->t, NNP_DTYPE_F32, wt->rank - 1, shape);
+    dynamic_input(g, a);
+    struct nnp_value *acc = nnp_graph_new_value(g, base);
+    struct nnp_value *in[4] = {a->dyn[0], w.q, a->dyn[2], w.zp};
+    n->op_type = "ConvInteger";
+    nnp_node_set_io(g, n, w.zp ? 4 : 3, in, 1, &acc);
+    struct nnp_value *accf = add_step(g, "Cast", base, "sum", 1, &acc);
+    nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i = 1; /* FLOAT */
+    struct nnp_value *scale = add_step(g, "Mul", base, "scale", 2,
+                                       (struct nnp_value *[]){a->dyn[1], w.scale});
+    if (!b) {
+        add_node_to(g, "Mul", base, "Mul", 2, (struct nnp_value *[]){accf, scale}, 1, &out);
+        return NNP_OK;
+    }
+    struct nnp_value *y = add_step(g, "Mul", base, "product", 2,
+                                   (struct nnp_value *[]){accf, scale});
+    const struct nnp_tensor *bt = nnp_value_constant(b);
+    struct nnp_value *bc = new_const(g, b->name, "channels", NNP_DTYPE_F32, wt->rank - 1, shape,
+                                     &st);
+    if (!bc)
+        return st;
+    memcpy(bc->t.data, bt->data, (size_t)wt->dims[0] * sizeof(float));
+    add_node_to(g, "Add", base, "Add", 2, (struct nnp_value *[]){y, bc}, 1, &out);
+    return NNP_OK;
+}
+
+/* What dynamic mode takes beyond target_check: MatMul and Gemm, and with format=qop Conv
+ * (its B a constant per channel, and with type=uint8 one weight zero point: ONNX Runtime's
+ * ConvInteger takes no more); a Gemm's C used as it is or a constant to scale by beta. */
+static const char *dynamic_check(const struct nnp_node *n, const struct target *t, bool qop,
+                                 bool u8, bool per_channel)
+{
+    if (strcmp(n->op_type, "Conv") == 0 && !qop)
         return "dynamic mode quantizes Gemm and MatMul (the integer convolution is not fast "
-               "yet: use mode=static)";
+               "yet: use mode=static, or format=qop for ConvInteger)";
+    if (strcmp(n->op_type, "Conv") == 0) {
+        if (n->n_inputs > 2 && n->inputs[2] && !t->bias)
+            return "its B is not a float32 constant per output channel";
+        if (u8 && per_channel)
+            return "ConvInteger takes one weight zero point (ONNX Runtime): type=uint8 needs "
+                   "per_channel=0 here";
+        return NULL;
+    }
     bool gemm = strcmp(n->op_type, "Gemm") == 0;
     if (gemm && n->n_inputs > 2 && n->inputs[2] && nnp_node_attr_float(n, "beta", 1.0f) != 1.0f &&
         !nnp_pass_f32_const(n->inputs[2]))
@@ -464,13 +619,187 @@ static enum nnp_status calib_plan(struct nnp_graph *g, struct nnp_pass_ctx *ctx,
     return st;
 }
 
+/* How activation ranges are taken from the data: calib=, percentile=, activations=. */
+struct calib_how {
+    int method;        /* CALIB_* */
+    double percentile; /* calib=percentile */
+    bool symmetric;    /* int8 around 0, else uint8 with a zero point */
+};
+
+/* scale and zero point of the range [lo, hi], which holds 0 */
+static void qparams(double lo, double hi, bool symmetric, float *scale, int32_t *zp)
+{
+    *zp = 0;
+    if (symmetric) {
+        double a = fmax(fabs(lo), fabs(hi));
+        *scale = a > 0 ? (float)(a / 127.0) : 1.0f;
+        return;
+    }
+    double span = hi - lo;
+    if (!(span > 0) || !isfinite(span)) {
+        *scale = 1.0f;
+        return;
+    }
+    *scale = (float)(span / 255.0);
+    double z = nearbyint(-lo / (double)*scale);
+    *zp = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+}
+
+/* A histogram of CALIB_BINS counts: bin b holds the values around lo + (b + 0.5) width. */
+struct hist {
+    const uint64_t *h;
+    double lo, width;
+};
+
+/* calib=percentile: the range that leaves (100 - percentile) / 2 % of the values out at
+ * each end */
+static void percentile_range(const struct hist *hs, double percentile, double *lo, double *hi)
+{
+    const uint64_t *h = hs->h;
+    uint64_t total = 0;
+    for (int b = 0; b < CALIB_BINS; b++)
+        total += h[b];
+    double tail = (double)total * (100.0 - percentile) / 200.0;
+    int b_lo = 0, b_hi = CALIB_BINS - 1;
+    for (double below = 0; b_lo < CALIB_BINS - 1 && below + (double)h[b_lo] <= tail;)
+        below += (double)h[b_lo++];
+    for (double above = 0; b_hi > 0 && above + (double)h[b_hi] <= tail;)
+        above += (double)h[b_hi--];
+    *lo = hs->lo + b_lo * hs->width;
+    *hi = hs->lo + (b_hi + 1) * hs->width;
+}
+
+/* One candidate range: its grid (value = (q - zp) * scale for q in [qmin, qmax]). */
+struct grid {
+    float scale;
+    int32_t zp, qmin, qmax;
+    double lo, hi; /* the values it represents: (qmin - zp) scale, (qmax - zp) scale */
+};
+
+static struct grid grid_of(double lo, double hi, bool symmetric)
+{
+    struct grid q = {.qmin = symmetric ? -128 : 0, .qmax = symmetric ? 127 : 255};
+    qparams(lo, hi, symmetric, &q.scale, &q.zp);
+    q.lo = (double)(q.qmin - q.zp) * q.scale;
+    q.hi = (double)(q.qmax - q.zp) * q.scale;
+    return q;
+}
+
+/* calib=mse: the expected squared error of the histogram's values on grid q, in units of
+ * a count: a value inside rounds to the nearest step, an error uniform over a step
+ * (scale^2 / 12); one outside saturates at the nearer end, (x - end)^2. */
+static double mse_cost(const struct hist *hs, const struct grid *q)
+{
+    double inside = 0, clipped = 0;
+    for (int b = 0; b < CALIB_BINS; b++) {
+        double x = hs->lo + (b + 0.5) * hs->width, n = (double)hs->h[b];
+        double d = x < q->lo ? x - q->lo : x > q->hi ? x - q->hi : 0;
+        if (d != 0)
+            clipped += n * d * d;
+        else
+            inside += n;
+    }
+    double s = q->scale;
+    return clipped + inside * s * s / 12.0;
+}
+
+/* calib=entropy: KL(P || Q) of the histogram clipped to grid q. P: the bins inside, the
+ * counts of those outside added to the end bin they saturate to. Q: the bins inside as the
+ * grid sees them, each level's count (of the bins whose centres round to it) spread evenly
+ * over its nonempty bins; the outliers are not in Q, which is what a clip costs. A bin with
+ * P > 0 but Q = 0 (an empty end bin that took outliers) counts as 1e-4 of a value there. */
+static double kl_cost(const struct hist *hs, const struct grid *q)
+{
+    const uint64_t *h = hs->h;
+    int first = CALIB_BINS, last = -1;
+    double below = 0, above = 0, total = 0, in = 0;
+    for (int b = 0; b < CALIB_BINS; b++) {
+        double x = hs->lo + (b + 0.5) * hs->width, n = (double)h[b];
+        total += n;
+        if (x < q->lo)
+            below += n;
+        else if (x > q->hi)
+            above += n;
+        else {
+            first = first < b ? first : b;
+            last = b;
+            in += n;
+        }
+    }
+    if (last < 0 || !(in > 0))
+        return INFINITY;
+    double kl = 0;
+    for (int b = first; b <= last;) {
+        /* the bins [b, e) of one level */
+        double x = hs->lo + (b + 0.5) * hs->width;
+        double level = nearbyint(x / (double)q->scale);
+        double sum = 0;
+        int nonempty = 0, e = b;
+        for (; e <= last; e++) {
+            double xe = hs->lo + (e + 0.5) * hs->width;
+            if (nearbyint(xe / (double)q->scale) != level)
+                break;
+            sum += (double)h[e];
+            nonempty += h[e] > 0;
+        }
+        for (int k = b; k < e; k++) {
+            double p = (double)h[k] + (k == first ? below : 0) + (k == last ? above : 0);
+            if (!(p > 0))
+                continue;
+            double qk = h[k] > 0 ? sum / nonempty : 1e-4;
+            kl += p / total * log((p / total) / (qk / in));
+        }
+        b = e;
+    }
+    return kl;
+}
+
+/* calib=entropy|mse: the range of least cost among candidates that shrink the one seen,
+ * [lo f, hi f] (symmetric: [-m f, m f], m = max |x|) for f = k / CALIB_BINS, down to where a
+ * step of the grid is narrower than a bin (the histogram cannot see finer). Widest first,
+ * so that of equal costs the widest wins. */
+static void search_range(const struct hist *hs, const struct calib_how *how, double *lo,
+                         double *hi)
+{
+    double m = fmax(-*lo, *hi), best = INFINITY, lo0 = *lo, hi0 = *hi;
+    for (int k = CALIB_BINS; k >= 1; k--) {
+        double f = (double)k / CALIB_BINS;
+        double a = how->symmetric ? -m * f : lo0 * f, b = how->symmetric ? m * f : hi0 * f;
+        struct grid q = grid_of(a, b, how->symmetric);
+        if (q.scale < hs->width)
+            break;
+        double c = how->method == CALIB_ENTROPY ? kl_cost(hs, &q) : mse_cost(hs, &q);
+        if (c < best) {
+            best = c;
+            *lo = a;
+            *hi = b;
+        }
+    }
+}
+
+/* r's range from its histogram, by calib=, widened to hold 0 */
+static void hist_range(struct act_range *r, const struct calib_how *how)
+{
+    struct hist hs = {.h = r->hist, .lo = r->lo, .width = (r->hi - r->lo) / CALIB_BINS};
+    if (!(hs.width > 0))
+        return;
+    double lo = r->lo, hi = r->hi;
+    if (how->method == CALIB_PERCENTILE)
+        percentile_range(&hs, how->percentile, &lo, &hi);
+    else
+        search_range(&hs, how, &lo, &hi);
+    r->lo = lo < 0 ? lo : 0;
+    r->hi = hi > 0 ? hi : 0;
+}
+
 /* Run the float graph on up to `samples` samples of the data, a batch at a time, and
  * widen each range to what its value holds. The batch is what CALIB_MAX_BYTES of kept
  * activations hold (at most CALIB_BATCH samples), whatever the sample count. */
 #define CALIB_MAX_BYTES ((size_t)512 << 20)
 
 static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, int64_t samples,
-                                 double percentile, struct act_range *r, int n_r, int64_t *used)
+                                 const struct calib_how *how, struct act_range *r, int n_r,
+                                 int64_t *used)
 {
     struct nnp_value *in = NULL;
     int feeds = 0;
@@ -508,10 +837,10 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
     float *batch = st == NNP_OK ? malloc((size_t)(per_batch * numel) * sizeof *batch) : NULL;
     if (st == NNP_OK && !batch)
         st = nnp_errorf(NNP_ERR_NOMEM, "no memory for a calibration batch");
-    /* pass 0: the extremes; with percentiles, pass 1: a histogram over them */
+    /* pass 0: the extremes; but for minmax, pass 1: a histogram over them */
     int64_t rt_batch = 1, done = 0;
     struct nnp_rt_value *x = NULL; /* the plan's input, found once per plan */
-    int passes = percentile > 0 ? 2 : 1;
+    int passes = how->method == CALIB_MINMAX ? 1 : 2;
     for (int pass = 0; pass < passes && st == NNP_OK; pass++) {
         if (pass == 1) {
             for (int i = 0; i < n_r && st == NNP_OK; i++)
@@ -564,23 +893,8 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
             done += n;
         }
     }
-    /* the range that leaves (100 - percentile) / 2 % of the values out at each end,
-     * widened to hold 0 */
-    for (int i = 0; i < n_r && st == NNP_OK && passes == 2; i++) {
-        uint64_t total = 0;
-        for (int b = 0; b < CALIB_BINS; b++)
-            total += r[i].hist[b];
-        double tail = (double)total * (100.0 - percentile) / 200.0, width =
-            (r[i].hi - r[i].lo) / CALIB_BINS;
-        int b_lo = 0, b_hi = CALIB_BINS - 1;
-        for (double below = 0; b_lo < CALIB_BINS - 1 && below + (double)r[i].hist[b_lo] <= tail;)
-            below += (double)r[i].hist[b_lo++];
-        for (double above = 0; b_hi > 0 && above + (double)r[i].hist[b_hi] <= tail;)
-            above += (double)r[i].hist[b_hi--];
-        double lo = r[i].lo + b_lo * width, hi = r[i].lo + (b_hi + 1) * width;
-        r[i].lo = lo < 0 ? lo : 0;
-        r[i].hi = hi > 0 ? hi : 0;
-    }
+    for (int i = 0; i < n_r && st == NNP_OK && passes == 2; i++)
+        hist_range(&r[i], how);
     for (int i = 0; i < n_r; i++) {
         free(r[i].hist);
         r[i].hist = NULL;
@@ -595,21 +909,7 @@ static enum nnp_status calibrate(struct nnp_graph *g, struct nnp_pass_ctx *ctx, 
 /* scale and zero point of a calibrated range (which holds 0) */
 static void act_params(struct act_range *r, bool symmetric)
 {
-    if (symmetric) {
-        double a = fmax(fabs(r->lo), fabs(r->hi));
-        r->scale = a > 0 ? (float)(a / 127.0) : 1.0f;
-        r->zp = 0;
-        return;
-    }
-    double span = r->hi - r->lo;
-    if (!(span > 0) || !isfinite(span)) {
-        r->scale = 1.0f;
-        r->zp = 0;
-        return;
-    }
-    r->scale = (float)(span / 255.0);
-    double zp = nearbyint(-r->lo / (double)r->scale);
-    r->zp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
+    qparams(r->lo, r->hi, symmetric, &r->scale, &r->zp);
 }
 
 /* --- float16 weights --- */
@@ -695,6 +995,8 @@ static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char 
  * float model after calibrating once. */
 struct qplan {
     bool per_channel, symmetric, dynamic, weight_only, quiet;
+    bool qop;        /* format=qop */
+    bool u8_weights; /* type=uint8: weights uint8 with zero points */
     int n_t, n_r, kept;
     struct target *t;    /* (n_t) in node order; t[i].n in the graph planned on */
     int *node;           /* (n_t) t[i].n's index in that graph's nodes */
@@ -708,6 +1010,167 @@ static void plan_free(struct qplan *p)
     free(p->node);
     free(p->r);
     memset(p, 0, sizeof *p);
+}
+
+/* the index of v's range in p->r, added when new (p->r holds one per node) */
+static int range_of(struct qplan *p, struct nnp_value *v)
+{
+    int k = 0;
+    while (k < p->n_r && p->r[k].v != v)
+        k++;
+    if (k == p->n_r)
+        p->r[p->n_r++].v = v;
+    return k;
+}
+
+/* --- operator form (format=qop) --- */
+
+/* The Relu that alone reads target n's output, which the quantized node can do itself
+ * when activations are asymmetric: the Relu's output ranges over [0, max], zero point 0,
+ * so the saturation at 0 is the Relu. Not after a Gemm with C (its Add is in float).
+ * @return its index in g's nodes (g linked), or -1. */
+static int relu_after(const struct nnp_graph *g, const struct nnp_node *n, bool symmetric)
+{
+    const struct nnp_value *y = n->outputs[0];
+    if (symmetric || y->is_output || y->n_consumers != 1 ||
+        (strcmp(n->op_type, "Gemm") == 0 && n->n_inputs > 2 && n->inputs[2]))
+        return -1;
+    const struct nnp_node *relu = y->consumers[0];
+    if (strcmp(relu->op_type, "Relu") != 0 || *relu->domain || relu->n_inputs != 1)
+        return -1;
+    NNP_ASSERT(g->nodes[relu->index] == relu);
+    return relu->index;
+}
+
+/* a's scale and zero point as constants, made once */
+static enum nnp_status act_consts(struct nnp_graph *g, struct act_range *a, bool symmetric)
+{
+    if (a->sv)
+        return NNP_OK;
+    enum nnp_status st = NNP_OK;
+    enum nnp_dtype qt = symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
+    struct nnp_value *sv = new_const(g, a->v->name, "scale", NNP_DTYPE_F32, 0, NULL, &st);
+    struct nnp_value *zv = sv ? new_const(g, a->v->name, "zero_point", qt, 0, NULL, &st) : NULL;
+    if (!zv)
+        return st;
+    *(float *)sv->t.data = a->scale;
+    if (symmetric)
+        *(int8_t *)zv->t.data = (int8_t)a->zp;
+    else
+        *(uint8_t *)zv->t.data = (uint8_t)a->zp;
+    a->sv = sv;
+    a->zv = zv;
+    return NNP_OK;
+}
+
+/* a's value in 8 bits: its QuantizeLinear, made once, or what a quantized node made */
+static struct nnp_value *act_quantized(struct nnp_graph *g, struct act_range *a, bool symmetric,
+                                       enum nnp_status *st)
+{
+    if ((*st = act_consts(g, a, symmetric)) != NNP_OK)
+        return NULL;
+    if (!a->q)
+        a->q = add_node(g, "QuantizeLinear", a->v->name, "quantized", 3,
+                        (struct nnp_value *[]){a->v, a->sv, a->zv});
+    return a->q;
+}
+
+/* format=qop, mode=static: target t (act and out calibrated) becomes, in place (its name
+ * kept),
+ *   Conv        y_q = QLinearConv(x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp[, B])
+ *               with B int32 at scale x_scale * w_scale (its attributes kept);
+ *   MatMul, Gemm without C
+ *               y_q = QLinearMatMul(x_q, x_scale, x_zp, w_q, w_scale, w_zp, y_scale, y_zp)
+ *               with w_q [K, N] (a transB weight stored turned around);
+ *   Gemm with C the same to p_q, on the range of y - C ([lo - max C, hi - min C]: what y
+ *               holds less the bias), then y = DequantizeLinear(p_q) + C in float. ONNX
+ *               has no QLinearMatMul with a bias (ONNX Runtime's QGemm is its own domain,
+ *               which nnpress does not run), and both runtimes run this;
+ * then y = DequantizeLinear(y_q) for the readers of y in float (dropped at the end when
+ * there are none). x_q is QuantizeLinear(x), or when x is what a quantized node made, its
+ * y_q as it is: consecutive quantized nodes pass 8 bits, the range being that one value's.
+ * *done false (nothing changed but unused constants): t takes the QDQ form instead, a
+ * Conv whose bias would not fit int32, a Gemm with alpha or beta not 1 or a C that is not
+ * a constant per column. */
+static enum nnp_status qop_node(struct nnp_graph *g, const struct qplan *p,
+                                const struct target *t, struct act_range *r, bool *done,
+                                int *n_bias)
+{
+    struct nnp_node *n = t->n;
+    bool conv = strcmp(n->op_type, "Conv") == 0;
+    bool trans = strcmp(n->op_type, "Gemm") == 0 && nnp_node_attr_int(n, "transB", 0) != 0;
+    struct nnp_value *c = t->bias ? n->inputs[2] : NULL;
+    struct nnp_value *y = t->relu_node ? t->relu_node->outputs[0] : n->outputs[0];
+    struct act_range *a = &r[t->act], *o = &r[t->out];
+    *done = false;
+    if (n->n_inputs > 2 && n->inputs[2] && !t->bias)
+        return NNP_OK; /* a C computed or broadcast, alpha or beta not 1: the QDQ form */
+    struct qweight w;
+    enum nnp_status st = weight_values(g, n->inputs[1], t->axis, p->per_channel, trans, false,
+                                       p->u8_weights, &w);
+    if (st != NNP_OK)
+        return st;
+    struct nnp_value *bq = NULL;
+    if (c && conv && !(bq = bias_int32(g, c, a->scale, w.scale->t.data, p->per_channel, NULL,
+                                       &st)))
+        return st;
+    struct nnp_value *xq = act_quantized(g, a, p->symmetric, &st);
+    if (!xq || (st = act_consts(g, o, p->symmetric)) != NNP_OK)
+        return st;
+    struct act_range prod = *o; /* Gemm with C: the range of the product */
+    if (c && !conv) {
+        const struct nnp_tensor *ct = nnp_value_constant(c);
+        const float *cv = ct->data;
+        double c_lo = 0, c_hi = 0;
+        for (int64_t k = 0; k < nnp_tensor_numel(ct); k++) {
+            c_lo = cv[k] < c_lo ? cv[k] : c_lo;
+            c_hi = cv[k] > c_hi ? cv[k] : c_hi;
+        }
+        prod.lo = fmin(o->lo - c_hi, 0);
+        prod.hi = fmax(o->hi - c_lo, 0);
+        act_params(&prod, p->symmetric);
+        char base[512];
+        snprintf(base, sizeof base, "%s_product", y->name);
+        prod.v = nnp_graph_new_value(g, base);
+        prod.sv = NULL;
+        if ((st = act_consts(g, &prod, p->symmetric)) != NNP_OK)
+            return st;
+    }
+    struct act_range *out = c && !conv ? &prod : o;
+    char name[512];
+    snprintf(name, sizeof name, "%s_quantized", c && !conv ? prod.v->name : y->name);
+    struct nnp_value *yq = nnp_graph_new_value(g, name);
+    struct nnp_value *in[9] = {xq, a->sv, a->zv, w.q, w.scale, w.zp, out->sv, out->zv, bq};
+    n->op_type = conv ? "QLinearConv" : "QLinearMatMul";
+    if (!conv)
+        n->n_attrs = 0; /* Gemm's transB (its weight turned), alpha and beta (1) */
+    nnp_node_set_io(g, n, bq ? 9 : 8, in, 1, &yq);
+    *n_bias += bq != NULL;
+    *done = true;
+    if (c && !conv) {
+        struct nnp_value *pf = add_node(g, "DequantizeLinear", prod.v->name, "dequantized", 3,
+                                        (struct nnp_value *[]){yq, prod.sv, prod.zv});
+        add_node_to(g, "Add", y->name, "Add", 2, (struct nnp_value *[]){pf, c}, 1, &y);
+        return NNP_OK;
+    }
+    o->q = yq;
+    if (t->relu_node)
+        nnp_graph_remove_node(g, t->relu_node);
+    add_node_to(g, "DequantizeLinear", y->name, "DequantizeLinear", 3,
+                (struct nnp_value *[]){yq, o->sv, o->zv}, 1, &y);
+    return NNP_OK;
+}
+
+/* format=qop: the DequantizeLinear of a quantized node's output that nothing reads */
+static void drop_unread_dq(struct nnp_graph *g)
+{
+    nnp_graph_link(g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct nnp_node *n = g->nodes[i];
+        if (strcmp(n->op_type, "DequantizeLinear") == 0 && n->outputs[0]->n_consumers == 0 &&
+            !n->outputs[0]->is_output)
+            nnp_graph_remove_node(g, n);
+    }
 }
 
 /* every '+'-separated name in `list` must name a node or an operator type of g */
@@ -730,20 +1193,27 @@ static enum nnp_status check_names(const struct nnp_graph *g, const char *list, 
     return NNP_OK;
 }
 
-/* The checks every int8 mode makes, the targets, and (mode=static) their calibration. */
+/* The checks every int8 mode makes, the targets, and (mode=static) their calibration. The
+ * candidates left in float go to rec's kept_float list (rec NULL: none). */
 static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value *opt,
-                                 struct nnp_pass_ctx *ctx, struct qplan *p)
+                                 struct nnp_pass_ctx *ctx, struct nnp_pass_record *rec,
+                                 struct qplan *p)
 {
     memset(p, 0, sizeof *p);
     int mode = (int)opt[OPT_MODE].i;
     p->weight_only = mode == MODE_WEIGHT;
     p->dynamic = mode == MODE_DYNAMIC;
     p->per_channel = opt[OPT_PER_CHANNEL].i;
+    p->u8_weights = opt[OPT_TYPE].i == TYPE_UINT8;
+    p->qop = opt[OPT_FORMAT].i == FORMAT_QOP;
     p->symmetric = opt[OPT_ACTIVATIONS].i == ACT_SYMMETRIC;
     p->quiet = ctx->quiet;
     const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s, *only = opt[OPT_ONLY].s;
     if (!*ops)
-        ops = p->dynamic ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
+        ops = p->dynamic && !p->qop ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
+    if (p->qop && p->weight_only)
+        return nnp_errorf(NNP_ERR_USAGE, "format=qop writes integer operators and mode=weight "
+                          "computes in float: use format=qdq, or mode=static or dynamic");
     if (mode == MODE_STATIC && !ctx->data_path)
         return nnp_errorf(NNP_ERR_INVALID, "static mode calibrates on data: give "
                           "--data FILE, or use mode=weight or mode=dynamic");
@@ -762,40 +1232,38 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
         plan_free(p);
         return nnp_errorf(NNP_ERR_NOMEM, "no memory");
     }
-    for (int i = 0; i < g->n_nodes; i++) {
+    enum nnp_status st = NNP_OK;
+    for (int i = 0; i < g->n_nodes && st == NNP_OK; i++) {
         struct nnp_node *n = g->nodes[i];
         if (!in_list(ops, n->op_type))
             continue;
         if (*only && !in_list(only, n->name) && !in_list(only, n->op_type))
             continue; /* not asked for: not a candidate, nothing to say */
         if (in_list(exclude, n->name) || in_list(exclude, n->op_type)) {
-            keep_float(n, "excluded", p->quiet, &p->kept);
+            st = keep_listed(rec, n, "excluded", p->quiet, &p->kept);
             continue;
         }
-        struct target c = {.n = n, .act = -1};
+        struct target c = {.n = n, .act = -1, .out = -1, .relu = -1};
         const char *why = target_check(n, &c);
         if (!why && p->dynamic)
-            why = dynamic_check(n);
+            why = dynamic_check(n, &c, p->qop, p->u8_weights, p->per_channel);
         if (why) {
-            keep_float(n, why, p->quiet, &p->kept);
+            st = keep_listed(rec, n, why, p->quiet, &p->kept);
             continue;
         }
-        if (!p->weight_only) {
-            int k = 0;
-            while (k < p->n_r && p->r[k].v != n->inputs[0])
-                k++;
-            if (k == p->n_r)
-                p->r[p->n_r++].v = n->inputs[0];
-            c.act = k;
+        if (!p->weight_only)
+            c.act = range_of(p, n->inputs[0]);
+        if (p->qop && mode == MODE_STATIC) {
+            c.relu = relu_after(g, n, p->symmetric);
+            c.out = range_of(p, c.relu >= 0 ? g->nodes[c.relu]->outputs[0] : n->outputs[0]);
         }
         p->node[p->n_t] = i;
         p->t[p->n_t++] = c;
     }
-    enum nnp_status st = NNP_OK;
-    if (p->n_r && mode == MODE_STATIC)
-        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i,
-                       opt[OPT_CALIB].i == CALIB_PERCENTILE ? opt[OPT_PERCENTILE].f : 0, p->r,
-                       p->n_r, &p->used);
+    struct calib_how how = {.method = (int)opt[OPT_CALIB].i, .percentile = opt[OPT_PERCENTILE].f,
+                            .symmetric = p->symmetric};
+    if (st == NNP_OK && p->n_r && mode == MODE_STATIC)
+        st = calibrate(g, ctx, opt[OPT_CALIB_SAMPLES].i, &how, p->r, p->n_r, &p->used);
     for (int k = 0; k < p->n_r; k++)
         act_params(&p->r[k], p->symmetric);
     if (st != NNP_OK)
@@ -823,11 +1291,13 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
         t[i].n = g->nodes[p->node[i]];
         NNP_ASSERT(strcmp(t[i].n->op_type, p->t[i].n->op_type) == 0 &&
                    strcmp(t[i].n->name, p->t[i].n->name) == 0);
+        t[i].relu_node = t[i].relu >= 0 ? g->nodes[t[i].relu] : NULL;
+        NNP_ASSERT(!t[i].relu_node || strcmp(t[i].relu_node->op_type, "Relu") == 0);
     }
     for (int k = 0; k < p->n_r && st == NNP_OK; k++) {
         r[k] = p->r[k];
         r[k].hist = NULL;
-        r[k].dq = NULL;
+        r[k].dq = r[k].q = r[k].sv = r[k].zv = NULL;
         r[k].dyn[0] = r[k].dyn[1] = r[k].dyn[2] = NULL;
         r[k].v = nnp_graph_find(g, p->r[k].v->name);
         NNP_ASSERT(r[k].v);
@@ -839,13 +1309,22 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
             continue;
         struct nnp_node *n = t[i].n;
         if (p->dynamic) {
-            st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel);
+            if (strcmp(n->op_type, "Conv") == 0)
+                st = dynamic_conv(g, &t[i], &r[t[i].act], p->per_channel, p->u8_weights);
+            else
+                st = dynamic_node(g, &t[i], &r[t[i].act], p->per_channel, p->u8_weights);
             continue;
         }
+        bool done = false;
+        if (t[i].out >= 0 && (st = qop_node(g, p, &t[i], r, &done, n_bias)) != NNP_OK)
+            break;
+        if (done)
+            continue;
         struct nnp_value *wv = n->inputs[1];
         int wi = wv->index;
         if (!wq_of[wi] && wi < values_before)
-            wq_of[wi] = quantize_weight(g, wv, t[i].axis, p->per_channel, &ws_of[wi], &st);
+            wq_of[wi] = quantize_weight(g, wv, t[i].axis, p->per_channel, p->u8_weights,
+                                        &ws_of[wi], &st);
         if (st != NNP_OK)
             break;
         n->inputs[1] = wq_of[wi];
@@ -853,21 +1332,11 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
             continue;
         struct act_range *a = &r[t[i].act];
         if (!a->dq) {
-            enum nnp_dtype qt = p->symmetric ? NNP_DTYPE_I8 : NNP_DTYPE_U8;
-            struct nnp_value *sv = new_const(g, a->v->name, "scale", NNP_DTYPE_F32, 0, NULL, &st);
-            struct nnp_value *zv = sv ? new_const(g, a->v->name, "zero_point", qt, 0, NULL, &st)
-                                      : NULL;
-            if (!zv)
+            struct nnp_value *q = act_quantized(g, a, p->symmetric, &st);
+            if (!q)
                 break;
-            *(float *)sv->t.data = a->scale;
-            if (p->symmetric)
-                *(int8_t *)zv->t.data = (int8_t)a->zp;
-            else
-                *(uint8_t *)zv->t.data = (uint8_t)a->zp;
-            struct nnp_value *q = add_node(g, "QuantizeLinear", a->v->name, "quantized", 3,
-                                           (struct nnp_value *[]){a->v, sv, zv});
             a->dq = add_node(g, "DequantizeLinear", a->v->name, "dequantized", 3,
-                             (struct nnp_value *[]){q, sv, zv});
+                             (struct nnp_value *[]){q, a->sv, a->zv});
         }
         n->inputs[0] = a->dq;
         if (t[i].bias) {
@@ -883,6 +1352,8 @@ static enum nnp_status plan_apply(struct nnp_graph *g, const struct qplan *p, co
     free(ws_of);
     free(t);
     free(r);
+    if (st == NNP_OK && p->qop)
+        drop_unread_dq(g);
     if (st == NNP_OK) {
         nnp_graph_drop_unused(g); /* the float weights and biases */
         nnp_graph_link(g);
@@ -913,7 +1384,7 @@ struct gate_result {
 
 static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_opt_value *opt,
                                          struct nnp_pass_ctx *ctx, struct qplan *p, bool *skip,
-                                         struct gate_result *gate);
+                                         struct gate_result *gate, struct nnp_pass_record *rec);
 static enum nnp_status gate_check(const union nnp_opt_value *opt,
                                   const struct nnp_pass_ctx *ctx);
 
@@ -925,6 +1396,9 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         return st;
     bool gate = opt[OPT_MAX_DROP].f < 100;
     if (opt[OPT_TYPE].i == TYPE_FP16) {
+        if (opt[OPT_FORMAT].i == FORMAT_QOP)
+            return nnp_errorf(NNP_ERR_USAGE, "format=qop writes integer operators; type=fp16 "
+                              "does not apply");
         if (gate)
             return nnp_errorf(NNP_ERR_USAGE, "max_accuracy_drop chooses int8 nodes to keep in "
                               "float; type=fp16 does not apply");
@@ -937,7 +1411,8 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     if (gate && (st = gate_check(opt, ctx)) != NNP_OK)
         return st;
     struct qplan p;
-    if ((st = plan_make(g, opt, ctx, &p)) != NNP_OK)
+    rec->lists_kept = true;
+    if ((st = plan_make(g, opt, ctx, rec, &p)) != NNP_OK)
         return st;
     bool *skip = calloc((size_t)p.n_t + 1, sizeof *skip);
     if (!skip)
@@ -945,7 +1420,7 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
     int n_float = 0, n_bias = 0;
     struct gate_result gr = {0};
     if (st == NNP_OK && gate)
-        st = keep_for_accuracy(g, opt, ctx, &p, skip, &gr);
+        st = keep_for_accuracy(g, opt, ctx, &p, skip, &gr, rec);
     for (int i = 0; i < p.n_t && st == NNP_OK; i++)
         n_float += skip[i];
     if (st == NNP_OK)
@@ -1065,7 +1540,7 @@ enum nnp_status nnp_quantize_sensitivity(struct nnp_graph *g, const union nnp_op
     enum nnp_status st = quantize_prepare(g, opt);
     struct qplan p = {0};
     if (st == NNP_OK)
-        st = plan_make(g, opt, ctx, &p);
+        st = plan_make(g, opt, ctx, NULL, &p);
     struct variants v = {0};
     if (st == NNP_OK)
         st = rank_layers(g, &p, src, &v, out);
@@ -1104,7 +1579,7 @@ static double drop_points(int64_t fp, int64_t q, int64_t n)
  * those kept. A drop is compared in right answers, not in rounded percentages. */
 static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_opt_value *opt,
                                          struct nnp_pass_ctx *ctx, struct qplan *p, bool *skip,
-                                         struct gate_result *gate)
+                                         struct gate_result *gate, struct nnp_pass_record *rec)
 {
     double max_drop = opt[OPT_MAX_DROP].f;
     struct nnp_measure_src src = {
@@ -1153,7 +1628,7 @@ static enum nnp_status keep_for_accuracy(struct nnp_graph *g, const union nnp_op
         snprintf(why, sizeof why, "max_accuracy_drop=%g (rank %d of %d: SQNR %.1f dB when "
                  "quantized alone)", max_drop, i + 1, p->n_t, s.layers[i].q.sqnr_db);
         int ignored = 0;
-        keep_float(g->nodes[s.layers[i].node], why, quiet, &ignored);
+        st = keep_listed(rec, g->nodes[s.layers[i].node], why, quiet, &ignored);
     }
     if (st == NNP_OK && !quiet) {
         double fp = 100.0 * (double)s.fp.correct / (double)n;

@@ -2,7 +2,11 @@
 # The quantize pass on every testdata model, int8 static (QDQ, per channel, minmax,
 # calibrated on 1,000 Fashion-MNIST training images), int8 weight-only, int8 dynamic
 # (Gemm and MatMul: its ranges are the batch's, 1,000 images on both sides) and fp16
-# weights (the *_const models, whose weights are Constant nodes, in static mode only),
+# weights (the *_const models, whose weights are Constant nodes, in static mode only);
+# lenet5 and mlp also static with calib=entropy and with calib=mse (symmetric), and
+# type=uint8 (weights with zero points) static and dynamic, and format=qop (QLinearConv,
+# QLinearMatMul; ConvInteger, MatMulInteger) static and dynamic (resnet, transformer:
+# static),
 # each checked on the 10,000 test images:
 #  - the quantized model runs in ONNX Runtime, and nnpress and ONNX Runtime agree on
 #    the argmax of at least 99.5% of the images (outputs within 5% of the largest
@@ -38,11 +42,26 @@ for m in testdata/*.onnx; do
     modes="static weight dynamic fp16"
     # the *_const models differ from theirs only in where the weights are stored
     case $name in *_const) modes=static ;; esac
+    # the other calibrations (entropy asymmetric, mse symmetric), uint8 weights (static,
+    # dynamic) and the operator form (static, dynamic: ConvInteger) on a Conv and a Gemm
+    # model; the operator form also on the residual network and the transformer (static)
+    case $name in
+    lenet5 | mlp) modes="$modes entropy mse uint8 uint8-dynamic qop qop-dynamic" ;;
+    resnet | transformer) modes="$modes qop" ;;
+    esac
     for mode in $modes; do
         q=$T/$name.$mode.onnx
         why=""
-        how="--mode $mode"
-        [ $mode = fp16 ] && how="--type fp16"
+        case $mode in
+        fp16) how="--type fp16" ;;
+        entropy) how="--calib entropy" ;;
+        mse) how="--calib mse --activations symmetric" ;;
+        uint8) how="--type uint8" ;;
+        uint8-dynamic) how="--type uint8 --mode dynamic" ;;
+        qop) how="--format qop" ;;
+        qop-dynamic) how="--format qop --mode dynamic" ;;
+        *) how="--mode $mode" ;;
+        esac
         if ! out=$("$NNPRESS" quantize "$m" -o "$q" $how --data "$TRAIN" -q -t 2 2>&1); then
             why="quantize failed: $out"
         elif ! out=$("$NNPRESS" run "$q" --input "$IMAGES" -o "$T/$name.$mode" --batch 1000 \
