@@ -29,10 +29,7 @@
  *             scale x_scale * w_scale (as ONNX Runtime's integer kernels add it), when
  *             it fits and Gemm's alpha and beta are 1.
  *
- * type=fp16 instead stores the weights and biases of those nodes as float16, each read
- * through a Cast to float32 (half the bytes; the arithmetic stays float32, the casts
- * of constants are computed once when a runtime plans): rounded to nearest even, and
- * a tensor with a value beyond float16's range (65504) is kept in float32. The mode,
+ * type=fp16 instead stores float weights as float16 (passes/quantize_fp16.c). The mode,
  * calibration and activation options do not apply.
  *
  * Sensitivity (passes/quantize.h): the pass is split into a plan (the targets and their
@@ -59,6 +56,7 @@
 #include "formats/onnx.h"
 #include "kernels/runtime.h"
 #include "passes/quantize.h"
+#include "passes/quantize_fp16.h"
 
 enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
        OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
@@ -123,15 +121,7 @@ struct act_range {
 /* `name` is one of the '+'-separated items of `list` */
 static bool in_list(const char *list, const char *name)
 {
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, '+');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == len && strncmp(p, name, n) == 0)
-            return true;
-        p += n + (end != NULL);
-    }
-    return false;
+    return nnp_pass_in_list(list, name);
 }
 
 static bool quantized_op(const char *op)
@@ -612,80 +602,6 @@ static void act_params(struct act_range *r, bool symmetric)
     r->zp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
 }
 
-/* --- float16 weights --- */
-
-/* type=fp16: input `slot` of every node of `ops` that holds a float32 constant becomes a
- * float16 initializer read through Cast(to=FLOAT); each constant once. */
-static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char *exclude,
-                               bool quiet, struct nnp_pass_record *rec)
-{
-    int n_conv = 0, n_kept = 0, n_nodes = 0;
-    int64_t underflow = 0;
-    int values_before = g->n_values;
-    struct nnp_value **cast_of = calloc((size_t)values_before + 1, sizeof *cast_of);
-    if (!cast_of)
-        return nnp_errorf(NNP_ERR_NOMEM, "no memory");
-    enum nnp_status st = NNP_OK;
-    for (int i = 0; i < g->n_nodes && st == NNP_OK; i++) {
-        struct nnp_node *n = g->nodes[i];
-        if (!in_list(ops, n->op_type))
-            continue;
-        if (in_list(exclude, n->name) || in_list(exclude, n->op_type)) {
-            keep_float(n, "excluded", quiet, &n_kept);
-            continue;
-        }
-        bool any = false;
-        for (int slot = 1; slot < n->n_inputs && slot <= 2 && st == NNP_OK; slot++) {
-            struct nnp_value *v = n->inputs[slot];
-            const struct nnp_tensor *t = nnp_pass_f32_const(v);
-            if (!t || v->index >= values_before)
-                continue;
-            if (cast_of[v->index]) {
-                n->inputs[slot] = cast_of[v->index];
-                any = true;
-                continue;
-            }
-            int64_t numel = nnp_tensor_numel(t);
-            const float *x = t->data;
-            bool fits = true;
-            for (int64_t k = 0; k < numel && fits; k++)
-                fits = isfinite(x[k]) && fabsf(x[k]) <= 65504.0f;
-            if (!fits) {
-                keep_float(n, "a value is beyond float16's range", quiet, &n_kept);
-                continue;
-            }
-            struct nnp_value *h = new_const(g, v->name, "fp16", NNP_DTYPE_F16, t->rank, t->dims,
-                                            &st);
-            if (!h)
-                break;
-            uint16_t *out = h->t.data;
-            for (int64_t k = 0; k < numel; k++) {
-                out[k] = nnp_f32_to_f16(x[k]);
-                underflow += x[k] != 0.0f && (out[k] & 0x7fff) == 0;
-            }
-            struct nnp_value *f = add_node(g, "Cast", v->name, "float", 1, &h);
-            nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i =
-                1; /* TensorProto.FLOAT */
-            cast_of[v->index] = f;
-            n->inputs[slot] = f;
-            n_conv++;
-            any = true;
-        }
-        n_nodes += any;
-    }
-    free(cast_of);
-    if (st == NNP_OK) {
-        nnp_graph_drop_unused(g);
-        nnp_graph_link(g);
-        st = nnp_graph_validate(g);
-    }
-    nnp_pass_stat(rec, "nodes_fp16", n_nodes);
-    nnp_pass_stat(rec, "nodes_kept_float", n_kept);
-    nnp_pass_stat(rec, "tensors_fp16", n_conv);
-    nnp_pass_stat(rec, "values_underflowed_to_zero", (double)underflow);
-    return st;
-}
-
 /* --- the pass --- */
 
 /* What the pass decides before it rewrites anything: the options, the nodes to quantize
@@ -931,8 +847,11 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         if (*opt[OPT_ONLY].s)
             return nnp_errorf(NNP_ERR_USAGE, "only= selects int8 nodes; type=fp16 does not "
                               "apply (use ops= and exclude=)");
-        return to_fp16(g, *opt[OPT_OPS].s ? opt[OPT_OPS].s : "Conv+Gemm+MatMul",
-                       opt[OPT_EXCLUDE].s, ctx->quiet, rec);
+        struct nnp_fp16_opts fo = {
+            .ops = *opt[OPT_OPS].s ? opt[OPT_OPS].s : "Conv+Gemm+MatMul",
+            .exclude = opt[OPT_EXCLUDE].s,
+        };
+        return nnp_quantize_fp16(g, &fo, ctx, rec);
     }
     if (gate && (st = gate_check(opt, ctx)) != NNP_OK)
         return st;
