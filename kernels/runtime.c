@@ -524,8 +524,174 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
     return NNP_OK;
 }
 
-/* Make the exec node for graph node `node`: look up its operator, bind its values,
- * prepare it and, when its outputs are known now, compute them. */
+/* --- float16 ---
+ *
+ * A model in float16 (quantize(type=fp16,compute=fp16), or exported so) runs on the
+ * float32 kernels: a node that reads a float16 value, unless its operator only moves
+ * elements (f16_native), is planned as its operator on float32 stand-ins, widened from
+ * the float16 inputs before each run, its float32 outputs rounded to float16 (nearest
+ * even) after it, which is what ONNX Runtime's CPU provider does for the operators it
+ * has no float16 kernel for. Constant inputs (weights) are widened once, here, so that
+ * the operator's prepare sees them as it would in float32 (Conv packs them). The
+ * stand-ins live in the node's scratch, after its operator's own. Other outputs
+ * (Equal's bool, MaxPool's indices) are copied as they are. */
+struct f16_state {
+    struct nnp_exec_node inner; /* the operator on the stand-ins */
+    size_t *offset;             /* (n_in + n_out) a stand-in's place in the scratch, or
+                                   SIZE_MAX: none (input j read as it is) */
+};
+
+/* Operators that move float16 elements as they are (by size), or convert them. */
+static bool f16_native(const char *op)
+{
+    static const char *const ops[] = {"Identity", "Cast", "Shape", "Size", "Flatten",
+                                      "Reshape", "Squeeze", "Unsqueeze", "Constant",
+                                      "ConstantOfShape", "Expand", "Transpose", "Concat",
+                                      "Split", "Slice", "Gather", "Pad", "Where"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (strcmp(op, ops[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool f16_wanted(const struct nnp_exec_node *n)
+{
+    if (f16_native(n->op->name))
+        return false;
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] && n->in[j]->dtype == NNP_DTYPE_F16)
+            return true;
+    return false;
+}
+
+static void f16_widen(float *dst, const uint16_t *src, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        dst[i] = nnp_f16_to_f32(src[i]);
+}
+
+static void f16_narrow(uint16_t *dst, const float *src, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        dst[i] = nnp_f32_to_f16(src[i]);
+}
+
+/* out (the node's own) from the stand-in s: float16 of float32, else the same bytes */
+static void f16_store(struct nnp_rt_value *out, const struct nnp_rt_value *s)
+{
+    if (s->dtype == NNP_DTYPE_F32 && out->dtype == NNP_DTYPE_F16)
+        f16_narrow(out->data, s->data, s->numel);
+    else if (s->nbytes)
+        memcpy(out->data, s->data, s->nbytes);
+}
+
+static enum nnp_status f16_forward(struct nnp_exec_node *n)
+{
+    struct f16_state *s = n->state;
+    struct nnp_exec_node *in = &s->inner;
+    uint8_t *scratch = n->scratch;
+    for (int j = 0; j < n->n_in; j++) {
+        if (s->offset[j] == SIZE_MAX)
+            continue;
+        in->in[j]->data = scratch + s->offset[j];
+        f16_widen(in->in[j]->data, n->in[j]->data, n->in[j]->numel);
+    }
+    for (int j = 0; j < n->n_out; j++)
+        if (n->out[j])
+            in->out[j]->data = scratch + s->offset[n->n_in + j];
+    in->scratch = in->scratch_bytes ? scratch : NULL;
+    enum nnp_status st = in->op->forward(in);
+    for (int j = 0; j < n->n_out && st == NNP_OK; j++)
+        if (n->out[j])
+            f16_store(n->out[j], in->out[j]);
+    return st;
+}
+
+static const struct nnp_op f16_op = {.name = "float16 on float32",
+                                     .forward = f16_forward};
+
+/* A stand-in for value v (its name, no shape yet), in the plan's arena. */
+static struct nnp_rt_value *f16_stand_in(struct nnp_runtime *rt, const struct nnp_rt_value *v)
+{
+    struct nnp_rt_value *r = nnp_arena_alloc(rt->arena, sizeof *r);
+    r->name = v->name;
+    r->dtype = NNP_DTYPE_UNDEFINED;
+    r->first_use = r->last_use = -1;
+    return r;
+}
+
+/* Prepare node n (its inputs and outputs bound) as n->op on float32 stand-ins, and make
+ * it run that way (n->op becomes f16_op). */
+static enum nnp_status f16_prepare(struct nnp_runtime *rt, struct nnp_exec_node *n)
+{
+    struct f16_state *s = nnp_arena_alloc(rt->arena, sizeof *s);
+    struct nnp_exec_node *in = &s->inner;
+    *in = *n;
+    in->in = nnp_arena_alloc(rt->arena, (size_t)(n->n_in + 1) * sizeof *in->in);
+    in->out = nnp_arena_alloc(rt->arena, (size_t)(n->n_out + 1) * sizeof *in->out);
+    s->offset = nnp_arena_alloc(rt->arena, (size_t)(n->n_in + n->n_out + 1) * sizeof *s->offset);
+    enum nnp_status st = NNP_OK;
+    for (int j = 0; j < n->n_in && st == NNP_OK; j++) {
+        struct nnp_rt_value *x = n->in[j];
+        s->offset[j] = SIZE_MAX;
+        in->in[j] = x;
+        if (!x || x->dtype != NNP_DTYPE_F16)
+            continue;
+        struct nnp_rt_value *w = f16_stand_in(rt, x);
+        if ((st = nnp_rt_set_shape(w, NNP_DTYPE_F32, x->rank, x->dims)) != NNP_OK)
+            break;
+        in->in[j] = w;
+        if (!x->is_const) {
+            s->offset[j] = 0; /* placed below, once the operator's scratch is known */
+            continue;
+        }
+        /* a constant: widened once (with the plan's constants) */
+        w->is_const = true;
+        if ((st = rt_alloc(rt, w->nbytes, x->name, &w->data)) == NNP_OK) {
+            rt->mem.const_bytes = add_sat(rt->mem.const_bytes, w->nbytes);
+            f16_widen(w->data, x->data, x->numel);
+        }
+    }
+    for (int j = 0; j < n->n_out && st == NNP_OK; j++)
+        in->out[j] = n->out[j] ? f16_stand_in(rt, n->out[j]) : NULL;
+    if (st != NNP_OK || (st = n->op->prepare(in, rt->arena)) != NNP_OK)
+        return st;
+    size_t off = align_up(in->scratch_bytes); /* the operator's scratch first */
+    for (int j = 0; j < n->n_in; j++)
+        if (s->offset[j] == 0) {
+            s->offset[j] = off;
+            off = add_sat(off, align_up(in->in[j]->nbytes));
+        }
+    bool all_const = n->n_out > 0;
+    for (int j = 0; j < n->n_out && st == NNP_OK; j++) {
+        struct nnp_rt_value *o = in->out[j];
+        if (!o)
+            continue;
+        s->offset[n->n_in + j] = off;
+        off = add_sat(off, align_up(o->nbytes));
+        enum nnp_dtype t = o->dtype == NNP_DTYPE_F32 ? NNP_DTYPE_F16 : o->dtype;
+        st = nnp_rt_set_shape(n->out[j], t, o->rank, o->dims);
+        all_const &= o->is_const && (o->data || o->nbytes == 0);
+    }
+    for (int j = 0; j < n->n_out && st == NNP_OK && all_const; j++) {
+        /* the operator computed its outputs in prepare: so are the node's */
+        if (!n->out[j])
+            continue;
+        if ((st = rt_alloc(rt, n->out[j]->nbytes, n->out[j]->name, &n->out[j]->data)) != NNP_OK)
+            break;
+        if (in->out[j]->nbytes)
+            f16_store(n->out[j], in->out[j]);
+        n->out[j]->is_const = true;
+    }
+    n->state = s;
+    n->op = &f16_op;
+    n->scratch_bytes = off;
+    n->packed_bytes = in->packed_bytes;
+    n->work = in->work;
+    n->flops = in->flops;
+    return st;
+}
+
 /* --- quantized layers ---
  *
  * A QDQ model (passes/quantize.c, ONNX Runtime's quantizer) writes a quantized layer as
@@ -935,7 +1101,7 @@ static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
     if (st != NNP_OK)
         return st;
 
-    st = name_node(n->op->prepare(n, rt->arena), node);
+    st = name_node(f16_wanted(n) ? f16_prepare(rt, n) : n->op->prepare(n, rt->arena), node);
     if (st != NNP_OK)
         return st;
     n->work = node_work(n);
