@@ -174,6 +174,14 @@ char *nnp_report_json(const struct nnp_report *r)
         for (int k = 0; k < p->n_stats; k++)
             json_object_set_new(st, p->stats[k].key, num(p->stats[k].value));
         json_object_set_new(o, "stats", st);
+        if (p->n_kept > 0) {
+            json_t *kept = json_array();
+            for (int k = 0; k < p->n_kept; k++)
+                json_array_append_new(kept, json_pack("{s:s,s:s,s:s}", "node", p->kept[k].node,
+                                                      "op", p->kept[k].op, "reason",
+                                                      p->kept[k].reason));
+            json_object_set_new(o, "kept_float", kept);
+        }
         json_array_append_new(passes, o);
     }
     json_object_set_new(root, "passes", passes);

@@ -87,6 +87,11 @@ struct nnp_model_report {
 
 #define NNP_REPORT_MAX_STATS 16
 
+/* A node a pass left in float32, and why ("kept_float" in the pass's record). */
+struct nnp_kept_float {
+    char *node, *op, *reason; /* malloc'd copies, freed with the record */
+};
+
 /* What one pass did: timing plus named counters. */
 struct nnp_pass_record {
     const char *name;
@@ -97,6 +102,8 @@ struct nnp_pass_record {
         const char *key; /* e.g. "batchnorm_folded" */
         double value;
     } stats[NNP_REPORT_MAX_STATS];
+    int n_kept;
+    struct nnp_kept_float *kept; /* (n_kept) malloc'd, owned by the pipeline */
 };
 
 /* The whole report of one `nnpress compress` run. */

@@ -70,6 +70,11 @@ struct nnp_pass {
 /*! Add a counter to a pass record. */
 void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value);
 
+/*! nnp_pass_kept_float() : record node n as left in float32 for `reason` (copied), for
+ *  the "kept_float" list of the pass's report record. */
+void nnp_pass_kept_float(struct nnp_pass_record *rec, const struct nnp_node *n,
+                         const char *reason);
+
 /*! nnp_pass_f32_const() : the dense float32 constant v holds (an initializer or a Constant
  *  node's value, nnp_value_constant()), or NULL: the weights fold and quantize rewrite. */
 const struct nnp_tensor *nnp_pass_f32_const(const struct nnp_value *v);

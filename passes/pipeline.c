@@ -70,6 +70,32 @@ void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value)
     rec->n_stats++;
 }
 
+void nnp_pass_kept_float(struct nnp_pass_record *rec, const struct nnp_node *n,
+                         const char *reason)
+{
+    struct nnp_kept_float *k = realloc(rec->kept, (size_t)(rec->n_kept + 1) * sizeof *k);
+    NNP_ASSERT(k);
+    rec->kept = k;
+    k += rec->n_kept++;
+    k->node = strdup(*n->name ? n->name : n->outputs[0] ? n->outputs[0]->name : "");
+    k->op = strdup(n->op_type);
+    k->reason = strdup(reason);
+    NNP_ASSERT(k->node && k->op && k->reason);
+}
+
+static void records_free(struct nnp_pass_record *r, int n)
+{
+    for (int i = 0; r && i < n; i++) {
+        for (int k = 0; k < r[i].n_kept; k++) {
+            free(r[i].kept[k].node);
+            free(r[i].kept[k].op);
+            free(r[i].kept[k].reason);
+        }
+        free(r[i].kept);
+    }
+    free(r);
+}
+
 void nnp_pass_opt_describe(const struct nnp_pass_opt *o, char *buf, size_t size)
 {
     switch (o->type) {
@@ -362,7 +388,7 @@ static double now_seconds(void)
 enum nnp_status nnp_pipeline_run(struct nnp_pipeline *p, struct nnp_graph *g,
                                  struct nnp_pass_ctx *ctx)
 {
-    free(p->records);
+    records_free(p->records, p->n_steps);
     p->records = calloc((size_t)p->n_steps + 1, sizeof *p->records);
     NNP_ASSERT(p->records);
     ctx->records = p->records;
@@ -405,6 +431,6 @@ void nnp_pipeline_free(struct nnp_pipeline *p)
         for (int k = 0; k < NNP_PASS_MAX_OPTS; k++)
             free(p->steps[s].text[k]);
     free(p->steps);
-    free(p->records);
+    records_free(p->records, p->n_steps);
     free(p);
 }

@@ -59,7 +59,8 @@
 #include "passes/quantize_fp16.h"
 
 enum { OPT_TYPE, OPT_MODE, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
-       OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
+       OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP, OPT_COMPUTE,
+       OPT_KEEP_IO };
 enum { TYPE_INT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { ACT_ASYMMETRIC, ACT_SYMMETRIC };
@@ -93,6 +94,13 @@ static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_MAX_DROP] = {"max_accuracy_drop", NNP_OPT_FLOAT, "100", 0, 100, NULL,
                       "keep the most sensitive nodes in float until top-1 on --data and "
                       "--labels is at most this many points below float's (100: no check)"},
+    [OPT_COMPUTE] = {"compute", NNP_OPT_CHOICE, "fp32", 0, 0, "fp32|fp16",
+                     "type=fp16: fp32 (weights of ops= in float16, read through Cast), or fp16 "
+                     "(the whole float graph in float16, nodes the --data scan finds beyond "
+                     "its range kept float32)"},
+    [OPT_KEEP_IO] = {"keep_io", NNP_OPT_BOOL, "1", 0, 1, NULL,
+                     "compute=fp16: the graph's inputs and outputs stay float32 (Casts at "
+                     "the edges); 0: they become float16"},
 };
 
 #define CALIB_BATCH 100
@@ -850,9 +858,17 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         struct nnp_fp16_opts fo = {
             .ops = *opt[OPT_OPS].s ? opt[OPT_OPS].s : "Conv+Gemm+MatMul",
             .exclude = opt[OPT_EXCLUDE].s,
+            .compute = opt[OPT_COMPUTE].i == 1,
+            .keep_io = opt[OPT_KEEP_IO].i,
+            .calib_samples = opt[OPT_CALIB_SAMPLES].i,
         };
+        if ((st = nnp_quantize_fp16_check(&fo, *opt[OPT_OPS].s != 0)) != NNP_OK)
+            return st;
         return nnp_quantize_fp16(g, &fo, ctx, rec);
     }
+    if (opt[OPT_COMPUTE].i == 1 || opt[OPT_KEEP_IO].i == 0)
+        return nnp_errorf(NNP_ERR_USAGE, "compute= and keep_io= apply to type=fp16; type=int8 "
+                          "computes in int8 where it quantizes");
     if (gate && (st = gate_check(opt, ctx)) != NNP_OK)
         return st;
     struct qplan p;
