@@ -564,23 +564,11 @@ static bool f16_wanted(const struct nnp_exec_node *n)
     return false;
 }
 
-static void f16_widen(float *dst, const uint16_t *src, int64_t count)
-{
-    for (int64_t i = 0; i < count; i++)
-        dst[i] = nnp_f16_to_f32(src[i]);
-}
-
-static void f16_narrow(uint16_t *dst, const float *src, int64_t count)
-{
-    for (int64_t i = 0; i < count; i++)
-        dst[i] = nnp_f32_to_f16(src[i]);
-}
-
 /* out (the node's own) from the stand-in s: float16 of float32, else the same bytes */
 static void f16_store(struct nnp_rt_value *out, const struct nnp_rt_value *s)
 {
     if (s->dtype == NNP_DTYPE_F32 && out->dtype == NNP_DTYPE_F16)
-        f16_narrow(out->data, s->data, s->numel);
+        nnp_f32_to_f16_n(out->data, s->data, s->numel);
     else if (s->nbytes)
         memcpy(out->data, s->data, s->nbytes);
 }
@@ -594,7 +582,7 @@ static enum nnp_status f16_forward(struct nnp_exec_node *n)
         if (s->offset[j] == SIZE_MAX)
             continue;
         in->in[j]->data = scratch + s->offset[j];
-        f16_widen(in->in[j]->data, n->in[j]->data, n->in[j]->numel);
+        nnp_f16_to_f32_n(in->in[j]->data, n->in[j]->data, n->in[j]->numel);
     }
     for (int j = 0; j < n->n_out; j++)
         if (n->out[j])
@@ -649,7 +637,7 @@ static enum nnp_status f16_prepare(struct nnp_runtime *rt, struct nnp_exec_node 
         w->is_const = true;
         if ((st = rt_alloc(rt, w->nbytes, x->name, &w->data)) == NNP_OK) {
             rt->mem.const_bytes = add_sat(rt->mem.const_bytes, w->nbytes);
-            f16_widen(w->data, x->data, x->numel);
+            nnp_f16_to_f32_n(w->data, x->data, x->numel);
         }
     }
     for (int j = 0; j < n->n_out && st == NNP_OK; j++)
