@@ -85,14 +85,14 @@ static struct nnp_value *f16_const(struct nnp_graph *g, const struct nnp_value *
     return hv;
 }
 
-/* Cast(in, to) into a new value `base`_`suffix`, the node named after it. */
+/* Cast(in, to) into a new value `base`_`suffix`, the node named `base`_`node`. */
 static struct nnp_value *add_cast(struct nnp_graph *g, struct nnp_value *in, const char *base,
-                                  const char *suffix, enum nnp_dtype to)
+                                  const char *suffix, const char *node, enum nnp_dtype to)
 {
     char name[512];
     snprintf(name, sizeof name, "%s_%s", base, suffix);
     struct nnp_value *out = nnp_graph_new_value(g, name);
-    snprintf(name, sizeof name, "%s_Cast", base);
+    snprintf(name, sizeof name, "%s_%s", base, node);
     struct nnp_node *n = nnp_graph_add_node(g, "Cast", nnp_graph_strdup(g, name));
     nnp_node_set_io(g, n, 1, &in, 1, &out);
     nnp_node_set_attr(g, n, "to", NNP_ATTR_INT)->i = nnp_dtype_onnx(to);
@@ -142,7 +142,7 @@ static enum nnp_status weights_fp16(struct nnp_graph *g, const char *ops, const 
             struct nnp_value *h = f16_const(g, v, &underflow, &st);
             if (!h)
                 break;
-            struct nnp_value *f = add_cast(g, h, v->name, "float", NNP_DTYPE_F32);
+            struct nnp_value *f = add_cast(g, h, v->name, "float", "Cast", NNP_DTYPE_F32);
             cast_of[v->index] = f;
             n->inputs[slot] = f;
             n_conv++;
@@ -499,7 +499,8 @@ static struct nnp_value *cast_of(struct nnp_graph *g, struct f16_plan *p, struct
     int k = to == NNP_DTYPE_F16 ? 0 : 1;
     if (!p->cast[k][v->index]) {
         int idx = v->index;
-        struct nnp_value *c = add_cast(g, v, v->name, k == 0 ? "fp16" : "fp32", to);
+        struct nnp_value *c = add_cast(g, v, v->name, k == 0 ? "fp16" : "fp32",
+                                       k == 0 ? "Cast_fp16" : "Cast_fp32", to);
         c->t = (struct nnp_tensor){.dtype = to, .rank = v->t.rank};
         memcpy(c->t.dims, v->t.dims, sizeof c->t.dims);
         memcpy(c->t.dim_params, v->t.dim_params, sizeof c->t.dim_params);
@@ -584,7 +585,8 @@ static enum nnp_status rewrite(struct nnp_graph *g, struct f16_plan *p, int64_t 
             struct nnp_value *v = n->outputs[j];
             if (!v || p->type[v->index] != NNP_DTYPE_F32 || p->to[v->index] == NNP_DTYPE_F16)
                 continue;
-            /* a graph output kept float32: the node writes `v`_fp16, a Cast makes v */
+            /* a graph output kept float32: the node writes `v`_fp16 (which float16
+             * readers of v read too), a Cast makes v */
             char name[512];
             snprintf(name, sizeof name, "%s_fp16", v->name);
             struct nnp_value *h = nnp_graph_new_value(g, name);
@@ -592,6 +594,8 @@ static enum nnp_status rewrite(struct nnp_graph *g, struct f16_plan *p, int64_t 
             memcpy(h->t.dims, v->t.dims, sizeof h->t.dims);
             memcpy(h->t.dim_params, v->t.dim_params, sizeof h->t.dim_params);
             n->outputs[j] = h;
+            p->cast[0][v->index] = h;
+            snprintf(name, sizeof name, "%s_Cast_fp32", v->name);
             struct nnp_node *c = nnp_graph_add_node(g, "Cast", nnp_graph_strdup(g, name));
             nnp_node_set_io(g, c, 1, &h, 1, &v);
             nnp_node_set_attr(g, c, "to", NNP_ATTR_INT)->i = nnp_dtype_onnx(NNP_DTYPE_F32);
