@@ -91,3 +91,13 @@ model("fp16-overflow",
       [f32("x", ["N", 8])], [f32("y", ["N", 4])], [wb, sc, bz, g1])
 np.save(os.path.join(HERE, "x-4x8.npy"),
         np.repeat(np.arange(1, 5, dtype=np.float32), 8).reshape(4, 8))
+
+# fp16-cancel: y = 1 / (x - 0.3001), on x-cancel (0.3): -10000 in float32, within
+# float16's range, but 0.3 and 0.3001 are the same float16, so computed in float16
+# it is inf, which the check after the conversion finds (tests/cli/quantize-fp16-inf.sh)
+c3 = numpy_helper.from_array(np.array([0.3001], np.float32), "c")
+model("fp16-cancel",
+      [helper.make_node("Sub", ["x", "c"], ["d"], name="sub"),
+       helper.make_node("Reciprocal", ["d"], ["y"], name="inv")],
+      [f32("x", ["N", 1])], [f32("y", ["N", 1])], [c3])
+np.save(os.path.join(HERE, "x-cancel.npy"), np.full((2, 1), 0.3, np.float32))
