@@ -385,8 +385,16 @@ static enum nnp_status learn_types(const struct nnp_graph *g, const struct nnp_p
     ro.threads = ctx->threads;
     ro.keep_all = true;
     ro.no_fuse = true;
-    struct nnp_runtime *rt;
-    enum nnp_status st = nnp_runtime_new(g, &ro, &rt);
+    struct nnp_runtime *rt = NULL;
+    enum nnp_status st;
+    if (ctx->data_path) { /* the input's shape from the data, as the scan will feed it */
+        struct feed f;
+        if ((st = feed_open(g, ctx, &f)) == NNP_OK)
+            st = feed_plan(g, ctx, &f, 1, true, &rt);
+        feed_close(&f);
+    } else {
+        st = nnp_runtime_new(g, &ro, &rt);
+    }
     if (st != NNP_OK)
         return st;
     for (int i = 0; i < g->n_values; i++) {
