@@ -598,6 +598,22 @@ static enum nnp_status f16_forward(struct nnp_exec_node *n)
 static const struct nnp_op f16_op = {.name = "float16 on float32",
                                      .forward = f16_forward};
 
+/* The operator node a float16 node runs (f16_prepare), or n itself. */
+static const struct nnp_exec_node *f16_inner(const struct nnp_exec_node *n)
+{
+    return n->op == &f16_op ? &((const struct f16_state *)n->state)->inner : n;
+}
+
+/* An activation that gives the same float16 bits before or after the rounding (so that
+ * a float16 node may take it into its float32 epilogue): Relu, and Clip between two
+ * float16 values (rounding to nearest is monotonic and keeps those). */
+static bool f16_exact_act(const struct nnp_act *a)
+{
+    return a->kind == NNP_ACT_RELU ||
+           (a->kind == NNP_ACT_CLIP && nnp_f16_to_f32(nnp_f32_to_f16(a->alpha)) == a->alpha &&
+            nnp_f16_to_f32(nnp_f32_to_f16(a->beta)) == a->beta);
+}
+
 /* A stand-in for value v (its name, no shape yet), in the plan's arena. */
 static struct nnp_rt_value *f16_stand_in(struct nnp_runtime *rt, const struct nnp_rt_value *v)
 {
@@ -1307,9 +1323,13 @@ static void plan_fusion(struct nnp_runtime *rt)
     bool *gone = nnp_arena_alloc(rt->arena, (size_t)rt->n_nodes + 1);
     for (int r = 0; r < rt->n_run; r++) {
         struct nnp_exec_node *p = rt->run[r];
-        unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE);
+        /* a float16 node takes an activation only: its epilogue's other inputs are float32 */
+        bool half = p->op == &f16_op;
+        unsigned caps = f16_inner(p)->op->flags &
+                        (half ? NNP_OP_FUSE_ACT
+                              : NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE);
         int ip = node_index(rt, p);
-        if (p->n_out == 1 && p->out[0] && p->out[0]->dtype != NNP_DTYPE_F32) {
+        if (!half && p->n_out == 1 && p->out[0] && p->out[0]->dtype != NNP_DTYPE_F32) {
             if (p->fusion.n_nodes) /* a quantized layer into int8 (plan_qdq_anchor) */
                 rt->fused[rt->n_fused++] = p;
             continue; /* the epilogues below are float */
@@ -1336,9 +1356,11 @@ static void plan_fusion(struct nnp_runtime *rt)
                 (res = residual_of(c, p->out[0], ip))) {
                 p->fusion.residual = res;
             } else if ((caps & NNP_OP_FUSE_ACT) && !p->fusion.act.kind &&
-                       c->in[0] == p->out[0] && nnp_act_of_node(c, &act) &&
-                       same_shape(c->out[0], p->out[0])) {
+                       c->in[0] == p->out[0] && nnp_act_of_node(f16_inner(c), &act) &&
+                       (!half || f16_exact_act(&act)) && same_shape(c->out[0], p->out[0])) {
                 p->fusion.act = act;
+                if (half)
+                    ((struct f16_state *)p->state)->inner.fusion.act = act;
             } else {
                 break;
             }

@@ -970,3 +970,42 @@ Test(runtime, float16_constant_nodes_fold)
     nnp_runtime_free(rt);
     nnp_graph_free(g);
 }
+
+/* x float16 -> MatMul -> Relu: the Relu goes into the MatMul's float32 epilogue (it gives
+ * the same bits before or after the rounding), and the result is that of the nodes run
+ * one by one */
+Test(runtime, float16_relu_fuses_bit_identical)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F16, 2, (int64_t[]){4, 9});
+    float wv[54];
+    for (int i = 0; i < 54; i++)
+        wv[i] = (float)((i * 29) % 23 - 11) / 9.0f;
+    struct nnp_value *w = f16_init(g, "w", 2, (int64_t[]){9, 6}, wv);
+    struct nnp_value *mm = nnp_graph_value(g, "mm"), *y = nnp_graph_value(g, "y");
+    node(g, "MatMul", "mm", 2, (struct nnp_value *[]){x, w}, 1, &mm);
+    node(g, "Relu", "relu", 1, &mm, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    uint16_t out[2][24];
+    for (int fuse = 0; fuse < 2; fuse++) {
+        struct nnp_runtime_opts o = nnp_runtime_opts_default();
+        o.threads = 1;
+        o.no_fuse = !fuse;
+        struct nnp_runtime *rt;
+        cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_OK, "%s", nnp_error_message());
+        cr_assert_eq(nnp_runtime_n_run(rt), fuse ? 1 : 2);
+        uint16_t *in = nnp_runtime_input(rt, 0)->data;
+        for (int i = 0; i < 36; i++)
+            in[i] = nnp_f32_to_f16((float)((i * 13) % 17 - 8) / 4.0f);
+        cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
+        memcpy(out[fuse], nnp_runtime_output(rt, 0)->data, sizeof out[fuse]);
+        nnp_runtime_free(rt);
+    }
+    cr_assert_arr_eq(out[0], out[1], sizeof out[0]);
+    int zeros = 0;
+    for (int i = 0; i < 24; i++)
+        zeros += out[1][i] == 0;
+    cr_assert(zeros > 0 && zeros < 24); /* the Relu did something */
+    nnp_graph_free(g);
+}
