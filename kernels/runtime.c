@@ -534,7 +534,8 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
  * has no float16 kernel for. Constant inputs (weights) are widened once, here, so that
  * the operator's prepare sees them as it would in float32 (Conv packs them). The
  * stand-ins live in the node's scratch, after its operator's own. Other outputs
- * (Equal's bool, MaxPool's indices) are copied as they are. */
+ * (Equal's bool, MaxPool's indices) are copied as they are. Fusion (plan_fusion) gives
+ * such a node an activation only, and only one that commutes with the rounding. */
 struct f16_state {
     struct nnp_exec_node inner; /* the operator on the stand-ins */
     size_t *offset;             /* (n_in + n_out) a stand-in's place in the scratch, or
