@@ -476,6 +476,27 @@ static const char *block_reason(const struct f16_plan *p, const struct nnp_node 
 
 /* --- the rewrite --- */
 
+/* Shape and Size read any type. */
+static bool type_agnostic(const struct nnp_node *n)
+{
+    return strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0;
+}
+
+/* The type node n wants in input slot j for a float32 value, once converted. */
+static enum nnp_dtype slot_type(const struct f16_plan *p, const struct nnp_node *n, int j)
+{
+    return p->why[n->index] || fixed_f32_input(n, j) ? NNP_DTYPE_F32 : NNP_DTYPE_F16;
+}
+
+/* Does node n read v in a slot that wants float16? */
+static bool reads_f16(const struct f16_plan *p, const struct nnp_node *n, const struct nnp_value *v)
+{
+    for (int j = 0; j < n->n_inputs && !type_agnostic(n); j++)
+        if (n->inputs[j] == v && slot_type(p, n, j) == NNP_DTYPE_F16)
+            return true;
+    return false;
+}
+
 /* The type each float32 value takes: float16, but float32 for the graph's inputs and
  * outputs (keep_io), what a float32 node writes, and a weight only float32 nodes read. */
 static void choose_types(const struct nnp_graph *g, struct f16_plan *p, bool keep_io)
@@ -493,7 +514,7 @@ static void choose_types(const struct nnp_graph *g, struct f16_plan *p, bool kee
         if (v->is_initializer && v->n_consumers > 0) {
             bool any = false;
             for (int k = 0; k < v->n_consumers; k++)
-                any |= !p->why[v->consumers[k]->index];
+                any |= reads_f16(p, v->consumers[k], v);
             f16 &= any;
         }
         p->to[i] = f16 ? NNP_DTYPE_F16 : NNP_DTYPE_F32;
@@ -580,12 +601,11 @@ static enum nnp_status rewrite(struct nnp_graph *g, struct f16_plan *p, int64_t 
         bool half = !p->why[i];
         if (half && (st = attrs_to_f16(g, n)) != NNP_OK)
             break;
-        for (int j = 0; j < n->n_inputs; j++) {
+        for (int j = 0; j < n->n_inputs && !type_agnostic(n); j++) {
             struct nnp_value *v = n->inputs[j];
-            if (!v || v->index >= n_values || p->type[v->index] != NNP_DTYPE_F32 ||
-                strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0)
-                continue; /* (Shape and Size read any type) */
-            enum nnp_dtype want = half && !fixed_f32_input(n, j) ? NNP_DTYPE_F16 : NNP_DTYPE_F32;
+            if (!v || v->index >= n_values || p->type[v->index] != NNP_DTYPE_F32)
+                continue;
+            enum nnp_dtype want = slot_type(p, n, j);
             if (p->to[v->index] != want)
                 n->inputs[j] = cast_of(g, p, v, want);
         }

@@ -101,3 +101,12 @@ model("fp16-cancel",
        helper.make_node("Reciprocal", ["d"], ["y"], name="inv")],
       [f32("x", ["N", 1])], [f32("y", ["N", 1])], [c3])
 np.save(os.path.join(HERE, "x-cancel.npy"), np.full((2, 1), 0.3, np.float32))
+
+# fp16-resize: Resize's scales are tensor(float) whatever X is, so compute=fp16 leaves
+# them float32 (tests/cli/quantize-fp16-resize.sh); roi follows X
+sc = numpy_helper.from_array(np.array([1, 1, 1.7, 1.3], np.float32), "scales")
+roi = numpy_helper.from_array(np.array([], np.float32), "roi")
+model("fp16-resize",
+      [helper.make_node("Resize", ["x", "roi", "scales"], ["r"], name="rs", mode="linear"),
+       helper.make_node("Relu", ["r"], ["y"], name="relu")],
+      [f32("x", [1, 1, 4, 4])], [f32("y", None)], [sc, roi])
