@@ -127,11 +127,14 @@ static enum nnp_status read_file(const char *path, struct nnp_array *out)
 }
 
 /* What a file's elements can become: themselves, or float32 (integers scaled,
- * as the data readers do). */
+ * as the data readers do), or float16 by way of float32 (a model made with
+ * quantize(type=fp16,compute=fp16,keep_io=0)). */
 static bool convertible(enum nnp_dtype from, enum nnp_dtype to)
 {
     if (from == to)
         return nnp_dtype_size(from) > 0;
+    if (to == NNP_DTYPE_F16)
+        return from == NNP_DTYPE_F32 || convertible(from, NNP_DTYPE_F32);
     /* NumPy has no bfloat16: .npy files (and ONNX's own test data) keep it as the uint16
      * holding the same bits */
     if (from == NNP_DTYPE_U16 && to == NNP_DTYPE_BF16)
@@ -162,6 +165,18 @@ static void convert(enum nnp_dtype from, const void *src, int64_t n, enum nnp_dt
 {
     if (from == to || (from == NNP_DTYPE_U16 && to == NNP_DTYPE_BF16)) {
         memcpy(dst, src, (size_t)n * nnp_dtype_size(from));
+        return;
+    }
+    if (to == NNP_DTYPE_F16) { /* by way of float32, a block at a time */
+        float wide[1024];
+        size_t es = nnp_dtype_size(from);
+        for (int64_t i = 0; i < n; i += 1024) {
+            int64_t k = n - i < 1024 ? n - i : 1024;
+            convert(from, (const unsigned char *)src + (size_t)i * es, k, NNP_DTYPE_F32, wide,
+                    scale, shift);
+            for (int64_t j = 0; j < k; j++)
+                ((uint16_t *)dst)[i + j] = nnp_f32_to_f16(wide[j]);
+        }
         return;
     }
     NNP_ASSERT(to == NNP_DTYPE_F32);

@@ -39,6 +39,9 @@ int nnp_dtype_is_float(enum nnp_dtype t);
 /* IEEE half and bfloat16 conversions (round to nearest even). */
 float nnp_f16_to_f32(uint16_t h);
 uint16_t nnp_f32_to_f16(float f);
+/*! The same for n elements (F16C where the CPU has it, the same bits). */
+void nnp_f16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
+void nnp_f32_to_f16_n(uint16_t *dst, const float *src, int64_t n);
 float nnp_bf16_to_f32(uint16_t h);
 uint16_t nnp_f32_to_bf16(float f);
 

@@ -524,8 +524,179 @@ static enum nnp_status fold_node(struct nnp_runtime *rt, struct nnp_exec_node *n
     return NNP_OK;
 }
 
-/* Make the exec node for graph node `node`: look up its operator, bind its values,
- * prepare it and, when its outputs are known now, compute them. */
+/* --- float16 ---
+ *
+ * A model in float16 (quantize(type=fp16,compute=fp16), or exported so) runs on the
+ * float32 kernels: a node that reads a float16 value, unless its operator only moves
+ * elements (f16_native), is planned as its operator on float32 stand-ins, widened from
+ * the float16 inputs before each run, its float32 outputs rounded to float16 (nearest
+ * even) after it, which is what ONNX Runtime's CPU provider does for the operators it
+ * has no float16 kernel for. Constant inputs (weights) are widened once, here, so that
+ * the operator's prepare sees them as it would in float32 (Conv packs them). The
+ * stand-ins live in the node's scratch, after its operator's own. Other outputs
+ * (Equal's bool, MaxPool's indices) are copied as they are. Fusion (plan_fusion) gives
+ * such a node an activation only, and only one that commutes with the rounding. */
+struct f16_state {
+    struct nnp_exec_node inner; /* the operator on the stand-ins */
+    size_t *offset;             /* (n_in + n_out) a stand-in's place in the scratch, or
+                                   SIZE_MAX: none (input j read as it is) */
+};
+
+/* Operators that move float16 elements as they are (by size), or convert them. */
+static bool f16_native(const char *op)
+{
+    static const char *const ops[] = {"Identity", "Cast", "Shape", "Size", "Flatten",
+                                      "Reshape", "Squeeze", "Unsqueeze", "Constant",
+                                      "ConstantOfShape", "Expand", "Transpose", "Concat",
+                                      "Split", "Slice", "Gather", "Pad", "Where"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (strcmp(op, ops[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool f16_wanted(const struct nnp_exec_node *n)
+{
+    if (f16_native(n->op->name))
+        return false;
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] && n->in[j]->dtype == NNP_DTYPE_F16)
+            return true;
+    return false;
+}
+
+/* out (the node's own) from the stand-in s: float16 of float32, else the same bytes */
+static void f16_store(struct nnp_rt_value *out, const struct nnp_rt_value *s)
+{
+    if (s->dtype == NNP_DTYPE_F32 && out->dtype == NNP_DTYPE_F16)
+        nnp_f32_to_f16_n(out->data, s->data, s->numel);
+    else if (s->nbytes)
+        memcpy(out->data, s->data, s->nbytes);
+}
+
+static enum nnp_status f16_forward(struct nnp_exec_node *n)
+{
+    struct f16_state *s = n->state;
+    struct nnp_exec_node *in = &s->inner;
+    uint8_t *scratch = n->scratch;
+    for (int j = 0; j < n->n_in; j++) {
+        if (s->offset[j] == SIZE_MAX)
+            continue;
+        in->in[j]->data = scratch + s->offset[j];
+        nnp_f16_to_f32_n(in->in[j]->data, n->in[j]->data, n->in[j]->numel);
+    }
+    for (int j = 0; j < n->n_out; j++)
+        if (n->out[j])
+            in->out[j]->data = scratch + s->offset[n->n_in + j];
+    in->scratch = in->scratch_bytes ? scratch : NULL;
+    enum nnp_status st = in->op->forward(in);
+    for (int j = 0; j < n->n_out && st == NNP_OK; j++)
+        if (n->out[j])
+            f16_store(n->out[j], in->out[j]);
+    return st;
+}
+
+static const struct nnp_op f16_op = {.name = "float16 on float32",
+                                     .forward = f16_forward};
+
+/* The operator node a float16 node runs (f16_prepare), or n itself. */
+static const struct nnp_exec_node *f16_inner(const struct nnp_exec_node *n)
+{
+    return n->op == &f16_op ? &((const struct f16_state *)n->state)->inner : n;
+}
+
+/* An activation that gives the same float16 bits before or after the rounding (so that
+ * a float16 node may take it into its float32 epilogue): Relu, and Clip between two
+ * float16 values (rounding to nearest is monotonic and keeps those). */
+static bool f16_exact_act(const struct nnp_act *a)
+{
+    return a->kind == NNP_ACT_RELU ||
+           (a->kind == NNP_ACT_CLIP && nnp_f16_to_f32(nnp_f32_to_f16(a->alpha)) == a->alpha &&
+            nnp_f16_to_f32(nnp_f32_to_f16(a->beta)) == a->beta);
+}
+
+/* A stand-in for value v (its name, no shape yet), in the plan's arena. */
+static struct nnp_rt_value *f16_stand_in(struct nnp_runtime *rt, const struct nnp_rt_value *v)
+{
+    struct nnp_rt_value *r = nnp_arena_alloc(rt->arena, sizeof *r);
+    r->name = v->name;
+    r->dtype = NNP_DTYPE_UNDEFINED;
+    r->first_use = r->last_use = -1;
+    return r;
+}
+
+/* Prepare node n (its inputs and outputs bound) as n->op on float32 stand-ins, and make
+ * it run that way (n->op becomes f16_op). */
+static enum nnp_status f16_prepare(struct nnp_runtime *rt, struct nnp_exec_node *n)
+{
+    struct f16_state *s = nnp_arena_alloc(rt->arena, sizeof *s);
+    struct nnp_exec_node *in = &s->inner;
+    *in = *n;
+    in->in = nnp_arena_alloc(rt->arena, (size_t)(n->n_in + 1) * sizeof *in->in);
+    in->out = nnp_arena_alloc(rt->arena, (size_t)(n->n_out + 1) * sizeof *in->out);
+    s->offset = nnp_arena_alloc(rt->arena, (size_t)(n->n_in + n->n_out + 1) * sizeof *s->offset);
+    enum nnp_status st = NNP_OK;
+    for (int j = 0; j < n->n_in && st == NNP_OK; j++) {
+        struct nnp_rt_value *x = n->in[j];
+        s->offset[j] = SIZE_MAX;
+        in->in[j] = x;
+        if (!x || x->dtype != NNP_DTYPE_F16)
+            continue;
+        struct nnp_rt_value *w = f16_stand_in(rt, x);
+        if ((st = nnp_rt_set_shape(w, NNP_DTYPE_F32, x->rank, x->dims)) != NNP_OK)
+            break;
+        in->in[j] = w;
+        if (!x->is_const) {
+            s->offset[j] = 0; /* placed below, once the operator's scratch is known */
+            continue;
+        }
+        /* a constant: widened once (with the plan's constants) */
+        w->is_const = true;
+        if ((st = rt_alloc(rt, w->nbytes, x->name, &w->data)) == NNP_OK) {
+            rt->mem.const_bytes = add_sat(rt->mem.const_bytes, w->nbytes);
+            nnp_f16_to_f32_n(w->data, x->data, x->numel);
+        }
+    }
+    for (int j = 0; j < n->n_out && st == NNP_OK; j++)
+        in->out[j] = n->out[j] ? f16_stand_in(rt, n->out[j]) : NULL;
+    if (st != NNP_OK || (st = n->op->prepare(in, rt->arena)) != NNP_OK)
+        return st;
+    size_t off = align_up(in->scratch_bytes); /* the operator's scratch first */
+    for (int j = 0; j < n->n_in; j++)
+        if (s->offset[j] == 0) {
+            s->offset[j] = off;
+            off = add_sat(off, align_up(in->in[j]->nbytes));
+        }
+    bool all_const = n->n_out > 0;
+    for (int j = 0; j < n->n_out && st == NNP_OK; j++) {
+        struct nnp_rt_value *o = in->out[j];
+        if (!o)
+            continue;
+        s->offset[n->n_in + j] = off;
+        off = add_sat(off, align_up(o->nbytes));
+        enum nnp_dtype t = o->dtype == NNP_DTYPE_F32 ? NNP_DTYPE_F16 : o->dtype;
+        st = nnp_rt_set_shape(n->out[j], t, o->rank, o->dims);
+        all_const &= o->is_const && (o->data || o->nbytes == 0);
+    }
+    for (int j = 0; j < n->n_out && st == NNP_OK && all_const; j++) {
+        /* the operator computed its outputs in prepare: so are the node's */
+        if (!n->out[j])
+            continue;
+        if ((st = rt_alloc(rt, n->out[j]->nbytes, n->out[j]->name, &n->out[j]->data)) != NNP_OK)
+            break;
+        if (in->out[j]->nbytes)
+            f16_store(n->out[j], in->out[j]);
+        n->out[j]->is_const = true;
+    }
+    n->state = s;
+    n->op = &f16_op;
+    n->scratch_bytes = off;
+    n->packed_bytes = in->packed_bytes;
+    n->work = in->work;
+    n->flops = in->flops;
+    return st;
+}
+
 /* --- quantized layers ---
  *
  * A QDQ model (passes/quantize.c, ONNX Runtime's quantizer) writes a quantized layer as
@@ -935,7 +1106,7 @@ static enum nnp_status plan_node(struct nnp_runtime *rt, int i, bool *folded)
     if (st != NNP_OK)
         return st;
 
-    st = name_node(n->op->prepare(n, rt->arena), node);
+    st = name_node(f16_wanted(n) ? f16_prepare(rt, n) : n->op->prepare(n, rt->arena), node);
     if (st != NNP_OK)
         return st;
     n->work = node_work(n);
@@ -1153,9 +1324,13 @@ static void plan_fusion(struct nnp_runtime *rt)
     bool *gone = nnp_arena_alloc(rt->arena, (size_t)rt->n_nodes + 1);
     for (int r = 0; r < rt->n_run; r++) {
         struct nnp_exec_node *p = rt->run[r];
-        unsigned caps = p->op->flags & (NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE);
+        /* a float16 node takes an activation only: its epilogue's other inputs are float32 */
+        bool half = p->op == &f16_op;
+        unsigned caps = f16_inner(p)->op->flags &
+                        (half ? NNP_OP_FUSE_ACT
+                              : NNP_OP_FUSE_ACT | NNP_OP_FUSE_ADD | NNP_OP_FUSE_AFFINE);
         int ip = node_index(rt, p);
-        if (p->n_out == 1 && p->out[0] && p->out[0]->dtype != NNP_DTYPE_F32) {
+        if (!half && p->n_out == 1 && p->out[0] && p->out[0]->dtype != NNP_DTYPE_F32) {
             if (p->fusion.n_nodes) /* a quantized layer into int8 (plan_qdq_anchor) */
                 rt->fused[rt->n_fused++] = p;
             continue; /* the epilogues below are float */
@@ -1182,9 +1357,11 @@ static void plan_fusion(struct nnp_runtime *rt)
                 (res = residual_of(c, p->out[0], ip))) {
                 p->fusion.residual = res;
             } else if ((caps & NNP_OP_FUSE_ACT) && !p->fusion.act.kind &&
-                       c->in[0] == p->out[0] && nnp_act_of_node(c, &act) &&
-                       same_shape(c->out[0], p->out[0])) {
+                       c->in[0] == p->out[0] && nnp_act_of_node(f16_inner(c), &act) &&
+                       (!half || f16_exact_act(&act)) && same_shape(c->out[0], p->out[0])) {
                 p->fusion.act = act;
+                if (half)
+                    ((struct f16_state *)p->state)->inner.fusion.act = act;
             } else {
                 break;
             }

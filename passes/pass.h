@@ -79,6 +79,10 @@ enum nnp_status nnp_pass_keep(struct nnp_pass_record *rec, const struct nnp_node
  *  node's value, nnp_value_constant()), or NULL: the weights fold and quantize rewrite. */
 const struct nnp_tensor *nnp_pass_f32_const(const struct nnp_value *v);
 
+/*! @return 1 when `name` is one of the '+'-separated items of `list` ("Conv+Gemm"): how
+ *  options name operator types and nodes. */
+bool nnp_pass_in_list(const char *list, const char *name);
+
 /*! @return the registered passes (from passes.def), NULL-terminated. */
 const struct nnp_pass *const *nnp_pass_registry(void);
 /*! @return the pass called `name`, or NULL. */

@@ -49,6 +49,19 @@ const struct nnp_tensor *nnp_pass_f32_const(const struct nnp_value *v)
     return NULL;
 }
 
+bool nnp_pass_in_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, '+');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncmp(p, name, n) == 0)
+            return true;
+        p += n + (end != NULL);
+    }
+    return false;
+}
+
 void nnp_pass_stat(struct nnp_pass_record *rec, const char *key, double value)
 {
     NNP_ASSERT(rec->n_stats < NNP_REPORT_MAX_STATS);

@@ -53,10 +53,8 @@
  * mode=dynamic is operator form already, and with qop quantizes Conv too, as ConvInteger
  * (dynamic_conv). mode=weight has none: a usage error.
  *
- * type=fp16 instead stores the weights and biases of those nodes as float16, each read
- * through a Cast to float32 (half the bytes; the arithmetic stays float32, the casts
- * of constants are computed once when a runtime plans): rounded to nearest even, and
- * a tensor with a value beyond float16's range (65504) is kept in float32. The mode,
+ * type=fp16 instead stores float weights as float16, or (compute=fp16) runs the whole
+ * float graph in float16 after a safety scan (passes/quantize_fp16.c). The mode, format,
  * calibration and activation options do not apply.
  *
  * Sensitivity (passes/quantize.h): the pass is split into a plan (the targets and their
@@ -84,9 +82,11 @@
 #include "formats/onnx.h"
 #include "kernels/runtime.h"
 #include "passes/quantize.h"
+#include "passes/quantize_fp16.h"
 
-enum { OPT_TYPE, OPT_MODE, OPT_FORMAT, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB, OPT_PERCENTILE,
-       OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP };
+enum { OPT_TYPE, OPT_MODE, OPT_FORMAT, OPT_PER_CHANNEL, OPT_ACTIVATIONS, OPT_CALIB,
+       OPT_PERCENTILE, OPT_CALIB_SAMPLES, OPT_OPS, OPT_EXCLUDE, OPT_ONLY, OPT_MAX_DROP,
+       OPT_COMPUTE, OPT_KEEP_IO };
 enum { TYPE_INT8, TYPE_UINT8, TYPE_FP16 };
 enum { MODE_STATIC, MODE_WEIGHT, MODE_DYNAMIC };
 enum { FORMAT_QDQ, FORMAT_QOP };
@@ -126,6 +126,13 @@ static const struct nnp_pass_opt quantize_opts[] = {
     [OPT_MAX_DROP] = {"max_accuracy_drop", NNP_OPT_FLOAT, "100", 0, 100, NULL,
                       "keep the most sensitive nodes in float until top-1 on --data and "
                       "--labels is at most this many points below float's (100: no check)"},
+    [OPT_COMPUTE] = {"compute", NNP_OPT_CHOICE, "fp32", 0, 0, "fp32|fp16",
+                     "type=fp16: fp32 (weights of ops= in float16, read through Cast), or fp16 "
+                     "(the whole float graph in float16, nodes the --data scan finds beyond "
+                     "its range kept float32)"},
+    [OPT_KEEP_IO] = {"keep_io", NNP_OPT_BOOL, "1", 0, 1, NULL,
+                     "compute=fp16: the graph's inputs and outputs stay float32 (Casts at "
+                     "the edges); 0: they become float16"},
 };
 
 #define CALIB_BATCH 100
@@ -161,15 +168,7 @@ struct act_range {
 /* `name` is one of the '+'-separated items of `list` */
 static bool in_list(const char *list, const char *name)
 {
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, '+');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == len && strncmp(p, name, n) == 0)
-            return true;
-        p += n + (end != NULL);
-    }
-    return false;
+    return nnp_pass_in_list(list, name);
 }
 
 static bool quantized_op(const char *op)
@@ -912,80 +911,6 @@ static void act_params(struct act_range *r, bool symmetric)
     qparams(r->lo, r->hi, symmetric, &r->scale, &r->zp);
 }
 
-/* --- float16 weights --- */
-
-/* type=fp16: input `slot` of every node of `ops` that holds a float32 constant becomes a
- * float16 initializer read through Cast(to=FLOAT); each constant once. */
-static enum nnp_status to_fp16(struct nnp_graph *g, const char *ops, const char *exclude,
-                               bool quiet, struct nnp_pass_record *rec)
-{
-    int n_conv = 0, n_kept = 0, n_nodes = 0;
-    int64_t underflow = 0;
-    int values_before = g->n_values;
-    struct nnp_value **cast_of = calloc((size_t)values_before + 1, sizeof *cast_of);
-    if (!cast_of)
-        return nnp_errorf(NNP_ERR_NOMEM, "no memory");
-    enum nnp_status st = NNP_OK;
-    for (int i = 0; i < g->n_nodes && st == NNP_OK; i++) {
-        struct nnp_node *n = g->nodes[i];
-        if (!in_list(ops, n->op_type))
-            continue;
-        if (in_list(exclude, n->name) || in_list(exclude, n->op_type)) {
-            keep_float(n, "excluded", quiet, &n_kept);
-            continue;
-        }
-        bool any = false;
-        for (int slot = 1; slot < n->n_inputs && slot <= 2 && st == NNP_OK; slot++) {
-            struct nnp_value *v = n->inputs[slot];
-            const struct nnp_tensor *t = nnp_pass_f32_const(v);
-            if (!t || v->index >= values_before)
-                continue;
-            if (cast_of[v->index]) {
-                n->inputs[slot] = cast_of[v->index];
-                any = true;
-                continue;
-            }
-            int64_t numel = nnp_tensor_numel(t);
-            const float *x = t->data;
-            bool fits = true;
-            for (int64_t k = 0; k < numel && fits; k++)
-                fits = isfinite(x[k]) && fabsf(x[k]) <= 65504.0f;
-            if (!fits) {
-                keep_float(n, "a value is beyond float16's range", quiet, &n_kept);
-                continue;
-            }
-            struct nnp_value *h = new_const(g, v->name, "fp16", NNP_DTYPE_F16, t->rank, t->dims,
-                                            &st);
-            if (!h)
-                break;
-            uint16_t *out = h->t.data;
-            for (int64_t k = 0; k < numel; k++) {
-                out[k] = nnp_f32_to_f16(x[k]);
-                underflow += x[k] != 0.0f && (out[k] & 0x7fff) == 0;
-            }
-            struct nnp_value *f = add_node(g, "Cast", v->name, "float", 1, &h);
-            nnp_node_set_attr(g, g->nodes[g->n_nodes - 1], "to", NNP_ATTR_INT)->i =
-                1; /* TensorProto.FLOAT */
-            cast_of[v->index] = f;
-            n->inputs[slot] = f;
-            n_conv++;
-            any = true;
-        }
-        n_nodes += any;
-    }
-    free(cast_of);
-    if (st == NNP_OK) {
-        nnp_graph_drop_unused(g);
-        nnp_graph_link(g);
-        st = nnp_graph_validate(g);
-    }
-    nnp_pass_stat(rec, "nodes_fp16", n_nodes);
-    nnp_pass_stat(rec, "nodes_kept_float", n_kept);
-    nnp_pass_stat(rec, "tensors_fp16", n_conv);
-    nnp_pass_stat(rec, "values_underflowed_to_zero", (double)underflow);
-    return st;
-}
-
 /* --- the pass --- */
 
 /* What the pass decides before it rewrites anything: the options, the nodes to quantize
@@ -1405,9 +1330,20 @@ static enum nnp_status quantize_run(struct nnp_graph *g, const union nnp_opt_val
         if (*opt[OPT_ONLY].s)
             return nnp_errorf(NNP_ERR_USAGE, "only= selects int8 nodes; type=fp16 does not "
                               "apply (use ops= and exclude=)");
-        return to_fp16(g, *opt[OPT_OPS].s ? opt[OPT_OPS].s : "Conv+Gemm+MatMul",
-                       opt[OPT_EXCLUDE].s, ctx->quiet, rec);
+        struct nnp_fp16_opts fo = {
+            .ops = *opt[OPT_OPS].s ? opt[OPT_OPS].s : "Conv+Gemm+MatMul",
+            .exclude = opt[OPT_EXCLUDE].s,
+            .compute = opt[OPT_COMPUTE].i == 1,
+            .keep_io = opt[OPT_KEEP_IO].i,
+            .calib_samples = opt[OPT_CALIB_SAMPLES].i,
+        };
+        if ((st = nnp_quantize_fp16_check(&fo, *opt[OPT_OPS].s != 0)) != NNP_OK)
+            return st;
+        return nnp_quantize_fp16(g, &fo, ctx, rec);
     }
+    if (opt[OPT_COMPUTE].i == 1 || opt[OPT_KEEP_IO].i == 0)
+        return nnp_errorf(NNP_ERR_USAGE, "compute= and keep_io= apply to type=fp16; int8 and "
+                          "uint8 layers compute in integers");
     if (gate && (st = gate_check(opt, ctx)) != NNP_OK)
         return st;
     struct qplan p;

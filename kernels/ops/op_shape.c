@@ -234,15 +234,9 @@ static enum nnp_status cast_forward(struct nnp_exec_node *n)
     int64_t cnt = x->numel;
     enum nnp_dtype from = x->dtype, to = y->dtype;
     if (from == NNP_DTYPE_F32 && to == NNP_DTYPE_F16) {
-        const float *s = x->data;
-        uint16_t *d = y->data;
-        for (int64_t i = 0; i < cnt; i++)
-            d[i] = nnp_f32_to_f16(s[i]);
+        nnp_f32_to_f16_n(y->data, x->data, cnt);
     } else if (from == NNP_DTYPE_F16 && to == NNP_DTYPE_F32) {
-        const uint16_t *s = x->data;
-        float *d = y->data;
-        for (int64_t i = 0; i < cnt; i++)
-            d[i] = nnp_f16_to_f32(s[i]);
+        nnp_f16_to_f32_n(y->data, x->data, cnt);
     } else if (from == NNP_DTYPE_F32 && to == NNP_DTYPE_BF16) {
         const float *s = x->data;
         uint16_t *d = y->data;

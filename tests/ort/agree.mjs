@@ -88,7 +88,51 @@ function readIdx(file) {
   return { n: dims[0], perItem, data };
 }
 
-// A little-endian float32 C-order .npy file (what nnpress writes).
+// float16 <-> float32 (round to nearest even, as kernels/dtype.c): a model with
+// float16 inputs and outputs (quantize(type=fp16,compute=fp16,keep_io=0)) is fed the
+// images rounded to float16, as `nnpress run` feeds them.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function toHalf(x) {
+  f32[0] = x;
+  const b = u32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let man = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
+  const e = exp - 112; // the half's biased exponent
+  if (e >= 0x1f) return sign | 0x7c00;
+  let shift = 13;
+  let h = (e << 10) | (man >>> 13);
+  if (e <= 0) { // a subnormal half, or zero
+    if (e < -10) return sign;
+    man |= 0x800000;
+    shift = 14 - e;
+    h = man >>> shift;
+  }
+  const rem = man & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  if (rem > half || (rem === half && (h & 1))) h++;
+  return sign | h;
+}
+
+function fromHalf(h) {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const man = h & 0x3ff;
+  if (exp === 0x1f) return man ? NaN : sign * Infinity;
+  if (exp === 0) return sign * man * 2 ** -24;
+  return sign * (1 + man / 1024) * 2 ** (exp - 15);
+}
+
+function halves(u16) {
+  const out = new Float32Array(u16.length);
+  for (let i = 0; i < u16.length; i++) out[i] = fromHalf(u16[i]);
+  return out;
+}
+
+// A little-endian float32 (or float16) C-order .npy file (what nnpress writes).
 function readNpy(file) {
   const buf = fs.readFileSync(file);
   if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file}: not .npy`);
@@ -96,13 +140,14 @@ function readNpy(file) {
   const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = (major === 1 ? 10 : 12) + hlen;
   const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
-  if (!/'descr':\s*'<f4'/.test(header)) fail(`${file}: not float32: ${header.trim()}`);
+  const half = /'descr':\s*'<f2'/.test(header);
+  if (!half && !/'descr':\s*'<f4'/.test(header)) fail(`${file}: not float32: ${header.trim()}`);
   if (/'fortran_order':\s*True/.test(header)) fail(`${file}: Fortran order`);
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map((s) => s.trim())
     .filter((s) => s).map(Number);
   const bytes = buf.subarray(start);
-  const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset,
-    bytes.byteOffset + bytes.byteLength));
+  const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const values = half ? halves(new Uint16Array(copy)) : new Float32Array(copy);
   return { shape, values };
 }
 
@@ -153,9 +198,12 @@ async function main() {
     const x = new Float32Array(n * images.perItem);
     const px = images.data.subarray(start * images.perItem, (start + n) * images.perItem);
     for (let i = 0; i < x.length; i++) x[i] = px[i] * scale;
-    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [n, ...item]) };
-    const result = await session.run(feeds);
-    const t = result[session.outputNames[0]];
+    let input = new ort.Tensor('float32', x, [n, ...item]);
+    if (meta.type === 'float16')
+      input = new ort.Tensor('float16', Uint16Array.from(x, toHalf), [n, ...item]);
+    const result = await session.run({ [session.inputNames[0]]: input });
+    let t = result[session.outputNames[0]];
+    if (t.type === 'float16') t = { type: 'float32', dims: t.dims, data: halves(t.data) };
     if (t.type !== 'float32') fail(`${model}: first output is ${t.type}`);
     if (t.data.length !== n * per) fail(`ORT gives [${t.dims}], nnpress ${per} values per image`);
     const mine = ours.values.subarray(start * per, (start + n) * per);

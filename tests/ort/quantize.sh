@@ -1,21 +1,25 @@
 #!/bin/sh
 # The quantize pass on every testdata model, int8 static (QDQ, per channel, minmax,
 # calibrated on 1,000 Fashion-MNIST training images), int8 weight-only, int8 dynamic
-# (Gemm and MatMul: its ranges are the batch's, 1,000 images on both sides) and fp16
-# weights (the *_const models, whose weights are Constant nodes, in static mode only);
-# lenet5 and mlp also static with calib=entropy and with calib=mse (symmetric), and
-# type=uint8 (weights with zero points) static and dynamic, and format=qop (QLinearConv,
-# QLinearMatMul; ConvInteger, MatMulInteger) static and dynamic (resnet, transformer:
-# static),
+# (Gemm and MatMul: its ranges are the batch's, 1,000 images on both sides), fp16
+# weights, and the whole graph in float16 (compute=fp16, scanned on the same 1,000
+# training images; fp16c: inputs and outputs float32, keep_io=1; fp16io: float16 too,
+# keep_io=0) (the *_const models, whose weights are Constant nodes, in static mode
+# only); lenet5 and mlp also static with calib=entropy and with calib=mse (symmetric),
+# and type=uint8 (weights with zero points) static and dynamic, and format=qop
+# (QLinearConv, QLinearMatMul; ConvInteger, MatMulInteger) static and dynamic (resnet,
+# transformer: static),
 # each checked on the 10,000 test images:
 #  - the quantized model runs in ONNX Runtime, and nnpress and ONNX Runtime agree on
 #    the argmax of at least 99.5% of the images (outputs within 5% of the largest
 #    |output|: ONNX Runtime fuses the pairs into its integer kernels, nnpress runs
-#    them as written);
+#    them as written; within 1% in fp16c and fp16io, where both round each node's
+#    result to float16);
 #  - `nnpress eval` accuracy loses at most 0.5 points against testdata/models.tsv
 #    (1.0 for the transformer; 0.05 in fp16);
 #  - models of more than 100k parameters shrink to at most 27% of the float file
-#    (51% in fp16).
+#    (51% in fp16 and fp16c).
+# fp16io is checked for the agreement only: `nnpress eval` takes float32 inputs.
 # With QUICK=1 (the sanitizer build: the pass and the kernels checked for memory
 # errors, the numbers by the plain build) only the first 1,000 test images, and
 # only the agreement with ONNX Runtime.
@@ -39,7 +43,7 @@ failed=0
 
 for m in testdata/*.onnx; do
     name=$(basename "$m" .onnx)
-    modes="static weight dynamic fp16"
+    modes="static weight dynamic fp16 fp16c fp16io"
     # the *_const models differ from theirs only in where the weights are stored
     case $name in *_const) modes=static ;; esac
     # the other calibrations (entropy asymmetric, mse symmetric), uint8 weights (static,
@@ -52,15 +56,17 @@ for m in testdata/*.onnx; do
     for mode in $modes; do
         q=$T/$name.$mode.onnx
         why=""
+        how="--mode $mode" rtol=0.05
         case $mode in
         fp16) how="--type fp16" ;;
+        fp16c) how="--type fp16 --compute fp16" rtol=0.01 ;;
+        fp16io) how="--type fp16 --compute fp16 --keep_io 0" rtol=0.01 ;;
         entropy) how="--calib entropy" ;;
         mse) how="--calib mse --activations symmetric" ;;
         uint8) how="--type uint8" ;;
         uint8-dynamic) how="--type uint8 --mode dynamic" ;;
         qop) how="--format qop" ;;
         qop-dynamic) how="--format qop --mode dynamic" ;;
-        *) how="--mode $mode" ;;
         esac
         if ! out=$("$NNPRESS" quantize "$m" -o "$q" $how --data "$TRAIN" -q -t 2 2>&1); then
             why="quantize failed: $out"
@@ -70,9 +76,9 @@ for m in testdata/*.onnx; do
         else
             npy=$(printf '%s\n' "$out" | head -1 | cut -d' ' -f1)
             ort=$(node tests/ort/agree.mjs "$q" "$npy" --images "$IMAGES" --batch 1000 \
-                --rtol 0.05 --min-agreement 0.995 2>&1) || why="ORT: $ort"
+                --rtol $rtol --min-agreement 0.995 2>&1) || why="ORT: $ort"
         fi
-        if [ -z "$why" ] && [ "${QUICK:-0}" = 1 ]; then
+        if [ -z "$why" ] && { [ "${QUICK:-0}" = 1 ] || [ $mode = fp16io ]; }; then
             passed=$((passed + 1))
             echo "ok   $name $mode: ORT $ort"
             continue
@@ -86,7 +92,7 @@ for m in testdata/*.onnx; do
             params=$1 bytes=$2 base=$3
             bound=0.5 ratio=0.27
             [ "$name" = transformer ] && bound=1.0
-            [ $mode = fp16 ] && bound=0.05 ratio=0.51
+            case $mode in fp16*) bound=0.05 ratio=0.51 ;; esac
             size=$(wc -c <"$q")
             verdict=$(awk -v a="$acc" -v b="$base" -v bound="$bound" -v r="$ratio" -v p="$params" \
                 -v s="$size" -v f="$bytes" 'BEGIN {

@@ -1156,3 +1156,33 @@ Test(resize, cubic_is_refused)
     cr_assert(strstr(nnp_error_message(), "cubic") != NULL, "%s", nnp_error_message());
     fx_free(&f);
 }
+
+/* the array conversions (F16C where the CPU has it) give the scalar functions' bits:
+ * every half widened, and floats of every kind (odd lengths: the scalar tail too) */
+Test(dtype, f16_array_conversions_match_scalar)
+{
+    enum { N = 65536 + 7 };
+    uint16_t *h = malloc(N * sizeof *h), *h2 = malloc(N * sizeof *h2);
+    float *f = malloc(N * sizeof *f), *f2 = malloc(N * sizeof *f2);
+    cr_assert(h && h2 && f && f2);
+    for (int i = 0; i < N; i++)
+        h[i] = (uint16_t)(i * 40503u); /* a permutation of every half (and 7 more) */
+    nnp_f16_to_f32_n(f, h, N);
+    for (int i = 0; i < N; i++) {
+        float want = nnp_f16_to_f32(h[i]);
+        cr_assert(memcmp(&f[i], &want, 4) == 0, "half %#x", h[i]);
+    }
+    uint32_t x = 12345;
+    for (int i = 0; i < N; i++) { /* random bits: NaNs, infs, subnormals, ties */
+        x = x * 1664525u + 1013904223u;
+        uint32_t bits = i % 3 ? x : (x & 0x8000e000u) | 0x38000000u | (x >> 9 & 0x7ff000u);
+        memcpy(&f2[i], &bits, 4);
+    }
+    nnp_f32_to_f16_n(h2, f2, N);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(h2[i], nnp_f32_to_f16(f2[i]), "float %a", (double)f2[i]);
+    free(h);
+    free(h2);
+    free(f);
+    free(f2);
+}

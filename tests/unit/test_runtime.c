@@ -868,3 +868,144 @@ Test(runtime, conv_batchnorm_fused_is_bit_identical)
             nnp_graph_free(g);
         }
 }
+
+/* --- float16 graphs: float operators run on float32 stand-ins --- */
+
+static struct nnp_value *f16_init(struct nnp_graph *g, const char *name, int rank,
+                                  const int64_t *dims, const float *vals)
+{
+    struct nnp_value *v = nnp_graph_value(g, name);
+    nnp_tensor_set_shape(&v->t, NNP_DTYPE_F16, rank, dims);
+    cr_assert_eq(nnp_tensor_alloc(g, &v->t), NNP_OK);
+    for (size_t i = 0; i < v->t.nbytes / 2; i++)
+        ((uint16_t *)v->t.data)[i] = nnp_f32_to_f16(vals[i]);
+    v->is_initializer = v->has_type = true;
+    return v;
+}
+
+/* x [3,7] float16 -> MatMul by w [7,5] -> Add b [5] -> Relu -> Transpose -> y [5,3], and
+ * Greater(y, 0) -> pos (bool): each float node's result is its float32 result on the
+ * widened inputs, rounded to float16 (to one float16 step: the float32 sums may be taken
+ * in another order than here) */
+Test(runtime, float16_nodes_run_on_float32_kernels)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F16, 2, (int64_t[]){3, 7});
+    float wv[35], bv[5], xv[21];
+    for (int i = 0; i < 35; i++)
+        wv[i] = (float)((i * 37) % 17 - 8) / 7.0f;
+    for (int i = 0; i < 5; i++)
+        bv[i] = (float)i / 3.0f - 0.5f;
+    for (int i = 0; i < 21; i++)
+        xv[i] = (float)((i * 11) % 13 - 6) / 5.0f;
+    struct nnp_value *w = f16_init(g, "w", 2, (int64_t[]){7, 5}, wv);
+    struct nnp_value *b = f16_init(g, "b", 1, (int64_t[]){5}, bv);
+    struct nnp_value *zero = f16_init(g, "zero", 0, NULL, (float[]){0});
+    struct nnp_value *mm = nnp_graph_value(g, "mm"), *s = nnp_graph_value(g, "s");
+    struct nnp_value *r = nnp_graph_value(g, "r"), *y = nnp_graph_value(g, "y");
+    struct nnp_value *pos = nnp_graph_value(g, "pos");
+    node(g, "MatMul", "mm", 2, (struct nnp_value *[]){x, w}, 1, &mm);
+    node(g, "Add", "add", 2, (struct nnp_value *[]){mm, b}, 1, &s);
+    node(g, "Relu", "relu", 1, &s, 1, &r);
+    node(g, "Transpose", "t", 1, &r, 1, &y);
+    node(g, "Greater", "gt", 2, (struct nnp_value *[]){y, zero}, 1, &pos);
+    nnp_graph_add_output(g, y);
+    nnp_graph_add_output(g, pos);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.threads = 1;
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_OK, "%s", nnp_error_message());
+    struct nnp_rt_value *in = nnp_runtime_input(rt, 0);
+    cr_assert_eq(in->dtype, NNP_DTYPE_F16);
+    for (int i = 0; i < 21; i++)
+        ((uint16_t *)in->data)[i] = nnp_f32_to_f16(xv[i]);
+    cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
+    const struct nnp_rt_value *yo = nnp_runtime_output(rt, 0), *po = nnp_runtime_output(rt, 1);
+    cr_assert_eq(yo->dtype, NNP_DTYPE_F16);
+    cr_assert_eq(po->dtype, NNP_DTYPE_BOOL);
+    cr_assert(yo->rank == 2 && yo->dims[0] == 5 && yo->dims[1] == 3);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 5; j++) {
+            float sum = 0;
+            for (int k = 0; k < 7; k++)
+                sum += nnp_f16_to_f32(nnp_f32_to_f16(xv[i * 7 + k])) *
+                       nnp_f16_to_f32(nnp_f32_to_f16(wv[k * 5 + j]));
+            float h = nnp_f16_to_f32(nnp_f32_to_f16(sum));
+            h = nnp_f16_to_f32(nnp_f32_to_f16(h + nnp_f16_to_f32(nnp_f32_to_f16(bv[j]))));
+            h = h > 0 ? h : 0;
+            float got = nnp_f16_to_f32(((const uint16_t *)yo->data)[j * 3 + i]);
+            cr_assert(fabsf(got - h) <= fabsf(h) / 1024 + 1e-7f, "y[%d][%d] = %g, want %g", j, i,
+                      (double)got, (double)h);
+            cr_assert_eq(((const uint8_t *)po->data)[j * 3 + i], got > 0);
+        }
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+}
+
+/* a float16 node whose inputs are all constants is computed at plan time, as in float32 */
+Test(runtime, float16_constant_nodes_fold)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *a = f16_init(g, "a", 1, (int64_t[]){4}, (float[]){1, -2, 3.5f, 65504});
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F16, 1, (int64_t[]){4});
+    struct nnp_value *n = nnp_graph_value(g, "n"), *y = nnp_graph_value(g, "y");
+    node(g, "Neg", "neg", 1, &a, 1, &n);
+    node(g, "Mul", "mul", 2, (struct nnp_value *[]){n, x}, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    struct nnp_runtime_opts o = nnp_runtime_opts_default();
+    o.threads = 1;
+    struct nnp_runtime *rt;
+    cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_OK, "%s", nnp_error_message());
+    cr_assert_eq(nnp_runtime_n_run(rt), 1); /* Neg folded */
+    struct nnp_rt_value *in = nnp_runtime_input(rt, 0);
+    for (int i = 0; i < 4; i++)
+        ((uint16_t *)in->data)[i] = nnp_f32_to_f16(2.0f);
+    cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
+    const uint16_t *yv = nnp_runtime_output(rt, 0)->data;
+    cr_assert_float_eq(nnp_f16_to_f32(yv[0]), -2.0f, 0);
+    cr_assert_float_eq(nnp_f16_to_f32(yv[2]), -7.0f, 0);
+    cr_assert(isinf(nnp_f16_to_f32(yv[3])) && nnp_f16_to_f32(yv[3]) < 0); /* -131008: beyond */
+    nnp_runtime_free(rt);
+    nnp_graph_free(g);
+}
+
+/* x float16 -> MatMul -> Relu: the Relu goes into the MatMul's float32 epilogue (it gives
+ * the same bits before or after the rounding), and the result is that of the nodes run
+ * one by one */
+Test(runtime, float16_relu_fuses_bit_identical)
+{
+    struct nnp_graph *g = nnp_graph_new();
+    struct nnp_value *x = input(g, "x", NNP_DTYPE_F16, 2, (int64_t[]){4, 9});
+    float wv[54];
+    for (int i = 0; i < 54; i++)
+        wv[i] = (float)((i * 29) % 23 - 11) / 9.0f;
+    struct nnp_value *w = f16_init(g, "w", 2, (int64_t[]){9, 6}, wv);
+    struct nnp_value *mm = nnp_graph_value(g, "mm"), *y = nnp_graph_value(g, "y");
+    node(g, "MatMul", "mm", 2, (struct nnp_value *[]){x, w}, 1, &mm);
+    node(g, "Relu", "relu", 1, &mm, 1, &y);
+    nnp_graph_add_output(g, y);
+    cr_assert_eq(nnp_graph_validate(g), NNP_OK, "%s", nnp_error_message());
+    uint16_t out[2][24];
+    for (int fuse = 0; fuse < 2; fuse++) {
+        struct nnp_runtime_opts o = nnp_runtime_opts_default();
+        o.threads = 1;
+        o.no_fuse = !fuse;
+        struct nnp_runtime *rt;
+        cr_assert_eq(nnp_runtime_new(g, &o, &rt), NNP_OK, "%s", nnp_error_message());
+        cr_assert_eq(nnp_runtime_n_run(rt), fuse ? 1 : 2);
+        uint16_t *in = nnp_runtime_input(rt, 0)->data;
+        for (int i = 0; i < 36; i++)
+            in[i] = nnp_f32_to_f16((float)((i * 13) % 17 - 8) / 4.0f);
+        cr_assert_eq(nnp_runtime_run(rt), NNP_OK, "%s", nnp_error_message());
+        memcpy(out[fuse], nnp_runtime_output(rt, 0)->data, sizeof out[fuse]);
+        nnp_runtime_free(rt);
+    }
+    cr_assert_arr_eq(out[0], out[1], sizeof out[0]);
+    int zeros = 0;
+    for (int i = 0; i < 24; i++)
+        zeros += out[1][i] == 0;
+    cr_assert(zeros > 0 && zeros < 24); /* the Relu did something */
+    nnp_graph_free(g);
+}

@@ -74,3 +74,39 @@ np.save(os.path.join(HERE, "x-2x6.npy"), np.arange(12, dtype=np.float32).reshape
 np.save(os.path.join(HERE, "x-2x3.npy"), np.arange(6, dtype=np.float32).reshape(2, 3))
 np.save(os.path.join(HERE, "x-1x3x8x8.npy"), np.ones((1, 3, 8, 8), np.float32))
 np.save(os.path.join(HERE, "x-1x1x4x4.npy"), np.ones((1, 1, 4, 4), np.float32))
+
+# fp16-overflow: values beyond float16's range for quantize(type=fp16,compute=fp16) to
+# find (tests/cli/quantize-fp16-scan.sh): on x-4x8 (rows of 1, 2, 3, 4) `big` reaches
+# 8 * 4 * 3000 = 96000, `small` reads it, `ln` squares values of 960, `relu` is safe
+wb = numpy_helper.from_array(np.full((8, 4), 3000, np.float32), "w")
+sc = numpy_helper.from_array(np.array(0.01, np.float32), "s")
+bz = numpy_helper.from_array(np.zeros(4, np.float32), "b")
+g1 = numpy_helper.from_array(np.ones(4, np.float32), "gamma")
+model("fp16-overflow",
+      [helper.make_node("MatMul", ["x", "w"], ["m"], name="big"),
+       helper.make_node("Mul", ["m", "s"], ["ms"], name="small"),
+       helper.make_node("Add", ["ms", "b"], ["a"], name="shift"),
+       helper.make_node("LayerNormalization", ["a", "gamma", "b"], ["l"], name="ln", axis=-1),
+       helper.make_node("Relu", ["l"], ["y"], name="relu")],
+      [f32("x", ["N", 8])], [f32("y", ["N", 4])], [wb, sc, bz, g1])
+np.save(os.path.join(HERE, "x-4x8.npy"),
+        np.repeat(np.arange(1, 5, dtype=np.float32), 8).reshape(4, 8))
+
+# fp16-cancel: y = 1 / (x - 0.3001), on x-cancel (0.3): -10000 in float32, within
+# float16's range, but 0.3 and 0.3001 are the same float16, so computed in float16
+# it is inf, which the check after the conversion finds (tests/cli/quantize-fp16-inf.sh)
+c3 = numpy_helper.from_array(np.array([0.3001], np.float32), "c")
+model("fp16-cancel",
+      [helper.make_node("Sub", ["x", "c"], ["d"], name="sub"),
+       helper.make_node("Reciprocal", ["d"], ["y"], name="inv")],
+      [f32("x", ["N", 1])], [f32("y", ["N", 1])], [c3])
+np.save(os.path.join(HERE, "x-cancel.npy"), np.full((2, 1), 0.3, np.float32))
+
+# fp16-resize: Resize's scales are tensor(float) whatever X is, so compute=fp16 leaves
+# them float32 (tests/cli/quantize-fp16-resize.sh); roi follows X
+sc = numpy_helper.from_array(np.array([1, 1, 1.7, 1.3], np.float32), "scales")
+roi = numpy_helper.from_array(np.array([], np.float32), "roi")
+model("fp16-resize",
+      [helper.make_node("Resize", ["x", "roi", "scales"], ["r"], name="rs", mode="linear"),
+       helper.make_node("Relu", ["r"], ["y"], name="relu")],
+      [f32("x", [1, 1, 4, 4])], [f32("y", None)], [sc, roi])
