@@ -50,8 +50,9 @@
  * then an Add of C in float (qop_node says why); the output is dequantized for float
  * readers only, and a target reading another's output takes its 8 bits as they are; a
  * Relu alone after a target is folded into it when activations are asymmetric (relu_after).
- * mode=dynamic is operator form already, and with qop quantizes Conv too, as ConvInteger
- * (dynamic_conv). mode=weight has none: a usage error.
+ * mode=dynamic is operator form already, and with qop quantizes a Conv too, as ConvInteger
+ * (dynamic_conv), when ops= names it (not by default: nnpress's runtime runs ConvInteger
+ * as a direct loop). mode=weight has none: a usage error.
  *
  * type=fp16 instead stores float weights as float16, or (compute=fp16) runs the whole
  * float graph in float16 after a safety scan (passes/quantize_fp16.c). The mode, format,
@@ -117,7 +118,7 @@ static const struct nnp_pass_opt quantize_opts[] = {
                            "calibration samples read from --data (fewer if it has fewer)"},
     [OPT_OPS] = {"ops", NNP_OPT_STRING, "", 0, 0, NULL,
                  "the operator types to quantize, '+'-separated (default Conv+Gemm+MatMul; "
-                 "Gemm+MatMul in dynamic mode with format=qdq)"},
+                 "Gemm+MatMul in dynamic mode)"},
     [OPT_EXCLUDE] = {"exclude", NNP_OPT_STRING, "", 0, 0, NULL,
                      "node names or operator types kept in float, '+'-separated"},
     [OPT_ONLY] = {"only", NNP_OPT_STRING, "", 0, 0, NULL,
@@ -1135,7 +1136,7 @@ static enum nnp_status plan_make(struct nnp_graph *g, const union nnp_opt_value 
     p->quiet = ctx->quiet;
     const char *ops = opt[OPT_OPS].s, *exclude = opt[OPT_EXCLUDE].s, *only = opt[OPT_ONLY].s;
     if (!*ops)
-        ops = p->dynamic && !p->qop ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
+        ops = p->dynamic ? "Gemm+MatMul" : "Conv+Gemm+MatMul";
     if (p->qop && p->weight_only)
         return nnp_errorf(NNP_ERR_USAGE, "format=qop writes integer operators and mode=weight "
                           "computes in float: use format=qdq, or mode=static or dynamic");

@@ -66,7 +66,7 @@ for m in testdata/*.onnx; do
         uint8) how="--type uint8" ;;
         uint8-dynamic) how="--type uint8 --mode dynamic" ;;
         qop) how="--format qop" ;;
-        qop-dynamic) how="--format qop --mode dynamic" ;;
+        qop-dynamic) how="--format qop --mode dynamic --ops Conv+Gemm+MatMul" ;;
         esac
         if ! out=$("$NNPRESS" quantize "$m" -o "$q" $how --data "$TRAIN" -q -t 2 2>&1); then
             why="quantize failed: $out"
