@@ -21,8 +21,9 @@
 #    (51% in fp16 and fp16c).
 # fp16io is checked for the agreement only: `nnpress eval` takes float32 inputs.
 # With QUICK=1 (the sanitizer build: the pass and the kernels checked for memory
-# errors, the numbers by the plain build) only the first 1,000 test images, and
-# only the agreement with ONNX Runtime.
+# errors, the numbers by the plain build) only the first 1,000 test images, only the
+# agreement with ONNX Runtime, and every mode on lenet5 and mlp (a Conv and a Gemm
+# model) but only static and fp16c (and qop) on the others: each code path once.
 # One line per model and mode, then "quantize: N passed, N failed".
 set -u
 : "${NNPRESS:?set NNPRESS to the nnpress binary}"
@@ -51,8 +52,10 @@ for m in testdata/*.onnx; do
     # model; the operator form also on the residual network and the transformer (static)
     case $name in
     lenet5 | mlp) modes="$modes entropy mse uint8 uint8-dynamic qop qop-dynamic" ;;
-    resnet | transformer) modes="$modes qop" ;;
+    *_const) ;;
+    *) [ "${QUICK:-0}" = 1 ] && modes="static fp16c" ;;
     esac
+    case $name in resnet | transformer) modes="$modes qop" ;; esac
     for mode in $modes; do
         q=$T/$name.$mode.onnx
         why=""
